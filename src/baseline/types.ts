@@ -1,0 +1,98 @@
+/**
+ * The IdentityBaseline (SPEC section 3) as the rest of the code sees it once loaded: validated,
+ * defaults applied, frozen. The loader (config.ts) is the only producer.
+ */
+import type { IdentityResolver } from '../identity/types.ts';
+import type { KubeObject } from '../admission/k8s.ts';
+
+export type Mode = 'enforce' | 'audit' | 'off';
+
+export const RULE_IDS = [
+  'pod-identity-labels',
+  'pod-service-account',
+  'pod-host-network',
+  'pod-sidecar',
+  'pod-max-groups',
+  'workload-template',
+  'networkpolicy-policy-types',
+  'networkpolicy-allow-all',
+  'networkpolicy-identity-peers',
+  'networkpolicy-ipblock-world',
+  'networkpolicy-unknown-group',
+  'networkpolicy-default-deny',
+  'binding-trusted-issuer',
+  'binding-group-ownership',
+] as const;
+export type RuleId = (typeof RULE_IDS)[number];
+
+export interface NamespacePolicy {
+  /** Overrides the global mode for objects in this namespace. */
+  readonly mode?: Mode;
+  /** Glob patterns (`*` only) of the groups bindings in this namespace may grant. */
+  readonly allowedGroups?: readonly string[];
+}
+
+export interface SidecarConfig {
+  readonly image: string;
+  /** `native`: init container with restartPolicy Always (Kubernetes ≥ 1.29); `container`: a plain container. */
+  readonly mode: 'native' | 'container';
+  readonly port: number;
+  /** Audience of the projected ServiceAccount token and the proxy's expected `aud`. */
+  readonly audience: string;
+  /** Issuers the injected proxy trusts; defaults to the baseline's trustedIssuers. */
+  readonly issuers: readonly string[];
+  readonly tokenExpirationSeconds: number;
+  readonly resources: {
+    readonly requests: Readonly<Record<string, string>>;
+    readonly limits: Readonly<Record<string, string>>;
+  };
+  /** Whether `idgate.dev/inject: "false"` on a Pod is honoured. */
+  readonly allowOptOut: boolean;
+}
+
+export interface Baseline {
+  readonly apiVersion: 'idgate.dev/v1alpha1';
+  readonly kind: 'IdentityBaseline';
+  readonly mode: Mode;
+  readonly mutation: 'apply' | 'dry-run';
+  readonly trustedIssuers: readonly string[];
+  /** The same list as a set, for the hot path. */
+  readonly trustedIssuerSet: ReadonlySet<string>;
+  readonly exemptNamespaces: readonly string[];
+  readonly namespaces: Readonly<Record<string, NamespacePolicy>>;
+  readonly identity: {
+    readonly maxGroupsPerServiceAccount: number;
+    /** What rules needing the identity cache do while it is not synced: deny (retryable) or allow. */
+    readonly onUnavailable: 'deny' | 'allow';
+  };
+  readonly sidecar: SidecarConfig;
+  readonly rules: Readonly<Partial<Record<RuleId, Mode>>>;
+}
+
+/** One broken expectation, reported with everything a user needs to fix it. */
+export interface Violation {
+  readonly rule: RuleId;
+  /** Field path in the object, dotted with indices: `spec.template.spec.containers[0].image`. */
+  readonly path: string;
+  readonly message: string;
+  /** Never denies, whatever the mode (networkpolicy-unknown-group). */
+  readonly warnOnly?: boolean;
+}
+
+export type Operation = 'CREATE' | 'UPDATE' | 'DELETE' | 'CONNECT';
+
+/** Everything a rule may read besides the object itself. */
+export interface RuleContext {
+  readonly baseline: Baseline;
+  readonly identity: IdentityResolver;
+  readonly operation: Operation;
+  /** The namespace of the request (Pods from controllers have no metadata.namespace yet). */
+  readonly namespace: string;
+}
+
+/** A rule family: a pure function of (object, old object, context) → every violation. */
+export type Rule<T extends KubeObject = KubeObject> = (
+  object: T | undefined,
+  oldObject: T | undefined,
+  ctx: RuleContext,
+) => Violation[];

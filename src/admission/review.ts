@@ -1,0 +1,86 @@
+/**
+ * Decoding and guarding an AdmissionReview body, and encoding the answer
+ * (controller-runtime's http.go). Pure: the HTTP framework hands us the parsed JSON.
+ */
+import {
+  ADMISSION_API_VERSION,
+  ADMISSION_KIND,
+  type AdmissionRequest,
+  type AdmissionResponse,
+  type AdmissionResult,
+  type AdmissionReview,
+} from './types.ts';
+
+/**
+ * Largest body accepted. etcd refuses requests over 1.5 MiB (its default --max-request-bytes),
+ * so one stored object is at most that; an UPDATE review carries the object and the old object,
+ * which puts a legitimate review just under 3 MiB. Anything larger is not from the API server.
+ */
+export const MAX_BODY_BYTES = 3 * 1024 * 1024;
+
+const OPERATIONS = new Set(['CREATE', 'UPDATE', 'DELETE', 'CONNECT']);
+
+/** A request the admission layer refuses before any handler runs: HTTP status and a JSON error. */
+export class ReviewError extends Error {
+  readonly status: number;
+  readonly code: string;
+  constructor(status: number, code: string, message: string) {
+    super(message);
+    this.name = 'ReviewError';
+    this.status = status;
+    this.code = code;
+  }
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/**
+ * Checks that `body` is an admission.k8s.io/v1 AdmissionReview with a request we can answer.
+ * @throws {ReviewError} 400 with a stable code naming what is wrong.
+ */
+export function decodeReview(body: unknown): AdmissionRequest {
+  if (!isObject(body)) throw new ReviewError(400, 'ERR_NOT_OBJECT', 'body must be a JSON object (an AdmissionReview)');
+  if (body.kind !== ADMISSION_KIND) {
+    throw new ReviewError(400, 'ERR_WRONG_KIND', `kind must be "${ADMISSION_KIND}", got ${JSON.stringify(body.kind ?? null)}`);
+  }
+  if (body.apiVersion !== ADMISSION_API_VERSION) {
+    throw new ReviewError(
+      400,
+      'ERR_WRONG_API_VERSION',
+      `apiVersion must be "${ADMISSION_API_VERSION}" (set admissionReviewVersions: [v1] on the webhook configuration), got ${JSON.stringify(body.apiVersion ?? null)}`,
+    );
+  }
+  const request = body.request;
+  if (!isObject(request)) throw new ReviewError(400, 'ERR_NO_REQUEST', 'request is missing from the AdmissionReview');
+  if (typeof request.uid !== 'string' || request.uid === '') {
+    throw new ReviewError(400, 'ERR_NO_UID', 'request.uid is missing: the answer must carry the request uid');
+  }
+  if (typeof request.operation !== 'string' || !OPERATIONS.has(request.operation)) {
+    throw new ReviewError(400, 'ERR_BAD_OPERATION', `request.operation must be one of CREATE, UPDATE, DELETE, CONNECT`);
+  }
+  if (!isObject(request.kind) || typeof request.kind.kind !== 'string') {
+    throw new ReviewError(400, 'ERR_NO_REQUEST_KIND', 'request.kind (group, version, kind) is missing');
+  }
+  for (const field of ['object', 'oldObject'] as const) {
+    const value = request[field];
+    if (value !== undefined && value !== null && !isObject(value)) {
+      throw new ReviewError(400, 'ERR_BAD_OBJECT', `request.${field} must be an object`);
+    }
+  }
+  return request as unknown as AdmissionRequest;
+}
+
+/** The AdmissionReview answer: same apiVersion and kind, the request's uid, patch base64-encoded. */
+export function encodeReview(uid: string, result: AdmissionResult): AdmissionReview {
+  const response: AdmissionResponse = { uid, allowed: result.allowed };
+  if (result.status) response.status = result.status;
+  if (result.patch && result.patch.length > 0) {
+    response.patchType = 'JSONPatch';
+    response.patch = Buffer.from(JSON.stringify(result.patch)).toString('base64');
+  }
+  if (result.warnings && result.warnings.length > 0) response.warnings = result.warnings;
+  if (result.auditAnnotations && Object.keys(result.auditAnnotations).length > 0) {
+    response.auditAnnotations = result.auditAnnotations;
+  }
+  return { apiVersion: ADMISSION_API_VERSION, kind: ADMISSION_KIND, response };
+}

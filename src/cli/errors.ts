@@ -1,0 +1,14 @@
+/** Errors the CLI turns into exit codes (SPEC section 0). */
+
+/** Exit 2: a usage or configuration error; the message names the flag or the file (and line). */
+export class UsageError extends Error {
+  readonly exitCode = 2;
+  constructor(message: string) {
+    super(message);
+    this.name = 'UsageError';
+  }
+}
+
+export const EXIT_OK = 0;
+export const EXIT_VIOLATIONS = 1;
+export const EXIT_USAGE = 2;

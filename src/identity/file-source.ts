@@ -1,0 +1,245 @@
+/**
+ * The bindings file (`--bindings-file`, SPEC section 1): multi-document YAML of OIDCGroupBindings
+ * (and `List`s of them) that replaces the cluster for local runs, `idgate check` and tests. With
+ * it no cluster connection is attempted.
+ */
+import { readFile } from 'node:fs/promises';
+import { unwatchFile, watchFile, type Stats } from 'node:fs';
+import { createHash } from 'node:crypto';
+import type { Logger } from 'pino';
+import { isNode, LineCounter, parseAllDocuments, type Document } from 'yaml';
+import type { Binding } from './types.ts';
+import { BindingIndex } from './index.ts';
+import { BINDING_KIND, BindingError, ERR_BINDINGS_FILE, formatIssue, validateBinding, type BindingIssue } from './binding.ts';
+
+/** What every identity source (file, Kubernetes) offers the server: an index to read, a life cycle, a status. */
+export interface IdentitySource {
+  /** The index the source fills; hand it to the rules and the mutation as their IdentityResolver. */
+  readonly index: BindingIndex;
+  /** Resolves once the index holds a complete first view (then `index.ready()` is true). */
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  status(): IdentitySourceStatus;
+}
+
+/** A small status for metrics and logs. Times are epoch milliseconds. */
+export interface IdentitySourceStatus {
+  readonly kind: 'file' | 'kubernetes';
+  readonly synced: boolean;
+  /** Last time the source saw a change or a sign of life (file read, watch event, bookmark). */
+  readonly lastEventAt: number | undefined;
+  /** Restarts after a failure (kube: informer restarts; file: rejected reloads). */
+  readonly restarts: number;
+  readonly bindings: number;
+}
+
+/** Options of {@link parseBindingsYaml}. */
+export interface ParseBindingsOptions {
+  /** Objects of other kinds: an error (the default, for `--bindings-file`) or skipped (mixed manifests). */
+  readonly otherKinds?: 'error' | 'skip';
+}
+
+/** Bindings found in a YAML text, and every issue (with file and 1-based line). */
+export interface ParsedBindings {
+  readonly bindings: Binding[];
+  readonly issues: BindingIssue[];
+}
+
+type YamlPath = readonly (string | number)[];
+
+/**
+ * Parses multi-document YAML into Bindings. `List` objects (`kind: List` or `kind: *List` with
+ * `items`, as `kubectl get -o yaml` prints them) are unwrapped. Empty documents are ignored.
+ * Never throws: YAML syntax errors, invalid bindings and duplicates all come back as issues.
+ */
+export function parseBindingsYaml(text: string, file: string, options: ParseBindingsOptions = {}): ParsedBindings {
+  const lineCounter = new LineCounter();
+  const docs = parseAllDocuments(text, { lineCounter, prettyErrors: false });
+  const bindings: Binding[] = [];
+  const issues: BindingIssue[] = [];
+  const seen = new Map<string, number | undefined>();
+  for (const doc of docs) {
+    if (doc.errors.length > 0) {
+      for (const e of doc.errors) {
+        issues.push({ path: [], field: '', message: `YAML syntax error: ${e.message.split('\n')[0]}`, file, line: lineCounter.linePos(e.pos[0]).line });
+      }
+      continue;
+    }
+    const value: unknown = doc.toJS({ maxAliasCount: 100 });
+    // An empty document (a stray `---`, a comment-only document) parses to null.
+    if (value === null || value === undefined) continue;
+    const lineAt = (path: YamlPath): number | undefined => lineOf(doc, lineCounter, path);
+    const objects: { obj: unknown; base: YamlPath }[] = [];
+    if (isListObject(value)) {
+      value.items.forEach((obj, i) => objects.push({ obj, base: ['items', i] }));
+    } else {
+      objects.push({ obj: value, base: [] });
+    }
+    for (const { obj, base } of objects) {
+      if (isKindedObject(obj) && obj.kind !== BINDING_KIND) {
+        if (options.otherKinds === 'skip') continue;
+        issues.push({
+          path: ['kind'], field: 'kind', file, line: lineAt([...base, 'kind']),
+          message: `${JSON.stringify(obj.kind)} is not an ${BINDING_KIND}: a bindings file holds only ${BINDING_KIND} objects (or Lists of them); move it elsewhere`,
+        });
+        continue;
+      }
+      const result = validateBinding(obj);
+      if (!result.ok) {
+        for (const issue of result.issues) {
+          issues.push({ ...issue, file, line: lineAt([...base, ...issue.path]) });
+        }
+        continue;
+      }
+      const b = result.binding;
+      const key = `${b.namespace}/${b.name}`;
+      const line = lineAt(base);
+      if (seen.has(key)) {
+        const first = seen.get(key);
+        issues.push({
+          path: ['metadata', 'name'], field: 'metadata.name', file, line: lineAt([...base, 'metadata', 'name']),
+          message: `${BINDING_KIND} ${key} is defined twice${first ? ` (first at line ${first})` : ''}: remove or rename one`,
+        });
+        continue;
+      }
+      seen.set(key, line);
+      bindings.push(b);
+    }
+  }
+  return { bindings, issues };
+}
+
+/**
+ * Reads and parses a bindings file. Throws a {@link BindingError} with code `ERR_BINDINGS_FILE`
+ * when the file cannot be read or holds any issue; its message lists `file:line: field: message`.
+ */
+export async function loadBindingsFile(path: string, options: ParseBindingsOptions = {}): Promise<Binding[]> {
+  return parseOrThrow(await readBindingsText(path), path, options);
+}
+
+async function readBindingsText(path: string): Promise<string> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (err) {
+    const reason = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message;
+    throw new BindingError(ERR_BINDINGS_FILE, [{ path: [], field: '', file: path, message: `cannot read the bindings file: ${reason}` }]);
+  }
+}
+
+function parseOrThrow(text: string, path: string, options: ParseBindingsOptions): Binding[] {
+  const { bindings, issues } = parseBindingsYaml(text, path, options);
+  if (issues.length > 0) {
+    throw new BindingError(ERR_BINDINGS_FILE, issues, `invalid bindings file ${path}:\n${issues.map((i) => `  ${formatIssue(i)}`).join('\n')}`);
+  }
+  return bindings;
+}
+
+/** Options of {@link createFileIdentitySource}. */
+export interface FileIdentitySourceOptions {
+  readonly path: string;
+  readonly logger: Logger;
+  /** The index to fill; a new one by default. */
+  readonly index?: BindingIndex;
+  /** Reload when the file changes (polled with fs.watchFile, which survives editors and ConfigMap symlink swaps). Default false. */
+  readonly watch?: boolean;
+  /** Poll interval for `watch`, milliseconds. Default 2000. */
+  readonly pollMs?: number;
+  readonly now?: () => number;
+}
+
+/** A file source, plus `reload()` for SIGHUP-style reloads and tests. */
+export interface FileIdentitySource extends IdentitySource {
+  /** Rereads the file; keeps the last good set and returns false when the new content is invalid. */
+  reload(): Promise<boolean>;
+}
+
+/**
+ * An identity source backed by a bindings file. `start()` loads the file, fills the index and
+ * marks it synced; it rejects with a {@link BindingError} when the file is invalid (the CLI turns
+ * that into exit code 2). With `watch`, a changed file is reloaded; an invalid new version is
+ * logged and the last good set kept, so a bad edit never empties the index.
+ */
+export function createFileIdentitySource(options: FileIdentitySourceOptions): FileIdentitySource {
+  const { path, logger } = options;
+  const index = options.index ?? new BindingIndex();
+  const now = options.now ?? Date.now;
+  let lastHash = '';
+  let lastEventAt: number | undefined;
+  let restarts = 0;
+  let watching = false;
+  let reloading: Promise<boolean> | undefined;
+
+  const apply = (text: string): void => {
+    const bindings = parseOrThrow(text, path, {});
+    index.replaceAll(bindings);
+    lastHash = createHash('sha256').update(text).digest('hex');
+    lastEventAt = now();
+    logger.info({ file: path, bindings: bindings.length }, 'bindings file loaded');
+  };
+
+  const doReload = async (): Promise<boolean> => {
+    try {
+      const text = await readBindingsText(path);
+      if (createHash('sha256').update(text).digest('hex') === lastHash) return true;
+      apply(text);
+      return true;
+    } catch (err) {
+      restarts++;
+      logger.error({ file: path, err: (err as Error).message }, 'bindings file rejected; keeping the last good bindings');
+      return false;
+    }
+  };
+
+  const onChange = (curr: Stats, prev: Stats): void => {
+    if (curr.mtimeMs === prev.mtimeMs && curr.ino === prev.ino && curr.size === prev.size) return;
+    void source.reload();
+  };
+
+  const source: FileIdentitySource = {
+    index,
+    async start() {
+      apply(await readBindingsText(path));
+      index.markSynced();
+      if (options.watch && !watching) {
+        watching = true;
+        watchFile(path, { interval: options.pollMs ?? 2000, persistent: false }, onChange);
+      }
+    },
+    async stop() {
+      if (watching) unwatchFile(path, onChange);
+      watching = false;
+      await reloading;
+    },
+    reload() {
+      // Serialise reloads: two quick edits must not apply out of order.
+      const next = (reloading ?? Promise.resolve(true)).then(doReload);
+      reloading = next;
+      return next;
+    },
+    status() {
+      return { kind: 'file', synced: index.ready(), lastEventAt, restarts, bindings: index.bindings().length };
+    },
+  };
+  return source;
+}
+
+function isKindedObject(v: unknown): v is { kind: unknown } {
+  return typeof v === 'object' && v !== null && 'kind' in v;
+}
+
+/** `kind: List` (kubectl) or `kind: FooList` with an `items` array. */
+function isListObject(v: unknown): v is { items: unknown[] } {
+  if (typeof v !== 'object' || v === null) return false;
+  const o = v as Record<string, unknown>;
+  return typeof o.kind === 'string' && o.kind.endsWith('List') && Array.isArray(o.items);
+}
+
+/** The 1-based line of the node at `path`, or of its nearest existing ancestor. */
+function lineOf(doc: Document, lineCounter: LineCounter, path: YamlPath): number | undefined {
+  for (let n = path.length; n >= 0; n--) {
+    const node = n === 0 ? doc.contents : doc.getIn(path.slice(0, n), true);
+    // A missing field points at its nearest present parent (the mapping it belongs in).
+    if (isNode(node) && node.range) return lineCounter.linePos(node.range[0]).line;
+  }
+  return undefined;
+}

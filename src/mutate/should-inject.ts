@@ -1,0 +1,93 @@
+/**
+ * Whether a Pod gets the sidecar: one standalone decision function, like Istio's
+ * `injectRequired` (pkg/kube/inject/inject.go), tested as a table.
+ */
+import type { Pod } from '../admission/k8s.ts';
+import type { Baseline } from '../baseline/types.ts';
+import { ANNOTATION_INJECT } from '../identity/labels.ts';
+import { SIDECAR_NAME } from './sidecar.ts';
+import { resolvePorts, type ResolvedPorts } from './upstream.ts';
+
+/** The annotation the kubelet puts on mirror pods of static pods. */
+export const MIRROR_POD_ANNOTATION = 'kubernetes.io/config.mirror';
+
+export interface InjectDecision {
+  /** Add the sidecar now. */
+  readonly inject: boolean;
+  /** Why, for the decision log line and dry-run warnings. */
+  readonly reason: string;
+  /**
+   * Whether idgate touches the Pod at all (identity labels and annotations). False only for
+   * Pods idgate must leave alone: exempt namespaces and mirror pods. Every other Pod, injected
+   * or not, gets its identity labels recomputed, so a spoofed label never survives an opt-out.
+   */
+  readonly identity: boolean;
+  /** Set when `inject` is true: the sidecar's ports and allowed callers. */
+  readonly ports?: ResolvedPorts;
+  /** The sidecar is already in the Pod (a reinvocation, or a copied Pod spec). */
+  readonly present: boolean;
+}
+
+export interface ShouldInjectContext {
+  readonly baseline: Pick<Baseline, 'exemptNamespaces' | 'sidecar'>;
+  /** The request's namespace (Pods from controllers carry none in metadata yet). */
+  readonly namespace: string;
+}
+
+/** True when the Pod already has a container or init container named `idgate-proxy`. */
+export function hasSidecar(pod: Pod): boolean {
+  const named = (c: { name?: string } | null | undefined): boolean => c?.name === SIDECAR_NAME;
+  return (pod.spec?.initContainers ?? []).some(named) || (pod.spec?.containers ?? []).some(named);
+}
+
+/**
+ * Decides, in this order (first match wins):
+ * 1. exempt namespace → untouched;
+ * 2. mirror pod → untouched: the NodeRestriction admission plugin forbids mirror pods that
+ *    reference ServiceAccounts or projected token volumes, so any mutation would get the
+ *    kubelet's static pod rejected; and the kubelet owns their spec;
+ * 3. sidecar already present → not injected again (reinvocation; SPEC section 2 step 4);
+ * 4. `idgate.dev/inject: "false"` → not injected, when the baseline's `sidecar.allowOptOut`;
+ *    otherwise the annotation is ignored and the reason says so;
+ * 5. `hostNetwork: true` → not injected (Istio does the same): the proxy would listen on the
+ *    node's own network, where its port clashes with every other such Pod on the node, and
+ *    NetworkPolicy does not apply to host-network Pods anyway (validation rule
+ *    pod-host-network rejects them);
+ * 6. no resolvable upstream port, a malformed port annotation or a proxy port clash → not
+ *    injected; validation (pod-sidecar) reports the missing sidecar.
+ * From 3 on, identity labels are still applied.
+ */
+export function shouldInject(pod: Pod, ctx: ShouldInjectContext): InjectDecision {
+  const { baseline, namespace } = ctx;
+  if (baseline.exemptNamespaces.includes(namespace)) {
+    return { inject: false, identity: false, present: false, reason: `namespace ${namespace} is exempt` };
+  }
+  const annotations = pod.metadata?.annotations ?? {};
+  if (Object.hasOwn(annotations, MIRROR_POD_ANNOTATION)) {
+    return { inject: false, identity: false, present: false, reason: 'mirror pod of a static pod' };
+  }
+  if (hasSidecar(pod)) {
+    return { inject: false, identity: true, present: true, reason: `sidecar ${SIDECAR_NAME} already present` };
+  }
+  let note = '';
+  const optOut = annotations[ANNOTATION_INJECT];
+  if (optOut !== undefined && optOut.trim().toLowerCase() === 'false') {
+    if (baseline.sidecar.allowOptOut) {
+      return { inject: false, identity: true, present: false, reason: `opted out with annotation ${ANNOTATION_INJECT}: "false"` };
+    }
+    note = `; annotation ${ANNOTATION_INJECT}: "false" ignored: the baseline does not allow opt-out (sidecar.allowOptOut)`;
+  }
+  if (pod.spec?.hostNetwork === true) {
+    return { inject: false, identity: true, present: false, reason: 'hostNetwork pod: the proxy would listen on the node network' + note };
+  }
+  const ports = resolvePorts(pod, baseline.sidecar);
+  if (!ports.ok) return { inject: false, identity: true, present: false, reason: ports.reason + note };
+  const { upstreamPort, proxyPort } = ports.value;
+  return {
+    inject: true,
+    identity: true,
+    present: false,
+    ports: ports.value,
+    reason: `injected ${SIDECAR_NAME} (${baseline.sidecar.mode}) on port ${proxyPort} forwarding to 127.0.0.1:${upstreamPort}` + note,
+  };
+}

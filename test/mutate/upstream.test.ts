@@ -1,0 +1,78 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { Container, Pod } from '../../src/admission/k8s.ts';
+import { parseAllowedGroups, parsePort, resolvePorts, resolveProxyPort, resolveUpstreamPort } from '../../src/mutate/upstream.ts';
+
+const pod = (annotations: Record<string, string> | undefined, containers: Container[]): Pod =>
+  ({ metadata: annotations ? { annotations } : {}, spec: { containers } });
+
+test('parsePort accepts 1-65535 decimal only', () => {
+  const cases: Array<[string, number | undefined]> = [
+    ['8080', 8080], [' 80 ', 80], ['1', 1], ['65535', 65535],
+    ['0', undefined], ['65536', undefined], ['-1', undefined], ['08080', undefined], ['1e3', undefined],
+    ['0x50', undefined], ['', undefined], ['80.0', undefined], ['http', undefined],
+  ];
+  for (const [input, want] of cases) assert.equal(parsePort(input), want, JSON.stringify(input));
+});
+
+test('resolveUpstreamPort', async (t) => {
+  const cases: Array<{ name: string; pod: Pod; want: number | RegExp }> = [
+    { name: 'first containerPort of the first app container', pod: pod(undefined, [{ name: 'app', ports: [{ containerPort: 8080 }, { containerPort: 9090 }] }, { name: 'b', ports: [{ containerPort: 7000 }] }]), want: 8080 },
+    { name: 'skips the sidecar in containers (container mode reinvocation)', pod: pod(undefined, [{ name: 'idgate-proxy', ports: [{ containerPort: 4180 }] }, { name: 'app', ports: [{ containerPort: 8080 }] }]), want: 8080 },
+    { name: 'skips UDP ports', pod: pod(undefined, [{ name: 'dns', ports: [{ containerPort: 53, protocol: 'UDP' }, { containerPort: 8053, protocol: 'TCP' }] }]), want: 8053 },
+    { name: 'annotation number wins over containerPort', pod: pod({ 'idgate.dev/upstream-port': '9000' }, [{ name: 'app', ports: [{ containerPort: 8080 }] }]), want: 9000 },
+    { name: 'annotation with no ports at all', pod: pod({ 'idgate.dev/upstream-port': '3000' }, [{ name: 'app' }]), want: 3000 },
+    { name: 'annotation naming a port', pod: pod({ 'idgate.dev/upstream-port': 'http' }, [{ name: 'app', ports: [{ name: 'metrics', containerPort: 9100 }, { name: 'http', containerPort: 8080 }] }]), want: 8080 },
+    { name: 'annotation naming a port of a later app container', pod: pod({ 'idgate.dev/upstream-port': 'web' }, [{ name: 'a' }, { name: 'b', ports: [{ name: 'web', containerPort: 81 }] }]), want: 81 },
+    { name: 'annotation out of range', pod: pod({ 'idgate.dev/upstream-port': '70000' }, [{ name: 'app', ports: [{ containerPort: 8080 }] }]), want: /idgate.dev\/upstream-port "70000" is neither/ },
+    { name: 'annotation naming no port', pod: pod({ 'idgate.dev/upstream-port': 'grpc' }, [{ name: 'app', ports: [{ name: 'http', containerPort: 8080 }] }]), want: /"grpc"/ },
+    { name: 'no ports and no annotation', pod: pod(undefined, [{ name: 'app' }]), want: /no upstream port: container "app" declares no TCP containerPort/ },
+    { name: 'only UDP ports', pod: pod(undefined, [{ name: 'app', ports: [{ containerPort: 53, protocol: 'UDP' }] }]), want: /no upstream port/ },
+    { name: 'no app container', pod: pod(undefined, [{ name: 'idgate-proxy', ports: [{ containerPort: 4180 }] }]), want: /no app container/ },
+    { name: 'no spec', pod: { metadata: {} }, want: /no app container/ },
+  ];
+  for (const c of cases) {
+    await t.test(c.name, () => {
+      const got = resolveUpstreamPort(c.pod);
+      if (typeof c.want === 'number') assert.deepEqual(got, { ok: true, value: c.want });
+      else {
+        assert.equal(got.ok, false);
+        assert.match(got.ok ? '' : got.reason, c.want);
+      }
+    });
+  }
+});
+
+test('a control character in an annotation never reaches the reason unescaped', () => {
+  const got = resolveUpstreamPort(pod({ 'idgate.dev/upstream-port': 'x\ny' }, [{ name: 'app' }]));
+  assert.equal(got.ok, false);
+  assert.doesNotMatch(got.ok ? '' : got.reason, /\n/);
+});
+
+test('resolveProxyPort: annotation, else the default; malformed is an error', () => {
+  assert.deepEqual(resolveProxyPort(pod(undefined, []), 4180), { ok: true, value: 4180 });
+  assert.deepEqual(resolveProxyPort(pod({ 'idgate.dev/proxy-port': '8443' }, []), 4180), { ok: true, value: 8443 });
+  const bad = resolveProxyPort(pod({ 'idgate.dev/proxy-port': 'abc' }, []), 4180);
+  assert.equal(bad.ok, false);
+});
+
+test('parseAllowedGroups trims, drops empties and duplicates', () => {
+  assert.deepEqual(parseAllowedGroups(undefined), []);
+  assert.deepEqual(parseAllowedGroups(''), []);
+  assert.deepEqual(parseAllowedGroups(' a , b,,a, /org/team c ,'), ['a', 'b', '/org/team c']);
+});
+
+test('resolvePorts combines upstream, proxy port and allowed groups', () => {
+  const ok = resolvePorts(pod({ 'idgate.dev/allowed-groups': 'x, y' }, [{ name: 'app', ports: [{ containerPort: 8080 }] }]), { port: 4180 });
+  assert.deepEqual(ok, { ok: true, value: { upstreamPort: 8080, proxyPort: 4180, allowedGroups: ['x', 'y'] } });
+});
+
+test('resolvePorts refuses a proxy port clash', () => {
+  const same = resolvePorts(pod(undefined, [{ name: 'app', ports: [{ containerPort: 4180 }] }]), { port: 4180 });
+  assert.equal(same.ok, false);
+  assert.match(same.ok ? '' : same.reason, /proxy port 4180 is the upstream port/);
+  const other = resolvePorts(pod(undefined, [{ name: 'app', ports: [{ containerPort: 8080 }, { containerPort: 4180 }] }]), { port: 4180 });
+  assert.match(other.ok ? '' : other.reason, /already a port of container "app"/);
+  const annotated = resolvePorts(pod({ 'idgate.dev/proxy-port': '8080' }, [{ name: 'app', ports: [{ containerPort: 8080 }] }]), { port: 4180 });
+  assert.equal(annotated.ok, false);
+});

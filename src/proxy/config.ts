@@ -1,0 +1,114 @@
+/**
+ * The proxy's validated, frozen configuration (SPEC sections 0 and 5), built once at start-up
+ * from the command line. Every check names the flag to fix.
+ */
+import { DEFAULT_GROUPS_CLAIM } from './claims.ts';
+
+export interface ProxyConfig {
+  /** Where allowed requests go: an http:// origin (normally the app on 127.0.0.1), optional base path. */
+  readonly upstream: URL;
+  readonly issuers: readonly string[];
+  readonly audiences: readonly string[];
+  /** Any one of these groups suffices; empty: every verified caller is allowed. */
+  readonly allowedGroups: readonly string[];
+  readonly groupsClaim: string;
+  /** Exact request paths forwarded without a token (health probes). */
+  readonly skipPaths: readonly string[];
+  /** Time the upstream has to send response headers once the request is sent. */
+  readonly upstreamTimeoutMs: number;
+  readonly stripAuthorization: boolean;
+  readonly clockToleranceSec: number;
+  readonly tokenCacheMaxEntries: number;
+  readonly jwksCooldownMs: number;
+  readonly jwksCacheMaxAgeMs: number;
+}
+
+/** What the command line provides; everything but the three required flags has a default. */
+export interface ProxyConfigInput {
+  readonly upstream: string;
+  readonly issuers: readonly string[];
+  readonly audiences: readonly string[];
+  readonly allowedGroups?: readonly string[];
+  readonly groupsClaim?: string;
+  readonly skipPaths?: readonly string[];
+  readonly upstreamTimeoutMs?: number;
+  readonly stripAuthorization?: boolean;
+  readonly clockToleranceSec?: number;
+  readonly tokenCacheMaxEntries?: number;
+  readonly jwksCooldownMs?: number;
+  readonly jwksCacheMaxAgeMs?: number;
+}
+
+export const PROXY_DEFAULTS = Object.freeze({
+  listen: '0.0.0.0:4180',
+  groupsClaim: DEFAULT_GROUPS_CLAIM,
+  // Kubernetes' default terminationGracePeriodSeconds is 30 s; a request may not outlive the Pod.
+  upstreamTimeoutMs: 30_000,
+  // 30 s of skew, the Kubernetes API server's OIDC authenticator uses the same order of leeway.
+  clockToleranceSec: 30,
+  // 10,000 entries of ~300 bytes each: a few MiB at most, far under the sidecar's memory limit.
+  tokenCacheMaxEntries: 10_000,
+  // jose's own defaults: refetch on unknown kid at most every 30 s, keys trusted for 10 min.
+  jwksCooldownMs: 30_000,
+  jwksCacheMaxAgeMs: 600_000,
+});
+
+/** A configuration error naming the flag at fault (the CLI exits 2 with it). */
+export class ProxyConfigError extends Error {
+  readonly flag: string;
+  constructor(flag: string, message: string) {
+    super(`${flag}: ${message}`);
+    this.name = 'ProxyConfigError';
+    this.flag = flag;
+  }
+}
+
+function httpUrl(flag: string, value: string): URL {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new ProxyConfigError(flag, `"${value}" is not a URL (expected e.g. http://127.0.0.1:8080)`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new ProxyConfigError(flag, `"${value}" must be an http:// or https:// URL`);
+  if (url.search !== '' || url.hash !== '') throw new ProxyConfigError(flag, `"${value}" must not carry a query or fragment`);
+  if (url.username !== '' || url.password !== '') throw new ProxyConfigError(flag, `"${value}" must not carry credentials`);
+  return url;
+}
+
+/** Validates the input and returns a frozen configuration; throws {@link ProxyConfigError}. */
+export function buildProxyConfig(input: ProxyConfigInput): ProxyConfig {
+  const upstream = httpUrl('--upstream', input.upstream);
+  // The sidecar talks to its app over the Pod's loopback: plain HTTP, no TLS to terminate twice.
+  if (upstream.protocol !== 'http:') throw new ProxyConfigError('--upstream', `"${input.upstream}" must be http:// (the app is reached over the Pod's loopback)`);
+  if (input.issuers.length === 0) throw new ProxyConfigError('--issuer', 'at least one issuer URL is required');
+  for (const issuer of input.issuers) httpUrl('--issuer', issuer);
+  if (input.audiences.length === 0) throw new ProxyConfigError('--audience', 'an audience is required (the aud your tokens are issued for)');
+  const groupsClaim = input.groupsClaim ?? PROXY_DEFAULTS.groupsClaim;
+  if (groupsClaim.trim() === '') throw new ProxyConfigError('--groups-claim', 'must not be empty (e.g. groups, realm_access.roles, cognito:groups)');
+  for (const p of input.skipPaths ?? []) {
+    if (!p.startsWith('/')) throw new ProxyConfigError('--skip-paths', `"${p}" must be an absolute path such as /healthz`);
+    if (p.includes('*') || p.includes('?')) throw new ProxyConfigError('--skip-paths', `"${p}": skip paths are exact paths, without wildcards or query`);
+  }
+  const nonNegative = (flag: string, v: number | undefined, fallback: number): number => {
+    const n = v ?? fallback;
+    if (!Number.isFinite(n) || n < 0) throw new ProxyConfigError(flag, `expected a non-negative number, got ${v}`);
+    return n;
+  };
+  const upstreamTimeoutMs = nonNegative('--upstream-timeout', input.upstreamTimeoutMs, PROXY_DEFAULTS.upstreamTimeoutMs);
+  if (upstreamTimeoutMs === 0) throw new ProxyConfigError('--upstream-timeout', 'must be greater than zero');
+  return Object.freeze({
+    upstream,
+    issuers: Object.freeze([...input.issuers]),
+    audiences: Object.freeze([...input.audiences]),
+    allowedGroups: Object.freeze([...(input.allowedGroups ?? [])]),
+    groupsClaim,
+    skipPaths: Object.freeze([...(input.skipPaths ?? [])]),
+    upstreamTimeoutMs,
+    stripAuthorization: input.stripAuthorization ?? false,
+    clockToleranceSec: nonNegative('--clock-skew', input.clockToleranceSec, PROXY_DEFAULTS.clockToleranceSec),
+    tokenCacheMaxEntries: Math.floor(nonNegative('--token-cache-size', input.tokenCacheMaxEntries, PROXY_DEFAULTS.tokenCacheMaxEntries)),
+    jwksCooldownMs: nonNegative('jwksCooldownMs', input.jwksCooldownMs, PROXY_DEFAULTS.jwksCooldownMs),
+    jwksCacheMaxAgeMs: nonNegative('jwksCacheMaxAgeMs', input.jwksCacheMaxAgeMs, PROXY_DEFAULTS.jwksCacheMaxAgeMs),
+  });
+}

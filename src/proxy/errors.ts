@@ -1,0 +1,76 @@
+/**
+ * Why the proxy refuses a request: one catalogue of stable codes (like fastify's FST_ERR_*),
+ * each with the HTTP status and the RFC 6750 error it maps to. Messages tell the caller what is
+ * wrong with the token without echoing it.
+ */
+
+/** Stable codes that appear in the JSON body and the decision log line. */
+export type DenyCode =
+  | 'IDGATE_PROXY_NO_TOKEN'
+  | 'IDGATE_PROXY_BAD_REQUEST'
+  | 'IDGATE_PROXY_INVALID_TOKEN'
+  | 'IDGATE_PROXY_FORBIDDEN'
+  | 'IDGATE_PROXY_IDP_UNAVAILABLE';
+
+/** A refusal of the request before it reaches the upstream. */
+export class ProxyDenial extends Error {
+  readonly code: DenyCode;
+  readonly status: 400 | 401 | 403 | 503;
+  constructor(code: DenyCode, status: 400 | 401 | 403 | 503, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'ProxyDenial';
+    this.code = code;
+    this.status = status;
+  }
+}
+
+/** The token could not be verified (signature, issuer, audience, expiry, algorithm, format). */
+export function invalidToken(message: string, cause?: unknown): ProxyDenial {
+  return new ProxyDenial('IDGATE_PROXY_INVALID_TOKEN', 401, message, { cause });
+}
+
+/**
+ * The issuer's discovery document or JWKS could not be fetched. Not the caller's fault, so 503
+ * rather than 401: a 401 would make well-behaved clients throw away a good token.
+ */
+export function idpUnavailable(message: string, cause?: unknown): ProxyDenial {
+  return new ProxyDenial('IDGATE_PROXY_IDP_UNAVAILABLE', 503, message, { cause });
+}
+
+/** The realm named in every `WWW-Authenticate` challenge. */
+export const REALM = 'idgate';
+
+function quote(value: string): string {
+  return `"${value.replace(/["\\]/g, '\\$&')}"`;
+}
+
+/**
+ * The `WWW-Authenticate` challenge for a denial (RFC 6750 section 3): no error code when no
+ * token was sent (section 3.1), `invalid_token` for a bad token, `insufficient_scope` for 403.
+ */
+export function challengeFor(denial: ProxyDenial): string | undefined {
+  switch (denial.code) {
+    case 'IDGATE_PROXY_NO_TOKEN':
+      return `Bearer realm=${quote(REALM)}`;
+    case 'IDGATE_PROXY_BAD_REQUEST':
+      return `Bearer realm=${quote(REALM)}, error="invalid_request", error_description=${quote(denial.message)}`;
+    case 'IDGATE_PROXY_INVALID_TOKEN':
+      return `Bearer realm=${quote(REALM)}, error="invalid_token", error_description=${quote(denial.message)}`;
+    case 'IDGATE_PROXY_FORBIDDEN':
+      return `Bearer realm=${quote(REALM)}, error="insufficient_scope", error_description=${quote(denial.message)}`;
+    case 'IDGATE_PROXY_IDP_UNAVAILABLE':
+      return undefined;
+  }
+}
+
+/** The JSON error body: `{ error, code, message }`, `error` being the RFC 6750 / proxy error name. */
+export function denialBody(denial: ProxyDenial): string {
+  const error = {
+    IDGATE_PROXY_NO_TOKEN: 'unauthorized',
+    IDGATE_PROXY_BAD_REQUEST: 'invalid_request',
+    IDGATE_PROXY_INVALID_TOKEN: 'invalid_token',
+    IDGATE_PROXY_FORBIDDEN: 'insufficient_scope',
+    IDGATE_PROXY_IDP_UNAVAILABLE: 'temporarily_unavailable',
+  }[denial.code];
+  return JSON.stringify({ error, code: denial.code, message: denial.message });
+}

@@ -1,0 +1,187 @@
+/**
+ * Forwarding an admitted request to the upstream: bodies streamed both ways (piped, never
+ * buffered), connections to the upstream kept alive by one Agent, 502 when the upstream cannot
+ * be reached, 504 when it does not answer in time, and WebSocket/HTTP upgrades spliced through.
+ */
+import http from 'node:http';
+import type { Duplex } from 'node:stream';
+import { pipeline } from 'node:stream';
+import type { Logger } from 'pino';
+import type { ProxyConfig } from './config.ts';
+import { downstreamHeaders, upstreamHeaders } from './headers.ts';
+import type { ProxyMetrics } from './metrics.ts';
+
+/** The identity announced to the upstream. */
+export interface ForwardIdentity {
+  readonly subject: string;
+  readonly groups: readonly string[];
+}
+
+export interface Forwarder {
+  /** Sends `req` upstream and streams the answer into `res`; `identity` undefined on skip paths. */
+  http(req: http.IncomingMessage, res: http.ServerResponse, identity: ForwardIdentity | undefined): void;
+  /** Relays an upgrade request; on 101 the two sockets are piped into each other. */
+  upgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer, identity: ForwardIdentity | undefined): void;
+  /** Destroys the pooled upstream connections. */
+  close(): void;
+}
+
+export interface ForwarderDeps {
+  readonly config: ProxyConfig;
+  readonly logger: Logger;
+  readonly metrics: ProxyMetrics;
+}
+
+/** A JSON error answer from the proxy itself (502/504 and friends). */
+export function jsonError(status: number, error: string, message: string): { status: number; headers: Record<string, string>; body: string } {
+  const body = JSON.stringify({ error, message });
+  return { status, headers: { 'content-type': 'application/json', 'cache-control': 'no-store' }, body };
+}
+
+/** Writes a complete HTTP/1.1 response on a raw socket (upgrade requests have no ServerResponse). */
+export function writeRawResponse(socket: Duplex, status: number, headers: Record<string, string>, body: string): void {
+  if (!socket.writable) return;
+  const lines = [`HTTP/1.1 ${status} ${http.STATUS_CODES[status] ?? ''}`];
+  for (const [k, v] of Object.entries({ ...headers, 'content-length': String(Buffer.byteLength(body)), connection: 'close' })) lines.push(`${k}: ${v}`);
+  socket.end(`${lines.join('\r\n')}\r\n\r\n${body}`);
+}
+
+function headBlock(status: number, message: string | undefined, raw: readonly string[]): string {
+  const lines = [`HTTP/1.1 ${status} ${message ?? http.STATUS_CODES[status] ?? ''}`];
+  for (let i = 0; i + 1 < raw.length; i += 2) lines.push(`${raw[i]}: ${raw[i + 1]}`);
+  return `${lines.join('\r\n')}\r\n\r\n`;
+}
+
+/** Creates the forwarder and its keep-alive Agent. */
+export function createForwarder({ config, logger, metrics }: ForwarderDeps): Forwarder {
+  const { upstream, upstreamTimeoutMs, stripAuthorization } = config;
+  // Keep-alive to the app: a new TCP handshake per request would dominate loopback latency.
+  const agent = new http.Agent({ keepAlive: true, maxFreeSockets: 64 });
+  const basePath = upstream.pathname.replace(/\/+$/, '');
+  const target = { host: upstream.hostname.replace(/^\[|\]$/g, ''), port: upstream.port === '' ? 80 : Number(upstream.port) };
+
+  function requestOptions(req: http.IncomingMessage, identity: ForwardIdentity | undefined, upgrade?: string): http.RequestOptions {
+    const headers = upstreamHeaders(req.rawHeaders, {
+      identity,
+      stripAuthorization,
+      upgrade,
+      remoteAddress: req.socket.remoteAddress,
+    });
+    return { ...target, method: req.method, path: basePath + (req.url ?? '/'), headers };
+  }
+
+  /**
+   * Arms the response-header timeout once the request is fully written, as Go's
+   * http.Transport.ResponseHeaderTimeout does: a slow upload is the caller's time, not the app's.
+   */
+  function armTimeout(upReq: http.ClientRequest, answered: () => boolean, onTimeout: () => void): () => void {
+    let timer: NodeJS.Timeout | undefined;
+    upReq.once('finish', () => {
+      if (answered()) return;
+      timer = setTimeout(onTimeout, upstreamTimeoutMs);
+    });
+    return () => clearTimeout(timer);
+  }
+
+  return {
+    http(req, res, identity) {
+      const upReq = http.request({ ...requestOptions(req, identity), agent });
+      let responded = false;
+      let timedOut = false;
+      const disarm = armTimeout(upReq, () => responded, () => {
+        timedOut = true;
+        upReq.destroy(new Error(`upstream sent no response headers within ${upstreamTimeoutMs} ms`));
+      });
+
+      upReq.on('response', (upRes) => {
+        responded = true;
+        disarm();
+        res.writeHead(upRes.statusCode ?? 502, upRes.statusMessage, downstreamHeaders(upRes.rawHeaders));
+        pipeline(upRes, res, (err) => {
+          if (err === undefined || err === null) return;
+          // The caller going away is routine; the upstream dying mid-body is worth counting.
+          if ((err as NodeJS.ErrnoException).code !== 'ERR_STREAM_PREMATURE_CLOSE') {
+            metrics.upstreamErrors.inc({ reason: 'reset' });
+            logger.warn({ err: err.message, path: req.url }, 'upstream response broke off');
+          }
+        });
+      });
+
+      upReq.on('error', (err) => {
+        disarm();
+        req.unpipe(upReq);
+        if (responded) return; // pipeline above handles a failure mid-response
+        const reason = timedOut ? 'timeout' : 'connect';
+        metrics.upstreamErrors.inc({ reason });
+        logger.warn({ err: err.message, reason, path: req.url, upstream: upstream.origin }, 'upstream request failed');
+        if (res.headersSent) {
+          res.destroy();
+          return;
+        }
+        const answer = timedOut
+          ? jsonError(504, 'upstream_timeout', `the upstream did not answer within ${upstreamTimeoutMs} ms`)
+          : jsonError(502, 'upstream_unavailable', 'the upstream could not be reached');
+        res.writeHead(answer.status, answer.headers);
+        res.end(answer.body);
+      });
+
+      // The caller hanging up mid-upload must not leave a half-sent request to the app.
+      req.on('close', () => {
+        if (!req.complete) upReq.destroy();
+      });
+      req.pipe(upReq);
+    },
+
+    upgrade(req, socket, head, identity) {
+      const upReq = http.request({ ...requestOptions(req, identity, req.headers.upgrade ?? 'websocket'), agent: false });
+      let answered = false;
+      let timedOut = false;
+      const disarm = armTimeout(upReq, () => answered, () => {
+        timedOut = true;
+        upReq.destroy(new Error('upstream did not answer the upgrade in time'));
+      });
+      socket.on('error', () => upReq.destroy());
+
+      upReq.on('upgrade', (upRes, upSocket, upHead) => {
+        answered = true;
+        disarm();
+        socket.write(headBlock(101, upRes.statusMessage, downstreamHeaders(upRes.rawHeaders, { upgrade: true })));
+        if (upHead.length > 0) socket.write(upHead);
+        if (head.length > 0) upSocket.write(head);
+        upSocket.on('error', () => socket.destroy());
+        socket.on('error', () => upSocket.destroy());
+        upSocket.on('close', () => socket.destroy());
+        socket.on('close', () => upSocket.destroy());
+        upSocket.pipe(socket);
+        socket.pipe(upSocket);
+      });
+
+      upReq.on('response', (upRes) => {
+        // The app declined the upgrade: relay its answer, delimited by closing the connection.
+        answered = true;
+        disarm();
+        const headers = downstreamHeaders(upRes.rawHeaders);
+        headers.push('connection', 'close');
+        socket.write(headBlock(upRes.statusCode ?? 502, upRes.statusMessage, headers));
+        upRes.pipe(socket);
+      });
+
+      upReq.on('error', (err) => {
+        disarm();
+        if (answered) return;
+        const reason = timedOut ? 'timeout' : 'connect';
+        metrics.upstreamErrors.inc({ reason });
+        logger.warn({ err: err.message, reason, path: req.url }, 'upstream upgrade failed');
+        const answer = timedOut
+          ? jsonError(504, 'upstream_timeout', `the upstream did not answer within ${upstreamTimeoutMs} ms`)
+          : jsonError(502, 'upstream_unavailable', 'the upstream could not be reached');
+        writeRawResponse(socket, answer.status, answer.headers, answer.body);
+      });
+      upReq.end();
+    },
+
+    close() {
+      agent.destroy();
+    },
+  };
+}

@@ -1,0 +1,204 @@
+/**
+ * The auth sidecar as a node:http server (SPEC section 5), without listening: the CLI and the
+ * tests decide where. Order per request: skip paths (forwarded without a token), the proxy's own
+ * `/healthz` and `/metrics`, then bearer-token authentication, the groups check, forwarding.
+ */
+import http from 'node:http';
+import { performance } from 'node:perf_hooks';
+import type { Duplex } from 'node:stream';
+import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import { groupsAllowed } from './claims.ts';
+import type { ProxyConfig } from './config.ts';
+import { challengeFor, denialBody, ProxyDenial } from './errors.ts';
+import { createForwarder, writeRawResponse } from './forward.ts';
+import { createProxyMetrics, type Decision } from './metrics.ts';
+import { createTokenCache, type VerifiedIdentity } from './token-cache.ts';
+import { createVerifier, type FetchLike, type Verifier } from './verifier.ts';
+
+export interface ProxyDeps {
+  readonly config: ProxyConfig;
+  readonly logger: Logger;
+  /** Where the proxy's metrics are registered and what `/metrics` serves. */
+  readonly registry: Registry;
+  /** Epoch milliseconds, for token expiry and the cache. */
+  readonly clock?: () => number;
+  /** Used for OIDC discovery and JWKS. */
+  readonly fetch?: FetchLike;
+  /** Replaces the jose verifier (benchmarks); by default one is built from `config`. */
+  readonly verifier?: Verifier;
+}
+
+/** Paths the proxy answers itself (unless configured as skip paths, which win). */
+export const HEALTH_PATH = '/healthz';
+export const METRICS_PATH = '/metrics';
+
+// Clients and load balancers commonly keep idle connections 60 s (AWS ALB's default idle
+// timeout); the server must not close first or a reused connection races the close.
+const KEEP_ALIVE_TIMEOUT_MS = 65_000;
+
+function pathOf(url: string | undefined): string {
+  const u = url ?? '/';
+  const q = u.indexOf('?');
+  return q === -1 ? u : u.slice(0, q);
+}
+
+/** Every value of the Authorization header, from rawHeaders (req.headers keeps only one). */
+function authorizationValues(raw: readonly string[]): string[] {
+  const values: string[] = [];
+  for (let i = 0; i + 1 < raw.length; i += 2) if (raw[i]!.toLowerCase() === 'authorization') values.push(raw[i + 1]!);
+  return values;
+}
+
+// RFC 6750 section 2.1: b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
+const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i;
+
+const DECISION_OF: Record<ProxyDenial['code'], Decision> = {
+  IDGATE_PROXY_NO_TOKEN: 'unauthorized',
+  IDGATE_PROXY_INVALID_TOKEN: 'unauthorized',
+  IDGATE_PROXY_BAD_REQUEST: 'bad_request',
+  IDGATE_PROXY_FORBIDDEN: 'forbidden',
+  IDGATE_PROXY_IDP_UNAVAILABLE: 'unavailable',
+};
+
+/** Creates the proxy server; call `listen` on it. Closing it also closes upstream connections. */
+export function createProxy(deps: ProxyDeps): http.Server {
+  const { config, logger, registry, clock = Date.now } = deps;
+  const metrics = createProxyMetrics(registry);
+  const verifier = deps.verifier ?? createVerifier({
+    issuers: config.issuers,
+    audiences: config.audiences,
+    groupsClaim: config.groupsClaim,
+    clockToleranceSec: config.clockToleranceSec,
+    jwksCooldownMs: config.jwksCooldownMs,
+    jwksCacheMaxAgeMs: config.jwksCacheMaxAgeMs,
+    logger,
+    clock,
+    fetch: deps.fetch,
+    onJwksFetch: (issuer, outcome) => metrics.jwksFetches.inc({ issuer, outcome }),
+  });
+  const cache = createTokenCache({ maxEntries: config.tokenCacheMaxEntries, clock });
+  const forwarder = createForwarder({ config, logger, metrics });
+  const skip = new Set(config.skipPaths);
+
+  async function authenticate(req: http.IncomingMessage): Promise<VerifiedIdentity> {
+    const values = authorizationValues(req.rawHeaders);
+    if (values.length === 0) throw new ProxyDenial('IDGATE_PROXY_NO_TOKEN', 401, 'a bearer token is required (Authorization: Bearer <token>)');
+    if (values.length > 1) throw new ProxyDenial('IDGATE_PROXY_BAD_REQUEST', 400, 'send exactly one Authorization header');
+    const match = BEARER.exec(values[0]!);
+    if (!match) {
+      if (/^bearer(\s|$)/i.test(values[0]!)) throw new ProxyDenial('IDGATE_PROXY_BAD_REQUEST', 400, 'the bearer token is malformed');
+      throw new ProxyDenial('IDGATE_PROXY_NO_TOKEN', 401, 'only the Bearer authentication scheme is accepted');
+    }
+    const token = match[1]!;
+    let identity = cache.get(token);
+    if (identity) {
+      metrics.tokenCache.inc({ result: 'hit' });
+    } else {
+      metrics.tokenCache.inc({ result: 'miss' });
+      const started = performance.now();
+      try {
+        identity = await verifier.verify(token);
+        metrics.verifyDuration.observe({ result: 'valid' }, (performance.now() - started) / 1000);
+      } catch (err) {
+        metrics.verifyDuration.observe({ result: 'invalid' }, (performance.now() - started) / 1000);
+        throw err;
+      }
+      cache.set(token, identity);
+    }
+    if (!groupsAllowed(identity.groups, config.allowedGroups)) {
+      throw new ProxyDenial('IDGATE_PROXY_FORBIDDEN', 403, 'the token is valid but none of its groups is allowed here');
+    }
+    return identity;
+  }
+
+  function denial(err: unknown): ProxyDenial {
+    if (err instanceof ProxyDenial) return err;
+    logger.error({ err }, 'unexpected error while authenticating');
+    return new ProxyDenial('IDGATE_PROXY_IDP_UNAVAILABLE', 503, 'the request could not be authenticated, retry later');
+  }
+
+  function logDecision(req: http.IncomingMessage, decision: Decision, fields: Record<string, unknown>): void {
+    metrics.requests.inc({ decision });
+    const line = { decision, method: req.method, path: pathOf(req.url), ...fields };
+    if (decision === 'allowed' || decision === 'skipped') logger.debug(line, 'request forwarded');
+    else logger.info(line, 'request refused');
+  }
+
+  function denialHeaders(d: ProxyDenial): Record<string, string> {
+    const headers: Record<string, string> = { 'content-type': 'application/json', 'cache-control': 'no-store' };
+    const challenge = challengeFor(d);
+    if (challenge !== undefined) headers['www-authenticate'] = challenge;
+    if (d.status === 503) headers['retry-after'] = '5';
+    return headers;
+  }
+
+  async function onRequest(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const path = pathOf(req.url);
+    if (skip.has(path)) {
+      logDecision(req, 'skipped', {});
+      forwarder.http(req, res, undefined);
+      return;
+    }
+    if (path === HEALTH_PATH) {
+      res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' });
+      res.end('{"status":"ok"}');
+      return;
+    }
+    if (path === METRICS_PATH) {
+      const body = await registry.metrics();
+      res.writeHead(200, { 'content-type': registry.contentType });
+      res.end(body);
+      return;
+    }
+    let identity: VerifiedIdentity;
+    try {
+      identity = await authenticate(req);
+    } catch (err) {
+      const d = denial(err);
+      logDecision(req, DECISION_OF[d.code], { status: d.status, code: d.code, reason: d.message });
+      res.writeHead(d.status, denialHeaders(d));
+      res.end(denialBody(d));
+      return;
+    }
+    logDecision(req, 'allowed', { subject: identity.subject, issuer: identity.issuer });
+    forwarder.http(req, res, identity);
+  }
+
+  async function onUpgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    socket.on('error', (err) => logger.debug({ err: err.message }, 'upgrade socket error'));
+    if (skip.has(pathOf(req.url))) {
+      logDecision(req, 'skipped', { upgrade: true });
+      forwarder.upgrade(req, socket, head, undefined);
+      return;
+    }
+    let identity: VerifiedIdentity;
+    try {
+      identity = await authenticate(req);
+    } catch (err) {
+      const d = denial(err);
+      logDecision(req, DECISION_OF[d.code], { status: d.status, code: d.code, reason: d.message, upgrade: true });
+      writeRawResponse(socket, d.status, denialHeaders(d), denialBody(d));
+      return;
+    }
+    logDecision(req, 'allowed', { subject: identity.subject, issuer: identity.issuer, upgrade: true });
+    forwarder.upgrade(req, socket, head, identity);
+  }
+
+  const server = http.createServer({ keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS, headersTimeout: KEEP_ALIVE_TIMEOUT_MS + 1_000 });
+  server.on('request', (req, res) => {
+    onRequest(req, res).catch((err: unknown) => {
+      logger.error({ err }, 'proxy request failed');
+      if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' });
+      res.end('{"error":"internal_error"}');
+    });
+  });
+  server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
+    onUpgrade(req, socket, head).catch((err: unknown) => {
+      logger.error({ err }, 'proxy upgrade failed');
+      socket.destroy();
+    });
+  });
+  server.on('close', () => forwarder.close());
+  return server;
+}

@@ -57,6 +57,11 @@ export async function serve(options: ServeOptions): Promise<RunningServer> {
     server.setSecureContext(tlsOptions(m));
     options.onCertificate?.(m);
   });
+  let closing = false;
+  // While stopping, answers tell keep-alive clients to reconnect (to another replica).
+  server.on('request', (_req, res) => {
+    if (closing) res.setHeader('Connection', 'close');
+  });
   server.on('tlsClientError', (err) => logger.debug({ err: err.message }, 'TLS handshake failed'));
 
   await new Promise<void>((resolve, reject) => {
@@ -73,19 +78,22 @@ export async function serve(options: ServeOptions): Promise<RunningServer> {
     server,
     address,
     shutdown(graceMs) {
+      closing = true;
       return new Promise<void>((resolve) => {
         const deadline = setTimeout(() => {
           logger.warn('grace period over; closing remaining connections');
           server.closeAllConnections();
         }, graceMs);
         deadline.unref();
+        // close() stops accepting and closes idle connections once; a connection that is busy
+        // now becomes idle after its response, so keep sweeping until every one is gone,
+        // otherwise keep-alive clients hold the process open for the whole grace period.
+        const sweep = setInterval(() => server.closeIdleConnections(), 50);
         server.close(() => {
           clearTimeout(deadline);
+          clearInterval(sweep);
           resolve();
         });
-        // Idle keep-alive connections would otherwise hold close() open until they time out;
-        // busy ones are closed by node once their response is written.
-        server.closeIdleConnections();
       });
     },
   };

@@ -1,0 +1,95 @@
+/**
+ * The Pod mutation (SPEC section 2): a pure function from the Pod in the AdmissionReview to a
+ * minimal JSONPatch. It never modifies its input; it computes operations directly against it,
+ * so nothing large (managedFields, big env lists) is ever copied.
+ *
+ * Idempotent under `reinvocationPolicy: IfNeeded`: run on its own output it returns an empty
+ * patch. The API server reinvokes the injector on practically every Pod, because the
+ * ServiceAccount admission plugin adds a kube-api-access volumeMount to the injected sidecar
+ * after the first pass; the sidecar is recognised by name wherever it is and whatever was
+ * added to it, and never injected twice (a second one gets the Pod rejected with
+ * `Duplicate value: "idgate-proxy"`).
+ */
+import { serviceAccountOf, type Pod } from '../admission/k8s.ts';
+import type { PatchOperation } from '../admission/types.ts';
+import type { Baseline } from '../baseline/types.ts';
+import type { IdentityResolver, ServiceAccountIdentity } from '../identity/types.ts';
+import { computeIdentity, desiredAnnotations, desiredLabels } from './identity.ts';
+import { appendPatch, mapPatch, prependPatch } from './patch.ts';
+import { shouldInject } from './should-inject.ts';
+import { buildSidecar } from './sidecar.ts';
+import { tokenVolumePatch } from './volume.ts';
+
+export interface MutateContext {
+  readonly baseline: Baseline;
+  readonly identity: IdentityResolver;
+  /** `request.namespace`: Pods created by controllers carry no metadata.namespace yet. */
+  readonly namespace: string;
+  /** The idgate version, written to the `idgate.dev/injected` annotation. */
+  readonly version: string;
+}
+
+export interface MutationResult {
+  /** Minimal JSONPatch; empty when the Pod is already as intended. */
+  readonly patch: PatchOperation[];
+  /** True when this call adds the sidecar (false on a reinvocation that finds it present). */
+  readonly injected: boolean;
+  /** Why the sidecar was or was not injected. */
+  readonly reason: string;
+  /** Things the user should know (kubectl prints them); each under ~120 characters. */
+  readonly warnings: string[];
+}
+
+/** Message when groups cannot be resolved; the handler only lets this through with onUnavailable: allow. */
+export const IDENTITY_UNAVAILABLE_WARNING =
+  'idgate identity cache not synced: group labels not applied; recreate the Pod to get them';
+
+/**
+ * Computes the patch for a Pod CREATE:
+ * 1. identity labels and annotations replaced by the computed ones (spoofed ones removed);
+ * 2. the token volume and its mounts, when the Pod carries (or now gets) the sidecar;
+ * 3. the sidecar. Native mode puts it first in initContainers, as Istio does: native sidecars
+ *    start in list order and stop in reverse, so the proxy is up before any later init
+ *    container runs and is the last to stop, serving inbound requests while the Pod drains.
+ *    Container mode appends it to containers, so the app stays `containers[0]`, the container
+ *    `kubectl logs`/`exec` pick by default.
+ * Exempt namespaces and mirror pods are returned untouched (see {@link shouldInject}).
+ */
+export function mutatePod(pod: Pod, ctx: MutateContext): MutationResult {
+  const { baseline } = ctx;
+  const decision = shouldInject(pod, ctx);
+  if (!decision.identity) return { patch: [], injected: false, reason: decision.reason, warnings: [] };
+
+  const warnings: string[] = [];
+  const serviceAccount = serviceAccountOf(pod.spec);
+  let resolved: ServiceAccountIdentity | undefined;
+  if (ctx.identity.ready()) resolved = ctx.identity.resolve(ctx.namespace, serviceAccount, baseline.trustedIssuerSet);
+  else warnings.push(IDENTITY_UNAVAILABLE_WARNING);
+
+  const carriesSidecar = decision.inject || decision.present;
+  const computed = computeIdentity(serviceAccount, resolved, carriesSidecar ? ctx.version : undefined);
+  const patch: PatchOperation[] = [];
+
+  const meta = pod.metadata;
+  if (meta === undefined || meta === null) {
+    // Never seen from a real API server, but an `add` under a missing /metadata would fail.
+    patch.push({ op: 'add', path: '/metadata', value: { labels: desiredLabels(undefined, computed), annotations: desiredAnnotations(undefined, computed) } });
+  } else {
+    patch.push(...mapPatch('/metadata/labels', meta.labels, desiredLabels(meta.labels, computed)));
+    patch.push(...mapPatch('/metadata/annotations', meta.annotations, desiredAnnotations(meta.annotations, computed)));
+  }
+
+  if (carriesSidecar) {
+    const volume = tokenVolumePatch(pod, baseline.sidecar);
+    patch.push(...volume.patch);
+    warnings.push(...volume.warnings);
+  }
+
+  if (decision.inject && decision.ports !== undefined) {
+    const sidecar = buildSidecar({ config: baseline.sidecar, ...decision.ports });
+    if (baseline.sidecar.mode === 'native') patch.push(...prependPatch('/spec/initContainers', pod.spec?.initContainers, sidecar));
+    else patch.push(...appendPatch('/spec/containers', pod.spec?.containers, [sidecar]));
+  }
+
+  return { patch, injected: decision.inject, reason: decision.reason, warnings };
+}

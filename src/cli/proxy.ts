@@ -1,0 +1,115 @@
+/** `idgate proxy`: the OIDC-verifying auth sidecar (SPEC sections 0 and 5). */
+import { Command, InvalidArgumentError, Option } from 'commander';
+import type { LevelWithSilent } from 'pino';
+import { collectDefaultMetrics, Registry } from 'prom-client';
+import { buildProxyConfig, PROXY_DEFAULTS, ProxyConfigError } from '../proxy/config.ts';
+import { createProxy } from '../proxy/server.ts';
+import { UsageError } from './errors.ts';
+import { LOG_LEVELS, createLogger } from './logger.ts';
+import { parseList, parseListen, parsePositiveInt } from './options.ts';
+
+interface ProxyFlags {
+  upstream: string;
+  issuer: string[];
+  audience: string[];
+  allowedGroups: string[];
+  groupsClaim: string;
+  listen: { host: string; port: number };
+  skipPaths: string[];
+  upstreamTimeout: number;
+  stripAuthorization: boolean;
+  clockSkew: number;
+  tokenCacheSize: number;
+  shutdownGrace: number;
+  logLevel: LevelWithSilent;
+}
+
+/** A duration: `500ms`, `30s`, `2m`, or a bare number of seconds; returns milliseconds. */
+export function parseDuration(value: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(value.trim());
+  if (!m) throw new InvalidArgumentError(`expected a duration such as 500ms, 30s or 2m, got "${value}"`);
+  const n = Number(m[1]);
+  return m[2] === 'ms' ? n : m[2] === 'm' ? n * 60_000 : n * 1_000;
+}
+
+/** `true`/`false` (also 1/0, yes/no), so `IDGATE_STRIP_AUTHORIZATION=false` means false. */
+export function parseBool(value: string): boolean {
+  const v = value.trim().toLowerCase();
+  if (['true', '1', 'yes'].includes(v)) return true;
+  if (['false', '0', 'no', ''].includes(v)) return false;
+  throw new InvalidArgumentError(`expected true or false, got "${value}"`);
+}
+
+const opt = (flags: string, description: string, env: string) => new Option(flags, description).env(env);
+
+/** The `proxy` subcommand; the lead wires it into the program. */
+export function proxyCommand(): Command {
+  return new Command('proxy')
+    .description('reverse proxy that admits only requests bearing a valid OIDC token of an allowed group')
+    .addOption(opt('--upstream <url>', 'the app to forward to, e.g. http://127.0.0.1:8080', 'IDGATE_UPSTREAM').makeOptionMandatory())
+    .addOption(opt('--issuer <url,url>', 'trusted OIDC issuer(s), exactly as in the tokens\' iss', 'IDGATE_ISSUER').argParser(parseList).makeOptionMandatory())
+    .addOption(opt('--audience <aud>', 'required token audience (comma-separated: any of them)', 'IDGATE_AUDIENCE').argParser(parseList).makeOptionMandatory())
+    .addOption(opt('--allowed-groups <g,g>', 'groups allowed through (any one suffices; default: every verified caller)', 'IDGATE_ALLOWED_GROUPS').argParser(parseList).default([]))
+    .addOption(opt('--groups-claim <path>', 'claim path of the groups: groups, realm_access.roles, cognito:groups', 'IDGATE_GROUPS_CLAIM').default(PROXY_DEFAULTS.groupsClaim))
+    .addOption(opt('--listen <host:port>', 'address to listen on', 'IDGATE_LISTEN').argParser(parseListen).default({ host: '0.0.0.0', port: 4180 }, PROXY_DEFAULTS.listen))
+    .addOption(opt('--skip-paths <p,p>', 'exact paths forwarded without a token (probes)', 'IDGATE_SKIP_PATHS').argParser(parseList).default([]))
+    .addOption(opt('--upstream-timeout <duration>', 'time the upstream has to send response headers', 'IDGATE_UPSTREAM_TIMEOUT').argParser(parseDuration).default(PROXY_DEFAULTS.upstreamTimeoutMs, '30s'))
+    .addOption(opt('--strip-authorization [bool]', 'do not pass the caller\'s Authorization header to the upstream', 'IDGATE_STRIP_AUTHORIZATION').argParser(parseBool).preset(true).default(false))
+    .addOption(opt('--clock-skew <duration>', 'tolerance for exp and nbf', 'IDGATE_CLOCK_SKEW').argParser(parseDuration).default(PROXY_DEFAULTS.clockToleranceSec * 1000, '30s'))
+    .addOption(opt('--token-cache-size <n>', 'verified tokens remembered until they expire', 'IDGATE_TOKEN_CACHE_SIZE').argParser(parsePositiveInt).default(PROXY_DEFAULTS.tokenCacheMaxEntries))
+    .addOption(opt('--shutdown-grace <duration>', 'how long in-flight requests may take after SIGTERM', 'IDGATE_SHUTDOWN_GRACE').argParser(parseDuration).default(20_000, '20s'))
+    .addOption(opt('--log-level <level>', 'log level', 'IDGATE_LOG_LEVEL').choices(LOG_LEVELS).default('info'))
+    .action(async (flags: ProxyFlags) => {
+      let config;
+      try {
+        config = buildProxyConfig({
+          upstream: flags.upstream,
+          issuers: flags.issuer,
+          audiences: flags.audience,
+          allowedGroups: flags.allowedGroups,
+          groupsClaim: flags.groupsClaim,
+          skipPaths: flags.skipPaths,
+          upstreamTimeoutMs: flags.upstreamTimeout,
+          stripAuthorization: flags.stripAuthorization,
+          clockToleranceSec: flags.clockSkew / 1000,
+          tokenCacheMaxEntries: flags.tokenCacheSize,
+        });
+      } catch (err) {
+        if (err instanceof ProxyConfigError) throw new UsageError(err.message);
+        throw err;
+      }
+      const logger = createLogger(flags.logLevel, 'idgate-proxy');
+      const registry = new Registry();
+      collectDefaultMetrics({ register: registry });
+      const server = createProxy({ config, logger, registry });
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', (err: NodeJS.ErrnoException) => {
+          reject(err.code === 'EADDRINUSE' || err.code === 'EADDRNOTAVAIL' || err.code === 'EACCES'
+            ? new UsageError(`--listen: cannot listen on ${flags.listen.host}:${flags.listen.port} (${err.code})`)
+            : err);
+        });
+        server.listen(flags.listen.port, flags.listen.host, resolve);
+      });
+      logger.info({ listen: flags.listen, upstream: config.upstream.origin, issuers: config.issuers, audiences: config.audiences, allowedGroups: config.allowedGroups, skipPaths: config.skipPaths }, 'proxy listening');
+
+      let stopping = false;
+      const stop = (signal: string) => {
+        if (stopping) return;
+        stopping = true;
+        logger.info({ signal, graceMs: flags.shutdownGrace }, 'shutting down: no new connections, finishing in-flight requests');
+        // Past the grace period, cut what is left: the kubelet's SIGKILL would do it less politely.
+        setTimeout(() => {
+          logger.warn('grace period over, closing remaining connections');
+          server.closeAllConnections();
+        }, flags.shutdownGrace).unref();
+        server.close(() => {
+          logger.info('stopped');
+          logger.flush();
+          process.exit(0);
+        });
+        server.closeIdleConnections();
+      };
+      process.once('SIGTERM', () => stop('SIGTERM'));
+      process.once('SIGINT', () => stop('SIGINT'));
+    });
+}

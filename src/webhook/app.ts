@@ -24,7 +24,7 @@ function sendError(res: Response, status: number, code: string, message: string)
 }
 
 function decisionOf(result: AdmissionResult): string {
-  if (!result.allowed) return result.status?.code === 500 ? 'errored' : 'denied';
+  if (!result.allowed) return (result.status?.code ?? 403) >= 500 ? 'errored' : 'denied';
   return result.patch && result.patch.length > 0 ? 'patched' : 'allowed';
 }
 

@@ -1,0 +1,180 @@
+/**
+ * Renders every overlay with `kubectl kustomize`, validates every object against the Kubernetes
+ * OpenAPI schemas (kubernetes-models) and the CRDs we ship, and asserts the safety properties
+ * an admission controller's install must have.
+ */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { fileURLToPath } from 'node:url';
+import { parseAllDocuments } from 'yaml';
+import { Ajv } from 'ajv';
+
+const run = promisify(execFile);
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const OVERLAYS = ['enforce', 'audit', 'cert-manager'] as const;
+const EXEMPT = ['kube-system', 'kube-node-lease', 'idgate-system'];
+/** Kinds of CRDs from other projects (cert-manager): no schema here, checked by hand below. */
+const EXTERNAL_KINDS = new Set(['cert-manager.io/v1/Issuer', 'cert-manager.io/v1/Certificate']);
+
+type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+async function render(overlay: string): Promise<Obj[]> {
+  const { stdout } = await run('kubectl', ['kustomize', `manifests/overlays/${overlay}`], { cwd: ROOT, maxBuffer: 16 << 20 });
+  return parseAllDocuments(stdout).map((d) => d.toJS() as Obj).filter(Boolean);
+}
+
+/** The kubernetes-models class for an apiVersion/kind, or undefined. */
+async function modelFor(apiVersion: string, kind: string): Promise<(new (o: Obj) => { validate(): void }) | undefined> {
+  const path = apiVersion.includes('/') ? apiVersion : `v1`;
+  try {
+    const mod = (await import(`kubernetes-models/${path}`)) as Record<string, unknown>;
+    return mod[kind] as (new (o: Obj) => { validate(): void }) | undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+const rendered = Object.fromEntries(await Promise.all(OVERLAYS.map(async (o) => [o, await render(o)] as const)));
+const find = (objs: Obj[], kind: string, name?: string) => objs.filter((o) => o.kind === kind && (name === undefined || o.metadata?.name === name));
+
+describe('kustomize overlays', () => {
+  for (const overlay of OVERLAYS) {
+    describe(overlay, () => {
+      const objs = rendered[overlay]!;
+
+      it('every object validates against the Kubernetes OpenAPI schema or its CRD', async () => {
+        const crds = find(objs, 'CustomResourceDefinition');
+        let validated = 0;
+        for (const obj of objs) {
+          const id = `${obj.kind}/${obj.metadata?.name}`;
+          const Model = await modelFor(obj.apiVersion, obj.kind);
+          if (Model) {
+            assert.doesNotThrow(() => new Model(obj).validate(), id);
+            validated++;
+            continue;
+          }
+          const [group, version] = String(obj.apiVersion).split('/');
+          const crd = crds.find((c) => c.spec.group === group && c.spec.names.kind === obj.kind);
+          if (crd) {
+            const schema = crd.spec.versions.find((v: Obj) => v.name === version).schema.openAPIV3Schema;
+            const validate = new Ajv({ strict: false }).compile(schema);
+            assert.ok(validate(obj), `${id}: ${JSON.stringify(validate.errors)}`);
+            validated++;
+            continue;
+          }
+          assert.ok(EXTERNAL_KINDS.has(`${obj.apiVersion}/${obj.kind}`), `${id}: no schema for ${obj.apiVersion} ${obj.kind}`);
+        }
+        assert.ok(validated >= 12, `validated ${validated} objects`);
+      });
+
+      it('webhooks never see the exempt namespaces, speak v1 only, have no side effects and short timeouts', () => {
+        const configs = [...find(objs, 'MutatingWebhookConfiguration'), ...find(objs, 'ValidatingWebhookConfiguration')];
+        assert.equal(configs.length, 2);
+        for (const config of configs) {
+          for (const hook of config.webhooks) {
+            const exclusion = hook.namespaceSelector.matchExpressions.find((e: Obj) => e.key === 'kubernetes.io/metadata.name');
+            assert.equal(exclusion?.operator, 'NotIn', hook.name);
+            for (const ns of EXEMPT) assert.ok(exclusion.values.includes(ns), `${hook.name} excludes ${ns}`);
+            assert.deepEqual(hook.admissionReviewVersions, ['v1']);
+            assert.equal(hook.sideEffects, 'None');
+            assert.equal(hook.matchPolicy, 'Equivalent');
+            assert.ok(hook.timeoutSeconds >= 1 && hook.timeoutSeconds <= 10, `${hook.name} timeout ${hook.timeoutSeconds}`);
+            assert.equal(hook.clientConfig.service.namespace, 'idgate-system');
+          }
+        }
+        const [mutating] = find(objs, 'MutatingWebhookConfiguration');
+        assert.equal(mutating!.webhooks[0].reinvocationPolicy, 'IfNeeded');
+        assert.ok(mutating!.webhooks[0].matchConditions.some((c: Obj) => c.expression.includes('kubernetes.io/config.mirror')));
+      });
+
+      it('the validating webhook matches exactly the operations and resources the rules need', () => {
+        const [validating] = find(objs, 'ValidatingWebhookConfiguration');
+        const seen = new Map<string, string[]>();
+        for (const hook of validating!.webhooks) {
+          for (const rule of hook.rules) {
+            for (const group of rule.apiGroups) for (const res of rule.resources) seen.set(`${group}/${res}`, [...rule.operations].sort());
+          }
+        }
+        const cu = ['CREATE', 'UPDATE'];
+        assert.deepEqual(Object.fromEntries(seen), {
+          '/pods': cu,
+          'apps/deployments': cu,
+          'apps/statefulsets': cu,
+          'apps/daemonsets': cu,
+          'apps/replicasets': cu,
+          'batch/jobs': cu,
+          'batch/cronjobs': cu,
+          'networking.k8s.io/networkpolicies': ['CREATE', 'DELETE', 'UPDATE'],
+          'idgate.dev/oidcgroupbindings': cu,
+        });
+      });
+
+      it('failure policy follows the overlay', () => {
+        const expected = overlay === 'audit' ? 'Ignore' : 'Fail';
+        for (const config of [...find(objs, 'MutatingWebhookConfiguration'), ...find(objs, 'ValidatingWebhookConfiguration')]) {
+          for (const hook of config.webhooks) assert.equal(hook.failurePolicy, expected, `${overlay} ${hook.name}`);
+        }
+        const baseline = find(objs, 'ConfigMap', 'idgate-baseline')[0]!.data['baseline.yaml'] as string;
+        assert.match(baseline, overlay === 'audit' ? /^mode: audit$/m : /^mode: enforce$/m);
+      });
+
+      it('the webhook Deployment is hardened, replicated and probed', () => {
+        const [deployment] = find(objs, 'Deployment', 'idgate-webhook');
+        const spec = deployment!.spec.template.spec;
+        assert.ok(deployment!.spec.replicas >= 2);
+        assert.equal(spec.securityContext.runAsNonRoot, true);
+        assert.ok(spec.securityContext.runAsUser > 0);
+        assert.equal(spec.securityContext.seccompProfile.type, 'RuntimeDefault');
+        assert.ok(spec.priorityClassName);
+        assert.ok(spec.topologySpreadConstraints.length > 0);
+        for (const c of spec.containers) {
+          assert.equal(c.securityContext.runAsNonRoot, true, c.name);
+          assert.equal(c.securityContext.readOnlyRootFilesystem, true, c.name);
+          assert.equal(c.securityContext.allowPrivilegeEscalation, false, c.name);
+          assert.deepEqual(c.securityContext.capabilities.drop, ['ALL']);
+          assert.ok(c.resources.requests.cpu && c.resources.requests.memory && c.resources.limits.memory, c.name);
+          assert.equal(c.readinessProbe.httpGet.path, '/readyz');
+          assert.equal(c.livenessProbe.httpGet.path, '/healthz');
+        }
+        const pdbs = find(objs, 'PodDisruptionBudget');
+        assert.equal(pdbs.length, 1);
+        assert.deepEqual(pdbs[0]!.spec.selector.matchLabels, deployment!.spec.selector.matchLabels);
+        const [service] = find(objs, 'Service', 'idgate-webhook');
+        assert.deepEqual(service!.spec.selector, deployment!.spec.selector.matchLabels);
+      });
+
+      it('RBAC has no wildcards and no cluster-wide Secret access; webhook configs only by name', () => {
+        for (const role of [...find(objs, 'ClusterRole'), ...find(objs, 'Role')]) {
+          for (const rule of role.rules) {
+            for (const field of ['verbs', 'resources', 'apiGroups']) {
+              assert.ok(!(rule[field] ?? []).includes('*'), `${role.kind}/${role.metadata.name} ${field} has a wildcard`);
+            }
+            if (role.kind === 'ClusterRole') assert.ok(!rule.resources.includes('secrets'), 'no Secret access in a ClusterRole');
+            if (rule.resources.some((r: string) => r.endsWith('webhookconfigurations'))) {
+              assert.deepEqual(rule.resourceNames, ['idgate']);
+              assert.ok(!rule.verbs.includes('list') && !rule.verbs.includes('update'));
+            }
+            if (rule.resources.includes('secrets') && !rule.verbs.every((v: string) => v === 'create')) {
+              assert.deepEqual(rule.resourceNames, ['idgate-webhook-tls']);
+            }
+          }
+        }
+        for (const binding of find(objs, 'RoleBinding')) assert.equal(binding.metadata.namespace, 'idgate-system');
+      });
+    });
+  }
+
+  it('cert-manager overlay hands certificates to cert-manager and drops Secret access', () => {
+    const objs = rendered['cert-manager']!;
+    for (const config of [...find(objs, 'MutatingWebhookConfiguration'), ...find(objs, 'ValidatingWebhookConfiguration')]) {
+      assert.equal(config.metadata.annotations['cert-manager.io/inject-ca-from'], 'idgate-system/idgate-webhook-tls');
+    }
+    const [deployment] = find(objs, 'Deployment', 'idgate-webhook');
+    assert.ok(!deployment!.spec.template.spec.containers[0].args.includes('--manage-certs'));
+    assert.equal(find(objs, 'Role', 'idgate-certs').length, 0);
+    const [cert] = find(objs, 'Certificate', 'idgate-webhook-tls');
+    assert.ok(cert!.spec.dnsNames.includes('idgate-webhook.idgate-system.svc'));
+  });
+});

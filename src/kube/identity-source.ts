@@ -1,0 +1,144 @@
+/**
+ * The Kubernetes identity source (SPEC section 1): OIDCGroupBindings of every namespace and the
+ * labels of Namespaces, kept in a {@link BindingIndex} by list + watch. The admission path only
+ * reads the index; it never calls the API.
+ */
+import { CoreV1Api, CustomObjectsApi, type KubeConfig, type KubernetesListObject, type KubernetesObject, type V1Namespace } from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import { BindingIndex } from '../identity/index.ts';
+import { describeObject, formatIssue, validateBinding } from '../identity/binding.ts';
+import type { IdentitySource, IdentitySourceStatus } from '../identity/file-source.ts';
+import { createResilientInformer, type InformerStatus, type ResilientInformer } from './informer.ts';
+
+/** Where OIDCGroupBindings are served (the CRD in manifests/base/crd-oidcgroupbinding.yaml). */
+export const BINDING_GROUP = 'idgate.dev';
+export const BINDING_VERSION = 'v1alpha1';
+export const BINDING_PLURAL = 'oidcgroupbindings';
+
+export interface KubeIdentitySourceOptions {
+  readonly kubeConfig: KubeConfig;
+  readonly logger: Logger;
+  /** The index to fill; a new one by default. */
+  readonly index?: BindingIndex;
+  /** Relist period, ms (default 10 minutes; 0 disables). */
+  readonly resyncMs?: number;
+  /** Restart an informer that saw no list, event or bookmark for this long, ms (default 5 minutes). */
+  readonly watchdogMs?: number;
+  /** Backoff after list/watch errors, ms (default 1000 doubling to 30000). */
+  readonly backoffMs?: { readonly initial: number; readonly max: number };
+  /** List page size (default 500). */
+  readonly pageSize?: number;
+  readonly now?: () => number;
+}
+
+/** The source's status, with each informer's own. */
+export interface KubeIdentitySourceStatus extends IdentitySourceStatus {
+  readonly informers: { readonly bindings: InformerStatus; readonly namespaces: InformerStatus };
+}
+
+export interface KubeIdentitySource extends IdentitySource {
+  status(): KubeIdentitySourceStatus;
+}
+
+interface BindingObject extends KubernetesObject {
+  spec?: unknown;
+}
+
+/**
+ * Creates the source. `start()` resolves once both informers have listed (then the index is
+ * marked synced); until then `index.ready()` is false and readiness stays false. A malformed
+ * OIDCGroupBinding in the cluster is logged and left out of the index, never fatal.
+ */
+export function createKubeIdentitySource(options: KubeIdentitySourceOptions): KubeIdentitySource {
+  const { kubeConfig } = options;
+  const logger = options.logger.child({ component: 'identity-source' });
+  const index = options.index ?? new BindingIndex();
+  const custom = kubeConfig.makeApiClient(CustomObjectsApi);
+  const core = kubeConfig.makeApiClient(CoreV1Api);
+  /** namespace/name → resourceVersion already reported as malformed, so a relist does not repeat it. */
+  const reported = new Map<string, string | undefined>();
+
+  const toBinding = (obj: BindingObject) => {
+    const result = validateBinding(obj);
+    if (result.ok) return result.binding;
+    const key = `${obj.metadata?.namespace}/${obj.metadata?.name}`;
+    if (reported.get(key) !== obj.metadata?.resourceVersion || !reported.has(key)) {
+      reported.set(key, obj.metadata?.resourceVersion);
+      logger.warn({ binding: key, issues: result.issues.map(formatIssue) }, `${describeObject(obj)} is invalid and ignored`);
+    }
+    return undefined;
+  };
+  const common = {
+    kubeConfig, logger, watchdogMs: options.watchdogMs, resyncMs: options.resyncMs, backoffMs: options.backoffMs,
+    pageSize: options.pageSize, now: options.now,
+  };
+
+  const bindings: ResilientInformer = createResilientInformer<BindingObject>({
+    ...common,
+    resource: BINDING_PLURAL,
+    path: `/apis/${BINDING_GROUP}/${BINDING_VERSION}/${BINDING_PLURAL}`,
+    listPage: async (page) => (await custom.listClusterCustomObject({
+      group: BINDING_GROUP, version: BINDING_VERSION, plural: BINDING_PLURAL, ...page,
+    })) as KubernetesListObject<BindingObject>,
+    handlers: {
+      replace(items) {
+        const valid = items.map(toBinding).filter((b) => b !== undefined);
+        index.replaceAll(valid);
+      },
+      upsert(obj) {
+        const b = toBinding(obj);
+        // A binding edited into an invalid one grants nothing any more: drop the old version.
+        if (b) index.upsert(b);
+        else index.delete(obj.metadata?.namespace ?? '', obj.metadata?.name ?? '');
+      },
+      remove(obj) {
+        reported.delete(`${obj.metadata?.namespace}/${obj.metadata?.name}`);
+        index.delete(obj.metadata?.namespace ?? '', obj.metadata?.name ?? '');
+      },
+    },
+  });
+
+  const labelsOf = (ns: V1Namespace): Readonly<Record<string, string>> => ({ ...ns.metadata?.labels });
+  const namespaces: ResilientInformer = createResilientInformer<V1Namespace>({
+    ...common,
+    resource: 'namespaces',
+    path: '/api/v1/namespaces',
+    listPage: (page) => core.listNamespace(page),
+    handlers: {
+      replace(items) {
+        index.replaceNamespaces(items.map((ns) => [ns.metadata?.name ?? '', labelsOf(ns)]));
+      },
+      upsert(ns) {
+        index.setNamespace(ns.metadata?.name ?? '', labelsOf(ns));
+      },
+      remove(ns) {
+        index.deleteNamespace(ns.metadata?.name ?? '');
+      },
+    },
+  });
+
+  return {
+    index,
+    async start() {
+      await Promise.all([bindings.start(), namespaces.start()]);
+      index.markSynced();
+      logger.info({ bindings: index.bindings().length }, 'identity cache synced');
+    },
+    async stop() {
+      await Promise.all([bindings.stop(), namespaces.stop()]);
+    },
+    status() {
+      const b = bindings.status();
+      const n = namespaces.status();
+      const times = [b.lastEventAt, n.lastEventAt].filter((t) => t !== undefined);
+      return {
+        kind: 'kubernetes',
+        synced: index.ready(),
+        lastEventAt: times.length > 0 ? Math.max(...times) : undefined,
+        restarts: b.restarts + n.restarts,
+        bindings: index.bindings().length,
+        informers: { bindings: b, namespaces: n },
+      };
+    },
+  };
+}

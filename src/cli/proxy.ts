@@ -1,4 +1,5 @@
 /** `idgate proxy`: the OIDC-verifying auth sidecar (SPEC sections 0 and 5). */
+import type { AddressInfo } from 'node:net';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import type { LevelWithSilent } from 'pino';
 import { collectDefaultMetrics, Registry } from 'prom-client';
@@ -90,7 +91,8 @@ export function proxyCommand(): Command {
         });
         server.listen(flags.listen.port, flags.listen.host, resolve);
       });
-      logger.info({ listen: flags.listen, upstream: config.upstream.origin, issuers: config.issuers, audiences: config.audiences, allowedGroups: config.allowedGroups, skipPaths: config.skipPaths }, 'proxy listening');
+      const bound = server.address() as AddressInfo;
+      logger.info({ listen: { host: bound.address, port: bound.port }, upstream: config.upstream.origin, issuers: config.issuers, audiences: config.audiences, allowedGroups: config.allowedGroups, skipPaths: config.skipPaths }, 'proxy listening');
 
       let stopping = false;
       const stop = (signal: string) => {

@@ -1,0 +1,72 @@
+/** `idgate proxy` on the command line: usage errors name the flag; SIGTERM stops it cleanly. */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { createInterface } from 'node:readline';
+import { CommanderError } from 'commander';
+import { proxyCommand } from '../../src/cli/proxy.ts';
+import { UsageError } from '../../src/cli/errors.ts';
+
+const REQUIRED = ['--upstream', 'http://127.0.0.1:8080', '--issuer', 'https://issuer.example', '--audience', 'api'];
+
+async function parseError(args: string[]): Promise<{ message: string; exit: number }> {
+  const cmd = proxyCommand().exitOverride().configureOutput({ writeErr: () => {}, writeOut: () => {} });
+  try {
+    await cmd.parseAsync(args, { from: 'user' });
+  } catch (err) {
+    if (err instanceof CommanderError) return { message: err.message, exit: 2 };
+    if (err instanceof UsageError) return { message: err.message, exit: err.exitCode };
+    throw err;
+  }
+  assert.fail('expected a usage error');
+}
+
+describe('idgate proxy usage errors', () => {
+  const cases: Array<{ name: string; args: string[]; flag: RegExp }> = [
+    { name: 'missing --upstream', args: REQUIRED.slice(2), flag: /--upstream/ },
+    { name: 'missing --issuer', args: [...REQUIRED.slice(0, 2), ...REQUIRED.slice(4)], flag: /--issuer/ },
+    { name: 'missing --audience', args: REQUIRED.slice(0, 4), flag: /--audience/ },
+    { name: 'bad --listen', args: [...REQUIRED, '--listen', 'nowhere'], flag: /--listen/ },
+    { name: 'bad --upstream-timeout', args: [...REQUIRED, '--upstream-timeout', 'soon'], flag: /--upstream-timeout/ },
+    { name: 'https --upstream', args: ['--upstream', 'https://127.0.0.1:1', ...REQUIRED.slice(2)], flag: /^--upstream: / },
+    { name: 'wildcard --skip-paths', args: [...REQUIRED, '--skip-paths', '/public/*'], flag: /^--skip-paths: / },
+    { name: 'bad --strip-authorization value', args: [...REQUIRED, '--strip-authorization', 'perhaps'], flag: /--strip-authorization/ },
+  ];
+  for (const c of cases) {
+    it(`${c.name}: exit 2 naming the flag`, async () => {
+      const { message, exit } = await parseError(c.args);
+      assert.equal(exit, 2);
+      assert.match(message, c.flag);
+    });
+  }
+});
+
+describe('idgate proxy process', () => {
+  it('reads flags from IDGATE_* variables, serves /healthz and exits 0 on SIGTERM', async () => {
+    const script = `import { proxyCommand } from ${JSON.stringify(new URL('../../src/cli/proxy.ts', import.meta.url).href)};
+await proxyCommand().parseAsync([], { from: 'user' });`;
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
+      env: { ...process.env, IDGATE_UPSTREAM: 'http://127.0.0.1:9', IDGATE_ISSUER: 'https://issuer.example', IDGATE_AUDIENCE: 'api', IDGATE_LISTEN: '127.0.0.1:0', IDGATE_LOG_LEVEL: 'info' },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    try {
+      let port = 0;
+      for await (const line of createInterface({ input: child.stdout! })) {
+        const log = JSON.parse(line) as { msg: string; listen?: { port: number } };
+        if (log.msg === 'proxy listening') {
+          port = log.listen!.port;
+          break;
+        }
+      }
+      assert.ok(port > 0);
+      const res = await fetch(`http://127.0.0.1:${port}/healthz`);
+      assert.equal(res.status, 200);
+      child.kill('SIGTERM');
+      const [code] = (await once(child, 'exit')) as [number | null];
+      assert.equal(code, 0);
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+    }
+  });
+});

@@ -3,6 +3,8 @@ import { join } from 'node:path';
 import { Command, Option } from 'commander';
 import type { LevelWithSilent } from 'pino';
 import { ConfigError, startWebhook } from '../webhook/start.ts';
+import { createKubeIdentitySource } from '../kube/identity-source.ts';
+import { KubeConfigError, loadKubeConfig } from '../kube/config.ts';
 import { UsageError } from './errors.ts';
 import { LOG_LEVELS, createLogger } from './logger.ts';
 import { parseListen, parsePositiveInt } from './options.ts';
@@ -39,11 +41,17 @@ export function webhookCommand(): Command {
       const tlsCert = flags.tlsCert ?? (flags.tlsDir ? join(flags.tlsDir, 'tls.crt') : undefined);
       const tlsKey = flags.tlsKey ?? (flags.tlsDir ? join(flags.tlsDir, 'tls.key') : undefined);
       if (!tlsCert || !tlsKey) throw new UsageError('--tls-dir or both --tls-cert and --tls-key are required');
+      if (!flags.config) throw new UsageError('--config FILE (the IdentityBaseline) is required');
       const logger = createLogger(flags.logLevel);
+      const kubeconfig = flags.kubeconfig;
       let webhook;
       try {
         webhook = await startWebhook({
           listen: flags.listen,
+          configFile: flags.config,
+          ...(flags.bindingsFile
+            ? { bindingsFile: flags.bindingsFile }
+            : { kubeIdentity: () => createKubeIdentitySource({ kubeConfig: loadKubeConfig(kubeconfig), logger }) }),
           tlsCert,
           tlsKey,
           ...(flags.clientCa ? { clientCaFile: flags.clientCa } : {}),
@@ -51,6 +59,7 @@ export function webhookCommand(): Command {
         });
       } catch (err) {
         if (err instanceof ConfigError) throw new UsageError(err.message);
+        if (err instanceof KubeConfigError) throw new UsageError(`--kubeconfig: ${err.message}`);
         throw err;
       }
       let stopping = false;

@@ -4,9 +4,14 @@
  */
 import { readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
-import { createFileCertificateSource } from '../certs/source.ts';
-import { allowed } from '../admission/response.ts';
-import type { AdmissionHandler } from '../admission/types.ts';
+import { createFileCertificateSource, type CertificateSource } from '../certs/source.ts';
+import { BaselineError } from '../baseline/config.ts';
+import { createBaselineStore, type BaselineStore } from '../baseline/store.ts';
+import { createValidateHandler } from '../baseline/handler.ts';
+import { createFileIdentitySource, type IdentitySource } from '../identity/file-source.ts';
+import { BindingError } from '../identity/binding.ts';
+import { createMutateHandler } from '../mutate/handler.ts';
+import { VERSION } from '../version.ts';
 import { createApp } from './app.ts';
 import { createReadiness, type Readiness } from './health.ts';
 import { createMetrics, type WebhookMetrics } from './metrics.ts';
@@ -14,9 +19,18 @@ import { serve, type RunningServer } from './server.ts';
 
 export interface WebhookOptions {
   readonly listen: { host: string; port: number };
+  /** The IdentityBaseline file (hot-reloaded). */
+  readonly configFile: string;
   readonly tlsCert: string;
   readonly tlsKey: string;
   readonly clientCaFile?: string;
+  /** Bindings from a file; without it, {@link WebhookOptions.kubeIdentity} must be given. */
+  readonly bindingsFile?: string;
+  /**
+   * Builds the Kubernetes identity source (the CLI passes one that loads the kubeconfig), kept
+   * behind a factory so this module does not import @kubernetes/client-node.
+   */
+  readonly kubeIdentity?: () => IdentitySource;
   readonly logger: Logger;
 }
 
@@ -24,6 +38,8 @@ export interface Webhook {
   readonly server: RunningServer;
   readonly readiness: Readiness;
   readonly metrics: WebhookMetrics;
+  readonly baseline: BaselineStore;
+  readonly identity: IdentitySource;
   /** Readiness false, stop accepting, let in-flight requests finish (at most graceMs), release resources. */
   stop(graceMs: number): Promise<void>;
 }
@@ -41,22 +57,72 @@ function readOrThrow(file: string, flag: string): string {
   }
 }
 
+function openBaseline(options: WebhookOptions, metrics: WebhookMetrics): BaselineStore {
+  try {
+    return createBaselineStore({
+      file: options.configFile,
+      logger: options.logger,
+      onReload: (ok) => metrics.baselineReloads.inc({ result: ok ? 'ok' : 'failed' }),
+    });
+  } catch (err) {
+    if (err instanceof BaselineError) throw new ConfigError(`--config: ${err.message}`);
+    throw err;
+  }
+}
+
+function openCertificates(options: WebhookOptions): CertificateSource {
+  try {
+    return createFileCertificateSource({ certFile: options.tlsCert, keyFile: options.tlsKey, logger: options.logger });
+  } catch (err) {
+    throw new ConfigError(`--tls-cert/--tls-key: ${(err as Error).message}; create them with 'idgate certs generate --out DIR'`);
+  }
+}
+
+/** Starts the identity source: a bindings file must load now; the cluster syncs in the background. */
+async function openIdentity(options: WebhookOptions, metrics: WebhookMetrics): Promise<IdentitySource> {
+  const { logger } = options;
+  const cacheSynced = () => metrics.cacheSynced.set({ cache: 'bindings' }, source.index.ready() ? 1 : 0);
+  let source: IdentitySource;
+  if (options.bindingsFile) {
+    source = createFileIdentitySource({ path: options.bindingsFile, logger, watch: true });
+    try {
+      await source.start();
+    } catch (err) {
+      if (err instanceof BindingError) throw new ConfigError(`--bindings-file: ${err.message}`);
+      throw err;
+    }
+  } else if (options.kubeIdentity) {
+    source = options.kubeIdentity();
+    // Not awaited: the server answers /healthz at once, /readyz turns true at the first sync,
+    // and until then the rules that need identity act as baseline.identity.onUnavailable says.
+    source.start().then(cacheSynced, (err: unknown) => logger.error({ err }, 'identity source failed to start'));
+  } else {
+    throw new ConfigError('either --bindings-file or a cluster (--kubeconfig, or in-cluster) is needed for identity');
+  }
+  cacheSynced();
+  return source;
+}
+
 export async function startWebhook(options: WebhookOptions): Promise<Webhook> {
   const { logger } = options;
   const metrics = createMetrics();
   const readiness = createReadiness();
 
-  let certificates;
-  try {
-    certificates = createFileCertificateSource({ certFile: options.tlsCert, keyFile: options.tlsKey, logger });
-  } catch (err) {
-    throw new ConfigError(`--tls-cert/--tls-key: ${(err as Error).message}; create them with 'idgate certs generate --out DIR'`);
-  }
+  const baseline = openBaseline(options, metrics);
+  const certificates = openCertificates(options);
   const clientCA = options.clientCaFile ? readOrThrow(options.clientCaFile, '--client-ca') : undefined;
+  const identity = await openIdentity(options, metrics);
   readiness.register('tls', () => certificates.current().notAfter.getTime() > Date.now());
+  readiness.register('identity-cache', () => identity.index.ready());
 
-  const allowAll: AdmissionHandler = () => allowed();
-  const app = createApp({ logger, metrics, readiness, mutate: allowAll, validate: allowAll });
+  const deps = { baseline: () => baseline.current(), identity: identity.index, logger };
+  const app = createApp({
+    logger,
+    metrics,
+    readiness,
+    mutate: createMutateHandler({ ...deps, version: VERSION }),
+    validate: createValidateHandler(deps),
+  });
   const server = await serve({
     app,
     certificates,
@@ -71,10 +137,14 @@ export async function startWebhook(options: WebhookOptions): Promise<Webhook> {
     server,
     readiness,
     metrics,
+    baseline,
+    identity,
     async stop(graceMs) {
       readiness.markShuttingDown();
       await server.shutdown(graceMs);
       certificates.close();
+      baseline.close();
+      await identity.stop();
     },
   };
 }

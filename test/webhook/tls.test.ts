@@ -8,6 +8,7 @@ import { createCA, issueCertificate } from '../../src/certs/generate.ts';
 import { silentLogger } from '../support/logger.ts';
 import { eventually, httpsCall, makeCertDir, type CertDir } from '../support/tls.ts';
 
+const EXAMPLES = { configFile: 'examples/baseline.yaml', bindingsFile: 'examples/bindings.yaml' };
 const fingerprintOf = (pem: string) => new X509Certificate(pem).fingerprint256;
 
 describe('webhook over real TLS on loopback', () => {
@@ -19,6 +20,7 @@ describe('webhook over real TLS on loopback', () => {
     certs = await makeCertDir();
     webhook = await startWebhook({
       listen: { host: '127.0.0.1', port: 0 },
+      ...EXAMPLES,
       tlsCert: join(certs.dir, 'tls.crt'),
       tlsKey: join(certs.dir, 'tls.key'),
       logger: silentLogger,
@@ -93,6 +95,7 @@ describe('webhook with --client-ca', () => {
     await writeFile(clientCaFile, clientCA.cert);
     const webhook = await startWebhook({
       listen: { host: '127.0.0.1', port: 0 },
+      ...EXAMPLES,
       tlsCert: join(certs.dir, 'tls.crt'),
       tlsKey: join(certs.dir, 'tls.key'),
       clientCaFile,

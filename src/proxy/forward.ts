@@ -96,6 +96,11 @@ export function createForwarder({ config, logger, metrics }: ForwarderDeps): For
       upReq.on('response', (upRes) => {
         responded = true;
         disarm();
+        if (res.destroyed) {
+          // The caller left while the app was thinking; piping into a destroyed stream throws.
+          upRes.destroy();
+          return;
+        }
         res.writeHead(upRes.statusCode ?? 502, upRes.statusMessage, downstreamHeaders(upRes.rawHeaders));
         pipeline(upRes, res, (err) => {
           if (err === undefined || err === null) return;
@@ -125,9 +130,13 @@ export function createForwarder({ config, logger, metrics }: ForwarderDeps): For
         res.end(answer.body);
       });
 
-      // The caller hanging up mid-upload must not leave a half-sent request to the app.
+      // The caller hanging up (mid-upload, or before the answer) must not leave the app's
+      // request running: abort it, which also keeps the broken socket out of the pool.
       req.on('close', () => {
         if (!req.complete) upReq.destroy();
+      });
+      res.on('close', () => {
+        if (!res.writableFinished) upReq.destroy();
       });
       req.pipe(upReq);
     },

@@ -24,6 +24,19 @@ async function rawRequest(port: number, request: string): Promise<string> {
   return Buffer.concat(chunks).toString();
 }
 
+/** The payload of a chunked body (RFC 9112 section 7.1), for raw responses. */
+function dechunk(body: string): string {
+  let out = '';
+  let rest = body;
+  for (;;) {
+    const eol = rest.indexOf('\r\n');
+    const size = parseInt(rest.slice(0, eol), 16);
+    if (!(size > 0)) return out;
+    out += rest.slice(eol + 2, eol + 2 + size);
+    rest = rest.slice(eol + 2 + size + 2);
+  }
+}
+
 /** Resolves when `check` holds, failing with `what` after `ms`: a bound on a wait, not a timing assertion. */
 function waitFor(what: string, check: () => boolean, ms = 5_000): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -70,7 +83,7 @@ describe('proxy forwarding', () => {
     ].join('\r\n'));
     const [head, body] = raw.split('\r\n\r\n');
     assert.match(head!, /^HTTP\/1\.1 200 /);
-    const echo = JSON.parse(body!) as Echo;
+    const echo = JSON.parse(/transfer-encoding: chunked/i.test(head!) ? dechunk(body!) : body!) as Echo;
     assert.equal(echo.url, '/whoami?x=1');
     assert.deepEqual(headerValues(echo.rawHeaders, 'x-auth-subject'), ['payments-api']);
     assert.deepEqual(headerValues(echo.rawHeaders, 'x-auth-groups'), ['payments,readers']);
@@ -185,6 +198,31 @@ describe('proxy forwarding', () => {
       assert.equal(await p.metric('idgate_proxy_upstream_errors_total', { reason: 'timeout' }), 1);
     } finally {
       await Promise.all([p.close(), slow.close()]);
+    }
+  });
+
+  it('survives a caller that hangs up before the upstream answers, and aborts the upstream request', async () => {
+    let release: () => void = () => {};
+    const upstreamAborted = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const late = await listen(http.createServer((req, res) => {
+      req.socket.on('close', () => release());
+      setTimeout(() => res.end('too late'), 200).unref();
+    }));
+    const p = await startProxy({ upstream: late.url, issuers: [idp.issuer], audiences: [AUDIENCE] });
+    try {
+      const req = http.request(`${p.url}/slow`, { headers: { authorization: `Bearer ${token}` } });
+      req.on('error', () => {});
+      req.end();
+      await once(late.server, 'request');
+      req.destroy();
+      await upstreamAborted; // the proxy closed its side: the upstream request was aborted
+      await new Promise((resolve) => setTimeout(resolve, 300)); // the upstream's late answer arrives
+      const res = await fetch(`${p.url}/healthz`);
+      assert.equal(res.status, 200, 'the proxy is still serving');
+    } finally {
+      await Promise.all([p.close(), late.close()]);
     }
   });
 

@@ -1,0 +1,100 @@
+/**
+ * Proxy benchmark: requests per second and latency of an upstream called directly and through
+ * `idgate proxy`, with and without the verified-token cache. Loopback only.
+ *
+ *   npx node bench/proxy.ts [--duration 5]
+ *
+ * Three processes so the proxy does not share an event loop with the load generator: this one
+ * (autocannon and a real oidc-provider), an upstream child and a proxy child. Each target is
+ * measured twice: under load (32 connections: throughput) and with one connection (the latency
+ * one request pays, without queueing).
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import os from 'node:os';
+import { pino } from 'pino';
+import { Registry } from 'prom-client';
+import { buildProxyConfig, type ProxyConfigInput } from '../src/proxy/config.ts';
+import { createProxy } from '../src/proxy/server.ts';
+import { startTestProvider } from '../test/support/oidc-provider.ts';
+
+interface AutocannonResult {
+  requests: { average: number };
+  latency: { average: number; p50: number; p99: number };
+  errors: number;
+  non2xx: number;
+}
+type Autocannon = (opts: { url: string; connections: number; duration: number; headers?: Record<string, string> }) => Promise<AutocannonResult>;
+
+const AUDIENCE = 'urn:idgate:bench';
+const role = process.argv[2];
+
+async function listenAndReport(server: http.Server): Promise<void> {
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  process.send!({ port: (server.address() as AddressInfo).port });
+}
+
+if (role === 'upstream') {
+  // A small JSON answer, like a typical API: the point is the proxy's overhead, not the app's.
+  const body = JSON.stringify({ ok: true, items: [1, 2, 3] });
+  await listenAndReport(http.createServer((req, res) => {
+    req.resume();
+    req.on('end', () => res.writeHead(200, { 'content-type': 'application/json' }).end(body));
+  }));
+} else if (role === 'proxy') {
+  const input = JSON.parse(process.argv[3]!) as ProxyConfigInput;
+  await listenAndReport(createProxy({ config: buildProxyConfig(input), logger: pino({ level: 'silent' }), registry: new Registry() }));
+} else {
+  await main();
+}
+
+async function child(args: string[]): Promise<{ proc: ChildProcess; port: number }> {
+  const proc = fork(import.meta.filename, args, { stdio: 'inherit' });
+  const [msg] = (await once(proc, 'message')) as [{ port: number }];
+  return { proc, port: msg.port };
+}
+
+async function main(): Promise<void> {
+  const durationArg = process.argv.indexOf('--duration');
+  const duration = durationArg === -1 ? 5 : Number(process.argv[durationArg + 1]);
+  const specifier: string = 'autocannon';
+  const autocannon = ((await import(specifier)) as { default: Autocannon }).default;
+
+  const idp = await startTestProvider({ defaultAudience: AUDIENCE, ttlSec: 3600 });
+  const token = await idp.token('payments-api');
+  const upstream = await child(['upstream']);
+  const base = { upstream: `http://127.0.0.1:${upstream.port}`, issuers: [idp.issuer], audiences: [AUDIENCE], allowedGroups: ['payments'] };
+  const cached = await child(['proxy', JSON.stringify(base)]);
+  const uncached = await child(['proxy', JSON.stringify({ ...base, tokenCacheMaxEntries: 0 })]);
+  const auth = { authorization: `Bearer ${token}` };
+
+  const targets = [
+    { name: 'upstream directly', url: `http://127.0.0.1:${upstream.port}/api`, headers: {} },
+    { name: 'proxy, token cache', url: `http://127.0.0.1:${cached.port}/api`, headers: auth },
+    { name: 'proxy, no token cache (RS256 verify per request)', url: `http://127.0.0.1:${uncached.port}/api`, headers: auth },
+  ];
+  // Warm up: discovery, JWKS, JIT.
+  for (const t of targets) await autocannon({ url: t.url, connections: 4, duration: 1, headers: t.headers });
+
+  const rows: string[] = [];
+  let direct: { p50: number; avg: number } | undefined;
+  for (const connections of [32, 1]) {
+    for (const t of targets) {
+      const r = await autocannon({ url: t.url, connections, duration, headers: t.headers });
+      if (r.errors > 0 || r.non2xx > 0) throw new Error(`${t.name}: ${r.errors} errors, ${r.non2xx} non-2xx answers`);
+      if (t === targets[0]) direct = { p50: r.latency.p50, avg: r.latency.average };
+      const added = t === targets[0] || !direct ? '—' : `${(r.latency.average - direct.avg).toFixed(2)} ms`;
+      rows.push(`| ${t.name} | ${connections} | ${Math.round(r.requests.average).toLocaleString('en-US')} | ${r.latency.average.toFixed(2)} | ${r.latency.p50} | ${r.latency.p99} | ${added} |`);
+      process.stderr.write(`${t.name}, ${connections} connection(s): done\n`);
+    }
+  }
+  console.log(`idgate proxy benchmark: ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? 'unknown'}), Node ${process.version}, ${duration} s per scenario, loopback\n`);
+  console.log('| target | connections | req/s | latency avg (ms) | p50 (ms) | p99 (ms) | added avg latency |');
+  console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: |');
+  for (const row of rows) console.log(row);
+
+  for (const c of [upstream, cached, uncached]) c.proc.kill();
+  await idp.close();
+}

@@ -1,0 +1,63 @@
+/**
+ * Helpers shared by the rule families: the extended violation they return, paths, quoting.
+ */
+import type { RuleId, Violation } from '../types.ts';
+
+/**
+ * A {@link Violation} with what evaluate.ts needs beyond it. Rules return Findings; to every
+ * other consumer they are plain Violations (the extra fields are optional).
+ */
+export interface Finding extends Violation {
+  /** workload-template only: the pod rule the template breaks; its mode counts too (evaluate.ts). */
+  readonly podRule?: RuleId;
+  /**
+   * The rule could not judge because the identity cache has not synced yet: a retryable
+   * denial or a skip, depending on `identity.onUnavailable` (evaluate.ts).
+   */
+  readonly unavailable?: boolean;
+}
+
+/** The annotation the kubelet puts on mirror pods of static pods (the kubelet owns their spec). */
+export const MIRROR_POD_ANNOTATION = 'kubernetes.io/config.mirror';
+
+/** Namespace label that opts a namespace into injection (the mutating webhook's namespaceSelector). */
+export const NAMESPACE_INJECT_LABEL = 'idgate.dev/inject';
+
+/** Message of an identity-dependent check that cannot run yet. */
+export const UNAVAILABLE_MESSAGE = 'the identity cache (OIDCGroupBindings) is still syncing; retry in a few seconds';
+
+/** A map key in a field path, apimachinery style: `metadata.labels[group.idgate.dev/x]`. */
+export function keyPath(base: string, key: string): string {
+  return `${base}[${key}]`;
+}
+
+/** Quotes a user-supplied value for a message: JSON escaping removes control characters; bounded. */
+export function quote(value: unknown, max = 60): string {
+  const s = typeof value === 'string' ? value : JSON.stringify(value) ?? 'undefined';
+  return JSON.stringify(s.length > max ? s.slice(0, max) + '...' : s);
+}
+
+/** Removes from `next` the findings already present in `previous` (same rule, path and message). */
+export function newOnly(next: Finding[], previous: Finding[]): Finding[] {
+  const seen = new Set(previous.map((f) => `${f.rule}\u0000${f.path}\u0000${f.message}`));
+  return next.filter((f) => !seen.has(`${f.rule}\u0000${f.path}\u0000${f.message}`));
+}
+
+/**
+ * A `*`-only glob as an anchored RegExp: every other character is literal (regex
+ * metacharacters escaped), `*` matches any run of characters, including none.
+ */
+export function globToRegExp(pattern: string): RegExp {
+  const body = pattern.split('*').map((part) => part.replace(/[\\^$.|?+()[\]{}]/g, '\\$&')).join('.*');
+  return new RegExp(`^${body}$`, 's');
+}
+
+/** Objects arrive as untrusted JSON: a list field may be anything. */
+export function asArray<T>(value: T[] | undefined | unknown): T[] {
+  return Array.isArray(value) ? (value as T[]) : [];
+}
+
+/** A plain-object check for untrusted JSON. */
+export function isRecord(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}

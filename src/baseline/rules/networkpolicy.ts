@@ -1,0 +1,210 @@
+/**
+ * NetworkPolicy rules (SPEC section 3): policies must say what they govern, must not open
+ * ingress to everyone, and must admit callers by identity labels — the labels only idgate sets.
+ * NetworkPolicy semantics cited below are networking.k8s.io/v1's API reference.
+ */
+import { isIP } from 'node:net';
+import { isDeepStrictEqual } from 'node:util';
+import type { LabelSelector, NetworkPolicy, NetworkPolicyPeer } from '../../admission/k8s.ts';
+import { GROUP_LABEL_PREFIX, isIdentityLabel } from '../../identity/labels.ts';
+import type { Rule, RuleContext } from '../types.ts';
+import { asArray, isRecord, keyPath, quote, UNAVAILABLE_MESSAGE, type Finding } from './common.ts';
+
+/** The per-namespace default-deny policy idgate's manifests install and this rule protects. */
+export const DEFAULT_DENY_NAME = 'idgate-default-deny';
+
+const writes = (ctx: RuleContext): boolean => ctx.operation === 'CREATE' || ctx.operation === 'UPDATE';
+
+/** `{}` or no selector terms at all: selects everything in scope. */
+function isEmptySelector(s: LabelSelector | undefined): boolean {
+  return s !== undefined && Object.keys(s.matchLabels ?? {}).length === 0 && asArray(s.matchExpressions).length === 0;
+}
+
+/** Every ingress peer with its path. */
+function ingressPeers(np: NetworkPolicy): Array<{ peer: NetworkPolicyPeer; path: string }> {
+  const out: Array<{ peer: NetworkPolicyPeer; path: string }> = [];
+  asArray<{ from?: NetworkPolicyPeer[] }>(np.spec?.ingress).forEach((rule, i) => {
+    asArray<NetworkPolicyPeer>(rule?.from).forEach((peer, j) => {
+      if (isRecord(peer)) out.push({ peer, path: `spec.ingress[${i}].from[${j}]` });
+    });
+  });
+  return out;
+}
+
+/** networkpolicy-policy-types: without policyTypes, a policy's effect depends on which sections happen to be present. */
+export const networkpolicyPolicyTypes: Rule<NetworkPolicy> = (object, _old, ctx) => {
+  if (object === undefined || !writes(ctx)) return [];
+  if (asArray(object.spec?.policyTypes).length > 0) return [];
+  return [{
+    rule: 'networkpolicy-policy-types', path: 'spec.policyTypes',
+    message: 'set policyTypes explicitly (e.g. [Ingress]); when absent, Kubernetes infers them from which sections are present',
+  }];
+};
+
+/**
+ * networkpolicy-allow-all: an ingress rule with no `from` (or `from: []`) admits every source;
+ * so does an empty peer `{}`, and a peer `namespaceSelector: {}` with no podSelector (or an
+ * empty one) admits every Pod of every namespace.
+ */
+export const networkpolicyAllowAll: Rule<NetworkPolicy> = (object, _old, ctx) => {
+  if (object === undefined || !writes(ctx)) return [];
+  const findings: Finding[] = [];
+  asArray<{ from?: unknown }>(object.spec?.ingress).forEach((rule, i) => {
+    if (asArray(rule?.from).length === 0) {
+      findings.push({ rule: 'networkpolicy-allow-all', path: `spec.ingress[${i}].from`, message: 'an ingress rule without from peers admits traffic from every source; list the callers by identity labels' });
+    }
+  });
+  for (const { peer, path } of ingressPeers(object)) {
+    if (peer.podSelector === undefined && peer.namespaceSelector === undefined && peer.ipBlock === undefined) {
+      findings.push({ rule: 'networkpolicy-allow-all', path, message: 'an empty peer {} admits every source; select the callers by identity labels' });
+    } else if (isEmptySelector(peer.namespaceSelector) && (peer.podSelector === undefined || isEmptySelector(peer.podSelector))) {
+      findings.push({ rule: 'networkpolicy-allow-all', path: `${path}.namespaceSelector`, message: 'namespaceSelector: {} without a podSelector admits every Pod of every namespace; add a podSelector on identity labels' });
+    }
+  }
+  return findings;
+};
+
+/**
+ * networkpolicy-identity-peers: every ingress peer that selects Pods selects them by identity
+ * labels only, with at least one positive term (matchLabels, In, Exists): a selector built only
+ * of NotIn/DoesNotExist also matches every Pod that has no identity at all.
+ * Decided: a peer with a namespaceSelector and no podSelector selects every Pod of those
+ * namespaces, not by identity, and is reported; an ipBlock peer selects no Pods (it is meant
+ * for sources outside the cluster, whose traffic carries no identity labels) and is left to
+ * networkpolicy-ipblock-world; an empty peer is networkpolicy-allow-all's.
+ */
+export const networkpolicyIdentityPeers: Rule<NetworkPolicy> = (object, _old, ctx) => {
+  if (object === undefined || !writes(ctx)) return [];
+  const findings: Finding[] = [];
+  const add = (path: string, message: string): void => { findings.push({ rule: 'networkpolicy-identity-peers', path, message }); };
+  for (const { peer, path } of ingressPeers(object)) {
+    const sel = peer.podSelector;
+    if (sel === undefined) {
+      if (peer.namespaceSelector !== undefined && !isEmptySelector(peer.namespaceSelector)) {
+        add(path, 'a namespaceSelector without a podSelector admits every Pod of those namespaces; add a podSelector on identity labels (group.idgate.dev/<group>)');
+      }
+      continue;
+    }
+    const base = `${path}.podSelector`;
+    if (isEmptySelector(sel)) {
+      if (!isEmptySelector(peer.namespaceSelector)) add(base, 'podSelector: {} admits every Pod; select by identity labels (group.idgate.dev/<group>, idgate.dev/service-account)');
+      continue;
+    }
+    let positive = false;
+    for (const key of Object.keys(sel.matchLabels ?? {})) {
+      if (isIdentityLabel(key)) positive = true;
+      else add(keyPath(`${base}.matchLabels`, key), `selects by label ${quote(key)}, which any Pod may set; select by identity labels instead`);
+    }
+    asArray<{ key?: string; operator?: string }>(sel.matchExpressions).forEach((expr, k) => {
+      const key = String(expr?.key ?? '');
+      if (!isIdentityLabel(key)) add(`${base}.matchExpressions[${k}].key`, `selects by label ${quote(key)}, which any Pod may set; select by identity labels instead`);
+      else if (expr?.operator === 'In' || expr?.operator === 'Exists') positive = true;
+    });
+    const allIdentity = Object.keys(sel.matchLabels ?? {}).every(isIdentityLabel) &&
+      asArray<{ key?: string }>(sel.matchExpressions).every((e) => isIdentityLabel(String(e?.key ?? '')));
+    if (allIdentity && !positive) add(base, 'selects only by the absence of identity labels (NotIn/DoesNotExist), which also admits Pods with no identity; require a group label');
+  }
+  return findings;
+};
+
+/** True for a CIDR whose prefix length is 0 (`0.0.0.0/0`, `::/0`, `0::/0`, `10.0.0.0/0`): every address. */
+export function isWorldCidr(cidr: string): boolean {
+  const [address, prefix, extra] = cidr.trim().split('/');
+  return extra === undefined && address !== undefined && isIP(address) !== 0 && prefix !== undefined && /^0+$/.test(prefix);
+}
+
+/** networkpolicy-ipblock-world: ingress from every address, whatever `except` carves out. */
+export const networkpolicyIpblockWorld: Rule<NetworkPolicy> = (object, _old, ctx) => {
+  if (object === undefined || !writes(ctx)) return [];
+  return ingressPeers(object)
+    .filter(({ peer }) => typeof peer.ipBlock?.cidr === 'string' && isWorldCidr(peer.ipBlock.cidr))
+    .map(({ peer, path }) => ({
+      rule: 'networkpolicy-ipblock-world' as const, path: `${path}.ipBlock.cidr`,
+      message: `${quote(peer.ipBlock?.cidr)} admits every address, cluster Pods included; name the external ranges, and callers in the cluster by identity labels`,
+    }));
+};
+
+/** Every selector of the policy (the target, ingress and egress peers), with its path. */
+function allSelectors(np: NetworkPolicy): Array<{ sel: LabelSelector; path: string }> {
+  const out: Array<{ sel: LabelSelector; path: string }> = [];
+  if (isRecord(np.spec?.podSelector)) out.push({ sel: np.spec.podSelector, path: 'spec.podSelector' });
+  for (const [section, peersKey] of [['ingress', 'from'], ['egress', 'to']] as const) {
+    asArray<Record<string, unknown>>(np.spec?.[section]).forEach((rule, i) => {
+      asArray<NetworkPolicyPeer>(rule?.[peersKey]).forEach((peer, j) => {
+        if (isRecord(peer?.podSelector)) out.push({ sel: peer.podSelector, path: `spec.${section}[${i}].${peersKey}[${j}].podSelector` });
+      });
+    });
+  }
+  return out;
+}
+
+/**
+ * networkpolicy-unknown-group (warnOnly): a group label no binding provides is most likely a
+ * typo, or a group not bound yet; the policy then matches nothing. A warning, never a denial —
+ * also while the identity cache syncs, as there is nothing to deny on.
+ */
+export const networkpolicyUnknownGroup: Rule<NetworkPolicy> = (object, _old, ctx) => {
+  if (object === undefined || !writes(ctx)) return [];
+  const findings: Finding[] = [];
+  for (const { sel, path } of allSelectors(object)) {
+    const keys: Array<[string, string]> = [
+      ...Object.keys(sel.matchLabels ?? {}).map((k): [string, string] => [k, keyPath(`${path}.matchLabels`, k)]),
+      ...asArray<{ key?: string }>(sel.matchExpressions).map((e, k): [string, string] => [String(e?.key ?? ''), `${path}.matchExpressions[${k}].key`]),
+    ];
+    for (const [key, keyPathText] of keys) {
+      if (!key.startsWith(GROUP_LABEL_PREFIX)) continue;
+      if (!ctx.identity.ready()) return [{ rule: 'networkpolicy-unknown-group', path: keyPathText, message: UNAVAILABLE_MESSAGE, warnOnly: true, unavailable: true }];
+      if (ctx.identity.providesGroupLabel(key.slice(GROUP_LABEL_PREFIX.length), ctx.baseline.trustedIssuerSet)) continue;
+      findings.push({
+        rule: 'networkpolicy-unknown-group', path: keyPathText, warnOnly: true,
+        message: `no OIDCGroupBinding with a trusted issuer provides ${quote(key)}, so this matches no Pod; check the name with idgate label-for-group`,
+      });
+    }
+  }
+  return findings;
+};
+
+/** Policy types in effect: explicit ones, else Ingress plus Egress when egress rules exist (NetworkPolicySpec.policyTypes). */
+function effectiveTypes(np: NetworkPolicy): string[] {
+  const explicit = asArray<string>(np.spec?.policyTypes);
+  if (explicit.length > 0) return explicit;
+  return asArray(np.spec?.egress).length > 0 ? ['Ingress', 'Egress'] : ['Ingress'];
+}
+
+/**
+ * networkpolicy-default-deny: `idgate-default-deny` may not be deleted, and an UPDATE may not
+ * weaken it. Weakening, precisely — the new policy:
+ * (a) selects other Pods: its podSelector differs from the old one (a `{}` must stay `{}`);
+ * (b) drops a policy type the old one had in effect (Ingress, or Egress);
+ * (c) has an ingress rule that is not identical to one of the old rules (removing rules only
+ *     tightens; any added or edited rule may admit more, and is refused without trying to
+ *     prove it narrower);
+ * (d) the same for egress rules, when the old policy governed Egress.
+ */
+export const networkpolicyDefaultDeny: Rule<NetworkPolicy> = (object, oldObject, ctx) => {
+  const rule = 'networkpolicy-default-deny' as const;
+  if (ctx.operation === 'DELETE') {
+    if (oldObject?.metadata?.name !== DEFAULT_DENY_NAME) return [];
+    return [{ rule, path: 'metadata.name', message: `deleting ${DEFAULT_DENY_NAME} lifts namespace ${ctx.namespace}'s default deny, opening every Pod to every caller; keep it` }];
+  }
+  if (ctx.operation !== 'UPDATE' || object === undefined || oldObject === undefined || oldObject.metadata?.name !== DEFAULT_DENY_NAME) return [];
+  const findings: Finding[] = [];
+  if (!isDeepStrictEqual(object.spec?.podSelector ?? {}, oldObject.spec?.podSelector ?? {}) &&
+      !(isEmptySelector(object.spec?.podSelector ?? {}) && isEmptySelector(oldObject.spec?.podSelector ?? {}))) {
+    findings.push({ rule, path: 'spec.podSelector', message: `${DEFAULT_DENY_NAME} must keep selecting the same Pods (podSelector: {} selects them all)` });
+  }
+  const types = effectiveTypes(object);
+  const oldTypes = effectiveTypes(oldObject);
+  const dropped = oldTypes.filter((t) => !types.includes(t));
+  if (dropped.length > 0) findings.push({ rule, path: 'spec.policyTypes', message: `${DEFAULT_DENY_NAME} must keep policy type ${dropped.join(', ')}; dropping it lifts the default deny` });
+  for (const [section, type] of [['ingress', 'Ingress'], ['egress', 'Egress']] as const) {
+    if (!oldTypes.includes(type) || !types.includes(type)) continue;
+    const before = asArray(oldObject.spec?.[section]);
+    asArray(object.spec?.[section]).forEach((r, i) => {
+      if (!before.some((b) => isDeepStrictEqual(b, r))) {
+        findings.push({ rule, path: `spec.${section}[${i}]`, message: `adds or widens an ${section} rule of ${DEFAULT_DENY_NAME}; write a separate, narrower NetworkPolicy instead` });
+      }
+    });
+  }
+  return findings;
+};

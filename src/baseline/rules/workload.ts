@@ -1,0 +1,92 @@
+/**
+ * workload-template: a controller's pod template judged as the Pods it will create, so
+ * `kubectl apply` fails at once instead of the ReplicaSet (or Job) failing silently later.
+ *
+ * Differences from the Pod rules, by design:
+ * - identity labels are absent from a template (the mutation adds them at Pod creation), so a
+ *   template is only refused for identity labels or annotations it sets itself;
+ * - the sidecar is injected at Pod creation, so "missing" does not apply; what does apply is a
+ *   template from which the injector could build no sidecar (no resolvable upstream port, a
+ *   malformed port annotation, a port clash), unless it opted out;
+ * - a template that already contains an `idgate-proxy` container is refused: the injector
+ *   recognises its sidecar by name and would not add its own, so the template would pin a
+ *   hand-written copy that drifts from the baseline (image, issuers) at the next change.
+ * Each violation carries the pod rule it breaks (`podRule`); evaluate.ts uses that rule's mode.
+ */
+import type { KubeObject, ObjectMeta, PodSpec, PodTemplateSpec } from '../../admission/k8s.ts';
+import { isIdentityAnnotation, isIdentityLabel } from '../../identity/labels.ts';
+import { SIDECAR_NAME } from '../../mutate/sidecar.ts';
+import type { Rule, RuleContext, RuleId } from '../types.ts';
+import { isRecord, keyPath, type Finding } from './common.ts';
+import { checkHostNetwork, checkMaxGroups, checkServiceAccount, findSidecars, type PodView } from './pod.ts';
+import { optedOut, sidecarParams } from './sidecar-params.ts';
+
+/** Kinds with a pod template, and where it sits (apps/v1, batch/v1). */
+export const TEMPLATE_PATHS: Readonly<Record<string, readonly string[]>> = {
+  Deployment: ['spec', 'template'],
+  StatefulSet: ['spec', 'template'],
+  DaemonSet: ['spec', 'template'],
+  ReplicaSet: ['spec', 'template'],
+  Job: ['spec', 'template'],
+  CronJob: ['spec', 'jobTemplate', 'spec', 'template'],
+};
+
+function templateOf(object: KubeObject, path: readonly string[]): PodTemplateSpec | undefined {
+  let node: unknown = object;
+  for (const key of path) node = isRecord(node) ? node[key] : undefined;
+  return isRecord(node) ? (node as PodTemplateSpec) : undefined;
+}
+
+function identityKeys(v: PodView): Finding[] {
+  const findings: Finding[] = [];
+  const meta: ObjectMeta | undefined = v.meta;
+  for (const [field, isIdentity] of [['labels', isIdentityLabel], ['annotations', isIdentityAnnotation]] as const) {
+    for (const key of Object.keys(meta?.[field] ?? {}).filter(isIdentity).sort()) {
+      findings.push({
+        rule: 'pod-identity-labels', path: keyPath(`${v.prefix}metadata.${field}`, key),
+        message: `identity ${field === 'labels' ? 'label' : 'annotation'} set in the template; only idgate sets them, ` +
+          'at Pod creation: remove it',
+      });
+    }
+  }
+  return findings;
+}
+
+function sidecarInTemplate(v: PodView, ctx: RuleContext): Finding[] {
+  const findings: Finding[] = findSidecars(v).map((f) => ({
+    rule: 'pod-sidecar' as const, path: f.path,
+    message: `the template declares its own ${SIDECAR_NAME}; remove it: idgate injects the sidecar at Pod creation`,
+  }));
+  if (optedOut(v.meta) && ctx.baseline.sidecar.allowOptOut) return findings;
+  if (v.spec?.hostNetwork === true || findings.length > 0) return findings;
+  const params = sidecarParams(v.meta, v.spec, ctx.baseline.sidecar, v.prefix);
+  if (!params.ok) findings.push({ rule: 'pod-sidecar', path: params.path, message: `idgate cannot inject its sidecar into these Pods: ${params.reason}` });
+  return findings;
+}
+
+/** The pod checks a template is subject to, as findings of the pod rules. */
+export function judgeTemplate(v: PodView, ctx: RuleContext): Finding[] {
+  return [
+    ...identityKeys(v),
+    ...checkServiceAccount(v, ctx),
+    ...checkHostNetwork(v),
+    ...sidecarInTemplate(v, ctx),
+    ...checkMaxGroups(v, ctx),
+  ];
+}
+
+/** Rule workload-template: every finding re-labelled `workload-template`, naming the pod rule it breaks. */
+export const workloadTemplate: Rule = (object, _old, ctx) => {
+  if (object === undefined || ctx.operation === 'DELETE' || ctx.operation === 'CONNECT') return [];
+  const path = TEMPLATE_PATHS[object.kind ?? ''];
+  if (path === undefined) return [];
+  const template = templateOf(object, path);
+  const prefix = `${path.join('.')}.`;
+  const view: PodView = { meta: template?.metadata, spec: template?.spec as PodSpec | undefined, prefix };
+  return judgeTemplate(view, ctx).map((f): Finding => ({
+    ...f,
+    rule: 'workload-template',
+    podRule: f.rule as RuleId,
+    message: f.unavailable ? f.message : `breaks ${f.rule}: ${f.message}`,
+  }));
+};

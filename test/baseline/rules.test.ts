@@ -1,0 +1,88 @@
+/**
+ * Table tests of every rule family over YAML fixtures (test/fixtures/rules/<family>/*.yaml).
+ * Each file is one YAML document: `definitions` (anchors shared by the cases) and `cases`, each
+ * naming the operation, the object (and oldObject) and every expected violation as rule id +
+ * field path. All rules registered for the object's kind run directly, without modes, so a case
+ * also proves no other rule fires.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import { parse, parseAllDocuments } from 'yaml';
+import type { KubeObject } from '../../src/admission/k8s.ts';
+import { RULES_BY_KIND } from '../../src/baseline/evaluate.ts';
+import type { Finding } from '../../src/baseline/rules/common.ts';
+import { RULE_IDS, type Operation, type Rule, type RuleContext } from '../../src/baseline/types.ts';
+import { BindingIndex } from '../../src/identity/index.ts';
+import { testBaseline, type BaselineOverrides } from '../support/baseline.ts';
+
+interface Expected { rule: string; path: string; podRule?: string; warnOnly?: boolean; unavailable?: boolean }
+interface Case {
+  name: string;
+  operation: Operation;
+  namespace?: string;
+  identityReady?: boolean;
+  object?: KubeObject;
+  oldObject?: KubeObject;
+  expect: Expected[];
+}
+
+const root = new URL('../fixtures/rules/', import.meta.url);
+
+/** The bindings and namespaces of fixtures/rules/identity.yaml. */
+export function fixtureIdentity(ready = true): BindingIndex {
+  const index = new BindingIndex();
+  for (const doc of parseAllDocuments(readFileSync(new URL('identity.yaml', root), 'utf8'))) {
+    const o = doc.toJS() as { kind: string; metadata: { name: string; namespace?: string; labels?: Record<string, string> }; spec?: Record<string, unknown> };
+    if (o.kind === 'Namespace') index.setNamespace(o.metadata.name, o.metadata.labels ?? {});
+    else {
+      index.upsert({
+        namespace: o.metadata.namespace ?? '', name: o.metadata.name, issuer: String(o.spec?.['issuer']),
+        groups: o.spec?.['groups'] as string[], serviceAccounts: o.spec?.['serviceAccounts'] as string[],
+      });
+    }
+  }
+  if (ready) index.markSynced();
+  return index;
+}
+
+const key = (e: Expected): string =>
+  [e.rule, e.path, e.podRule ?? '', e.warnOnly ? 'warnOnly' : '', e.unavailable ? 'unavailable' : ''].join(' | ');
+
+const covered = { failing: new Set<string>(), passing: new Set<string>() };
+
+for (const family of ['pod', 'workload', 'networkpolicy', 'binding']) {
+  for (const file of readdirSync(new URL(`${family}/`, root)).filter((f) => f.endsWith('.yaml')).sort()) {
+    const doc = parse(readFileSync(new URL(`${family}/${file}`, root), 'utf8'), { merge: true }) as { baseline?: BaselineOverrides; cases: Case[] };
+    const baseline = testBaseline(doc.baseline ?? {});
+    for (const c of doc.cases) {
+      test(`${family}/${file}: ${c.name}`, () => {
+        const subject = c.object ?? c.oldObject;
+        const kind = subject?.kind ?? '';
+        const entries = RULES_BY_KIND[kind];
+        assert.ok(entries, `no rules for kind ${kind}`);
+        const ctx: RuleContext = {
+          baseline, identity: fixtureIdentity(c.identityReady ?? true), operation: c.operation,
+          namespace: c.namespace ?? subject?.metadata?.namespace ?? 'default',
+        };
+        const findings = entries.flatMap((e) => (e.check as Rule)(c.object, c.oldObject, ctx) as Finding[]);
+        for (const f of findings) {
+          assert.ok(f.message.length > 10, `a message a user can act on: ${JSON.stringify(f)}`);
+          assert.doesNotMatch(f.message, /[\u0000-\u001f]/, 'no control characters');
+        }
+        const actual = findings.map(key).sort();
+        const expected = (c.expect ?? []).map(key).sort();
+        assert.deepEqual(actual, expected, findings.map((f) => `${f.rule} ${f.path}: ${f.message}`).join('\n'));
+        if (expected.length === 0) for (const e of entries) covered.passing.add(e.id);
+        for (const e of c.expect ?? []) covered.failing.add(e.rule);
+      });
+    }
+  }
+}
+
+test('every rule has at least one passing and one failing fixture case', () => {
+  for (const id of RULE_IDS) {
+    assert.ok(covered.failing.has(id), `no failing case for ${id}`);
+    assert.ok(covered.passing.has(id), `no passing case for ${id}`);
+  }
+});

@@ -22,7 +22,7 @@ export interface KubeIdentitySourceOptions {
   readonly index?: BindingIndex;
   /** Relist period, ms (default 10 minutes; 0 disables). */
   readonly resyncMs?: number;
-  /** Restart an informer that saw no list, event or bookmark for this long, ms (default 5 minutes). */
+  /** Restart an informer that saw no list, event, bookmark or accepted watch for this long, ms (default 5 minutes). */
   readonly watchdogMs?: number;
   /** Backoff after list/watch errors, ms (default 1000 doubling to 30000). */
   readonly backoffMs?: { readonly initial: number; readonly max: number };

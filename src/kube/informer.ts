@@ -7,7 +7,8 @@
  * doneHandler). And informers are known to stop delivering events silently
  * (kubernetes-client/javascript issues #596, #1933). So this wrapper:
  *  - resumes after an error (same ListWatch, from its last resourceVersion) with exponential backoff;
- *  - runs a watchdog: no list, event or BOOKMARK for `watchdogMs` → a fresh informer and a relist;
+ *  - runs a watchdog: no list, event, BOOKMARK or accepted watch for `watchdogMs` → a fresh
+ *    informer and a relist (a hung list, an informer that died without an error, a stall);
  *  - relists every `resyncMs` as a safety net;
  *  - hands every full list to `replace()` so a relist drops objects deleted while disconnected.
  * Watches ask for BOOKMARKs, which count as signs of life.
@@ -29,7 +30,7 @@ export interface InformerHandlers<T> {
 export interface InformerStatus {
   readonly resource: string;
   readonly synced: boolean;
-  /** Last list, watch event or bookmark. */
+  /** Last list, watch event, bookmark or accepted watch connection. */
   readonly lastEventAt: number | undefined;
   readonly lastListAt: number | undefined;
   /** Full lists done (first sync, relists after 410, watchdog restarts, resyncs). */
@@ -68,25 +69,39 @@ export interface ResilientInformer {
   status(): InformerStatus;
 }
 
-/** A Watch that asks for BOOKMARKs and reports every line it receives. */
+/**
+ * A Watch that asks for BOOKMARKs and reports signs of life: every line received, and every watch
+ * the server accepted (HTTP 200). The accepted watch counts because client-node aborts a watch
+ * after 30 s without data (watch.js requestTimeoutMs) and reconnects from its resourceVersion,
+ * while the apiserver sends bookmarks only about once a minute (cacher.go defaultBookmarkFrequency):
+ * on a quiet resource no bookmark ever arrives, and counting only lines would make the watchdog
+ * relist every watchdogMs for nothing.
+ */
 class ObservedWatch extends Watch {
-  readonly #onLine: (phase: string) => void;
+  readonly #onActivity: () => void;
 
-  constructor(kubeConfig: KubeConfig, onLine: (phase: string) => void) {
+  constructor(kubeConfig: KubeConfig, onActivity: () => void) {
     super(kubeConfig);
-    this.#onLine = onLine;
+    this.#onActivity = onActivity;
   }
 
-  override watch(
+  override async watch(
     path: string,
     queryParams: Record<string, string | number | boolean | undefined>,
     callback: (phase: string, apiObj: any, watchObj?: any) => void,
     done: (err: any) => void,
   ): Promise<AbortController> {
-    return super.watch(path, { ...queryParams, allowWatchBookmarks: true }, (phase, obj, raw) => {
-      this.#onLine(phase);
+    let finished = false;
+    const controller = await super.watch(path, { ...queryParams, allowWatchBookmarks: true }, (phase, obj, raw) => {
+      this.#onActivity();
       callback(phase, obj, raw);
-    }, done);
+    }, (err) => {
+      finished = true;
+      done(err);
+    });
+    // super.watch resolves once the response headers arrived, or after it already called done (error).
+    if (!finished) this.#onActivity();
+    return controller;
   }
 }
 

@@ -171,6 +171,22 @@ describe('Kubernetes identity source against the fake API server', () => {
     await until('watch works again', () => groupsOf(s, 'b').includes('h'));
   });
 
+  it('bookmarks keep a quiet, healthy watch from being restarted by the watchdog', async () => {
+    // Bookmarks every 100 ms (beforeEach) against a 1 s watchdog: a wide margin, not a race.
+    const { source: s } = await startSource({ watchdogMs: 1000 });
+    await s.start();
+    await new Promise((r) => setTimeout(r, 1500));
+    assert.equal(s.status().restarts, 0);
+    assert.ok(Date.now() - (s.status().lastEventAt ?? 0) < 1000, 'bookmarks count as signs of life');
+  });
+
+  it('resyncs by relisting periodically', async () => {
+    const { source: s } = await startSource({ resyncMs: 100 });
+    await s.start();
+    await until('a resync', () => s.status().informers.bindings.resyncs >= 1 && s.status().informers.bindings.lists >= 2);
+    assert.equal(s.status().restarts, 0);
+  });
+
   it('retries a failed first list with backoff', async () => {
     api.injectFault({ resource: 'oidcgroupbindings', watch: false, status: 500, count: 2 });
     api.seed([binding('b', 'a', ['g'])]);

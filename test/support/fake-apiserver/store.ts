@@ -6,6 +6,11 @@
 import { randomUUID } from 'node:crypto';
 import fastJsonPatch from 'fast-json-patch';
 import { apiVersionOf, resourceKey, type ResourceInfo } from './resources.ts';
+import { matches, type Filter } from './selectors.ts';
+import { StatusError } from './errors.ts';
+
+export { matches, type Filter } from './selectors.ts';
+export { StatusError } from './errors.ts';
 
 /** A stored object: any JSON with Kubernetes metadata. */
 export interface KubeObject {
@@ -33,34 +38,8 @@ export interface StoreEvent {
   readonly object: KubeObject;
 }
 
-/** An API error the server turns into a `Status` body (k8s.io/apimachinery metav1.Status). */
-export class StatusError extends Error {
-  readonly code: number;
-  readonly reason: string;
-  readonly details: Record<string, unknown> | undefined;
-
-  constructor(code: number, reason: string, message: string, details?: Record<string, unknown>) {
-    super(message);
-    this.code = code;
-    this.reason = reason;
-    this.details = details;
-  }
-
-  /** The Status object, as the apiserver writes it. */
-  toStatus(): Record<string, unknown> {
-    return { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message: this.message, reason: this.reason, details: this.details, code: this.code };
-  }
-}
-
 const clone = <T>(v: T): T => structuredClone(v);
 const objKey = (namespace: string | undefined, name: string): string => `${namespace ?? ''}/${name}`;
-
-/** Filters of a list or watch: namespace (undefined = all), label and field selectors. */
-export interface Filter {
-  readonly namespace?: string | undefined;
-  readonly labelSelector?: string | undefined;
-  readonly fieldSelector?: string | undefined;
-}
 
 /** A list page: items (copies), the list resourceVersion, and the token for the next page. */
 export interface ListPage {
@@ -271,41 +250,4 @@ export function mergePatch(target: unknown, patch: unknown): unknown {
     else out[k] = mergePatch(out[k], v);
   }
   return out;
-}
-
-/** Does the object pass the namespace, label selector and (metadata.name/namespace) field selector? */
-export function matches(obj: KubeObject, filter: Filter): boolean {
-  if (filter.namespace !== undefined && obj.metadata?.namespace !== filter.namespace) return false;
-  if (filter.labelSelector && !matchLabels(obj.metadata?.labels ?? {}, filter.labelSelector)) return false;
-  if (filter.fieldSelector) {
-    for (const term of filter.fieldSelector.split(',').filter(Boolean)) {
-      const m = /^([^!=]+)(==|=|!=)(.*)$/.exec(term);
-      if (!m) throw new StatusError(400, 'BadRequest', `invalid field selector "${term}"`);
-      const [, field = '', op, value] = m;
-      const actual = field === 'metadata.name' ? obj.metadata?.name : field === 'metadata.namespace' ? obj.metadata?.namespace : undefined;
-      if (actual === undefined && field !== 'metadata.namespace') throw new StatusError(400, 'BadRequest', `field label not supported: ${field}`);
-      if ((op === '!=') === ((actual ?? '') === value)) return false;
-    }
-  }
-  return true;
-}
-
-/** Equality, inequality, existence and set-based label selector terms (`a=b,c!=d,e,!f,g in (h,i)`). */
-export function matchLabels(labels: Record<string, string>, selector: string): boolean {
-  const terms = selector.match(/(?:[^,(]|\([^)]*\))+/g) ?? [];
-  return terms.every((raw) => {
-    const term = raw.trim();
-    let m: RegExpExecArray | null;
-    if ((m = /^(\S+)\s+(in|notin)\s+\(([^)]*)\)$/.exec(term))) {
-      const values = (m[3] ?? '').split(',').map((v) => v.trim());
-      const has = m[1]! in labels && values.includes(labels[m[1]!]!);
-      return m[2] === 'in' ? has : !has;
-    }
-    if ((m = /^([^!=]+)(==|=|!=)(.*)$/.exec(term))) {
-      const equal = labels[m[1]!.trim()] === m[3]!.trim();
-      return m[2] === '!=' ? !equal : equal;
-    }
-    if (term.startsWith('!')) return !(term.slice(1) in labels);
-    return term in labels;
-  });
 }

@@ -80,4 +80,22 @@ describe('verifier discovery', () => {
     assert.equal((await denialOf(v.verify(hs))).status, 401);
     assert.equal(fetches, 0);
   });
+
+  it('judges nbf with the clock tolerance and accepts EdDSA, serving keys from discovery', async () => {
+    const ed = generateKeyPairSync('ed25519');
+    const jwk = { ...ed.publicKey.export({ format: 'jwk' }), kid: 'ed1', alg: 'EdDSA', use: 'sig' };
+    const now = 2_000_000_000_000;
+    const v = verifierWith(async (url) => String(url).endsWith('openid-configuration')
+      ? Response.json({ issuer: ISSUER, jwks_uri: `${ISSUER}/jwks` })
+      : Response.json({ keys: [jwk] }), () => now);
+    const sign = (nbfSec: number) => new SignJWT({ sub: 'svc', groups: ['a'] })
+      .setProtectedHeader({ alg: 'EdDSA', kid: 'ed1' })
+      .setIssuer(ISSUER).setAudience('api').setNotBefore(nbfSec).setExpirationTime(now / 1000 + 300)
+      .sign(ed.privateKey);
+    const ok = await v.verify(await sign(now / 1000 + 20)); // 20 s early: within the 30 s tolerance
+    assert.deepEqual({ subject: ok.subject, groups: ok.groups, expiresAt: ok.expiresAt }, { subject: 'svc', groups: ['a'], expiresAt: now + 300_000 });
+    const early = await denialOf(v.verify(await sign(now / 1000 + 60)));
+    assert.equal(early.status, 401);
+    assert.match(early.message, /"nbf"/);
+  });
 });

@@ -13,8 +13,9 @@
 import { isDeepStrictEqual } from 'node:util';
 import { serviceAccountOf, type Container, type ObjectMeta, type Pod, type PodSpec } from '../../admission/k8s.ts';
 import {
-  ANNOTATION_BINDINGS, ANNOTATION_GROUPS, ANNOTATION_INJECTED, LABEL_SERVICE_ACCOUNT, groupLabelKey, isIdentityAnnotation, isIdentityLabel,
+  ANNOTATION_BINDINGS, ANNOTATION_GROUPS, ANNOTATION_INJECTED, isIdentityAnnotation, isIdentityLabel,
 } from '../../identity/labels.ts';
+import { identityLabels } from '../../mutate/identity.ts';
 import { buildSidecar, SIDECAR_NAME } from '../../mutate/sidecar.ts';
 import type { Rule, RuleContext, RuleId } from '../types.ts';
 import {
@@ -190,7 +191,8 @@ function listAnnotation(value: string | undefined): string[] | undefined {
 /**
  * pod-identity-labels on CREATE. The validating webhook runs after the mutating one, so a Pod
  * that went through the mutation carries exactly the computed identity. Accepted:
- * - exactly the computed set: labels `idgate.dev/service-account` and one `group.idgate.dev/…`
+ * - exactly the computed set (src/mutate/identity.ts): labels `idgate.dev/service-account`
+ *   (the ServiceAccount name, hash-shortened past 63 characters) and one `group.idgate.dev/…`
  *   per group; annotations `idgate.dev/groups` and `idgate.dev/bindings` naming the same sets
  *   (JSON list or comma list; absent is fine when the set is empty); `idgate.dev/injected`
  *   with any value (it carries the idgate version), or absent;
@@ -218,8 +220,8 @@ function identityOnCreate(pod: Pod, ctx: RuleContext): Finding[] {
         'the mutating webhook did not run for this Pod; check its failurePolicy and retry',
     }];
   }
-  const expected: Record<string, string> = { [LABEL_SERVICE_ACCOUNT]: sa };
-  for (const g of identity.groups) expected[groupLabelKey(g)] = 'true';
+  // The mutation's own function: injector and validator cannot disagree on the expected set.
+  const expected = identityLabels(sa, identity.groups);
   const findings: Finding[] = [];
   const fix = 'only idgate sets identity labels; remove it and let the injector compute them';
   for (const key of presentLabels) {

@@ -126,6 +126,8 @@ export function checkSidecar(v: PodView, ctx: RuleContext): Finding[] {
     const labels = ctx.identity.namespaceLabels(ctx.namespace);
     const why = !params.ok
       ? `it was not injected: ${params.reason}`
+      : ctx.baseline.mutation === 'dry-run'
+        ? 'the baseline has mutation: dry-run, so the injector only reported what it would add'
       : labels !== undefined && labels[NAMESPACE_INJECT_LABEL] !== 'enabled'
         ? `label namespace ${ctx.namespace} ${NAMESPACE_INJECT_LABEL}=enabled so the injector adds it`
         : 'the injector did not run for this Pod; check the mutating webhook';
@@ -199,8 +201,8 @@ function listAnnotation(value: string | undefined): string[] | undefined {
  * - no identity label or annotation at all, when the namespace is not labelled
  *   idgate.dev/inject=enabled (or unknown, as in `idgate check`): the mutation never ran, and a
  *   Pod without identity labels is selected by no identity-based NetworkPolicy peer, so
- *   omission grants nothing. In an injection-enabled namespace absence means the mutation was
- *   bypassed (failurePolicy Ignore), and is refused.
+ *   omission grants nothing. In an injection-enabled namespace (with `mutation: apply`)
+ *   absence means the mutation was bypassed (failurePolicy Ignore), and is refused.
  * Anything else — a subset, an extra group, another value — is spoofing or staleness.
  */
 function identityOnCreate(pod: Pod, ctx: RuleContext): Finding[] {
@@ -208,7 +210,9 @@ function identityOnCreate(pod: Pod, ctx: RuleContext): Finding[] {
   const annotations = pod.metadata?.annotations ?? {};
   const presentLabels = Object.keys(labels).filter(isIdentityLabel);
   const presentAnnotations = Object.keys(annotations).filter(isIdentityAnnotation);
-  const injectEnabled = ctx.identity.namespaceLabels(ctx.namespace)?.[NAMESPACE_INJECT_LABEL] === 'enabled';
+  // With `mutation: dry-run` the injector writes nothing, so absence is expected there too.
+  const injectEnabled = ctx.baseline.mutation === 'apply' &&
+    ctx.identity.namespaceLabels(ctx.namespace)?.[NAMESPACE_INJECT_LABEL] === 'enabled';
   if (presentLabels.length === 0 && presentAnnotations.length === 0 && !injectEnabled) return [];
   if (!ctx.identity.ready()) return [unavailable('pod-identity-labels', 'metadata.labels')];
   const sa = serviceAccountOf(pod.spec);

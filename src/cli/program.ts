@@ -6,6 +6,7 @@ import { Command, CommanderError } from 'commander';
 import { certsCommand } from './certs.ts';
 import { labelForGroupCommand } from './label.ts';
 import { webhookCommand } from './webhook.ts';
+import { proxyCommand } from './proxy.ts';
 import { EXIT_USAGE, UsageError } from './errors.ts';
 import { VERSION } from '../version.ts';
 
@@ -26,7 +27,7 @@ export function buildProgram(): Command {
     .showHelpAfterError()
     .exitOverride();
   program.addCommand(webhookCommand());
-  program.addCommand(notBuilt('proxy', 'the auth sidecar'));
+  program.addCommand(proxyCommand());
   program.addCommand(notBuilt('audit', 'judge a live cluster'));
   program.addCommand(notBuilt('check', 'judge manifest files'));
   program.addCommand(certsCommand());

@@ -5,6 +5,7 @@
 import express, { type ErrorRequestHandler, type Request, type RequestHandler, type Response } from 'express';
 import type { Logger } from 'pino';
 import { MAX_BODY_BYTES, ReviewError, decodeReview, encodeReview } from '../admission/review.ts';
+import { guardObjectShape } from '../admission/shape.ts';
 import { errored } from '../admission/response.ts';
 import type { AdmissionHandler, AdmissionRequest, AdmissionResult } from '../admission/types.ts';
 import type { Readiness } from './health.ts';
@@ -41,6 +42,7 @@ function admissionRoute(webhook: 'mutate' | 'validate', handler: AdmissionHandle
     let request: AdmissionRequest;
     try {
       request = decodeReview(req.body);
+      guardObjectShape(request);
     } catch (err) {
       const e = err instanceof ReviewError ? err : new ReviewError(400, 'ERR_BAD_REVIEW', String(err));
       metrics.requests.inc({ webhook, operation: 'unknown', decision: 'rejected' });

@@ -76,6 +76,18 @@ describe('admission routes', () => {
       status: 400,
       code: 'ERR_BAD_OBJECT',
     },
+    {
+      name: 'an object of another kind than request.kind',
+      send: (t) => t.send(review({ kind: 'Pod', object: { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'd' } } })),
+      status: 400,
+      code: 'ERR_WRONG_OBJECT_KIND',
+    },
+    {
+      name: 'a Pod whose containers are not a list',
+      send: (t) => t.send(review({ kind: 'Pod', object: { apiVersion: 'v1', kind: 'Pod', spec: { containers: 'app' } } })),
+      status: 400,
+      code: 'ERR_BAD_OBJECT',
+    },
     { name: 'wrong content type', send: (t) => t.set('content-type', 'text/plain').send(JSON.stringify(review())), status: 415, code: 'ERR_CONTENT_TYPE' },
     {
       name: '3 MiB + 1 byte',

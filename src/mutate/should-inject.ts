@@ -2,7 +2,7 @@
  * Whether a Pod gets the sidecar: one standalone decision function, like Istio's
  * `injectRequired` (pkg/kube/inject/inject.go), tested as a table.
  */
-import type { Pod } from '../admission/k8s.ts';
+import type { ObjectMeta, Pod } from '../admission/k8s.ts';
 import type { Baseline } from '../baseline/types.ts';
 import { ANNOTATION_INJECT } from '../identity/labels.ts';
 import { SIDECAR_NAME } from './sidecar.ts';
@@ -57,6 +57,11 @@ export function hasSidecar(pod: Pod): boolean {
  *    injected; validation (pod-sidecar) reports the missing sidecar.
  * From 3 on, identity labels are still applied.
  */
+/** `idgate.dev/inject: "false"` on the Pod or template (case and surrounding spaces ignored). */
+export function optedOut(meta: ObjectMeta | undefined): boolean {
+  return meta?.annotations?.[ANNOTATION_INJECT]?.trim().toLowerCase() === 'false';
+}
+
 export function shouldInject(pod: Pod, ctx: ShouldInjectContext): InjectDecision {
   const { baseline, namespace } = ctx;
   if (baseline.exemptNamespaces.includes(namespace)) {
@@ -70,8 +75,7 @@ export function shouldInject(pod: Pod, ctx: ShouldInjectContext): InjectDecision
     return { inject: false, identity: true, present: true, reason: `sidecar ${SIDECAR_NAME} already present` };
   }
   let note = '';
-  const optOut = annotations[ANNOTATION_INJECT];
-  if (optOut !== undefined && optOut.trim().toLowerCase() === 'false') {
+  if (optedOut(pod.metadata)) {
     if (baseline.sidecar.allowOptOut) {
       return { inject: false, identity: true, present: false, reason: `opted out with annotation ${ANNOTATION_INJECT}: "false"` };
     }

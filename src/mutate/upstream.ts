@@ -14,8 +14,15 @@ export interface ResolvedPorts {
   readonly allowedGroups: readonly string[];
 }
 
-/** A resolution that either worked or says, for the user, why not. */
-export type Resolution<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly reason: string };
+/**
+ * A resolution that either worked or says, for the user, why not, and which field of the Pod
+ * to change (`metadata.annotations[idgate.dev/upstream-port]`, `spec.containers[0].ports`).
+ */
+export type Resolution<T> =
+  | { readonly ok: true; readonly value: T }
+  | { readonly ok: false; readonly reason: string; readonly field: string };
+
+const annotationField = (key: string): string => `metadata.annotations[${key}]`;
 
 /** App containers: the Pod's containers without idgate's own sidecar (container mode puts it there). */
 export function appContainers(spec: PodSpec | undefined): Container[] {
@@ -58,16 +65,18 @@ export function resolveUpstreamPort(pod: Pod): Resolution<number> {
     }
     return {
       ok: false,
+      field: annotationField(ANNOTATION_UPSTREAM_PORT),
       reason: `annotation ${ANNOTATION_UPSTREAM_PORT} ${quote(annotation)} is neither a port number 1-65535 ` +
         `nor the name of a port of an app container`,
     };
   }
   const first = apps[0];
-  if (first === undefined) return { ok: false, reason: 'the Pod has no app container' };
+  if (first === undefined) return { ok: false, field: 'spec.containers', reason: 'the Pod has no app container' };
   const port = first.ports?.find((p) => (p?.protocol ?? 'TCP') === 'TCP' && typeof p.containerPort === 'number');
   if (port?.containerPort !== undefined) return { ok: true, value: port.containerPort };
   return {
     ok: false,
+    field: `spec.containers[${pod.spec?.containers?.indexOf(first) ?? 0}].ports`,
     reason: `no upstream port: container ${quote(first.name ?? '')} declares no TCP containerPort and the Pod has ` +
       `no ${ANNOTATION_UPSTREAM_PORT} annotation; set one of them`,
   };
@@ -79,7 +88,7 @@ export function resolveProxyPort(pod: Pod, defaultPort: number): Resolution<numb
   if (annotation === undefined) return { ok: true, value: defaultPort };
   const port = parsePort(annotation);
   if (port !== undefined) return { ok: true, value: port };
-  return { ok: false, reason: `annotation ${ANNOTATION_PROXY_PORT} ${quote(annotation)} is not a port number 1-65535` };
+  return { ok: false, field: annotationField(ANNOTATION_PROXY_PORT), reason: `annotation ${ANNOTATION_PROXY_PORT} ${quote(annotation)} is not a port number 1-65535` };
 }
 
 /** Groups from `idgate.dev/allowed-groups`: a comma list, entries trimmed, empty entries dropped, duplicates once. */
@@ -102,6 +111,7 @@ export function resolvePorts(pod: Pod, config: Pick<SidecarConfig, 'port'>): Res
   if (proxy.value === upstream.value) {
     return {
       ok: false,
+      field: annotationField(ANNOTATION_PROXY_PORT),
       reason: `proxy port ${proxy.value} is the upstream port; set annotation ${ANNOTATION_PROXY_PORT} to a free port`,
     };
   }
@@ -109,6 +119,7 @@ export function resolvePorts(pod: Pod, config: Pick<SidecarConfig, 'port'>): Res
     if (c.ports?.some((p) => p?.containerPort === proxy.value && (p.protocol ?? 'TCP') === 'TCP')) {
       return {
         ok: false,
+        field: annotationField(ANNOTATION_PROXY_PORT),
         reason: `proxy port ${proxy.value} is already a port of container ${quote(c.name ?? '')}; ` +
           `set annotation ${ANNOTATION_PROXY_PORT} to a free port`,
       };

@@ -1,9 +1,12 @@
 /** `idgate webhook`: the admission server. */
 import { join } from 'node:path';
-import { Command, Option } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import type { LevelWithSilent } from 'pino';
 import { ConfigError, startWebhook } from '../webhook/start.ts';
 import { createKubeIdentitySource } from '../kube/identity-source.ts';
+import { createKubeCertsApi } from '../kube/certs-client.ts';
+import { createCertManager, type CertManager, type WebhookConfigRef } from '../certs/managed.ts';
+import { serviceHosts } from '../certs/generate.ts';
 import { KubeConfigError, loadKubeConfig } from '../kube/config.ts';
 import { UsageError } from './errors.ts';
 import { LOG_LEVELS, createLogger } from './logger.ts';
@@ -18,11 +21,35 @@ interface WebhookFlags {
   clientCa?: string;
   kubeconfig?: string;
   bindingsFile?: string;
+  manageCerts?: boolean;
+  certSecret?: { namespace: string; name: string };
+  webhookConfigs?: WebhookConfigRef[];
+  service: string;
   logLevel: LevelWithSilent;
   shutdownGrace: number;
 }
 
 const opt = (flags: string, description: string, env: string) => new Option(flags, description).env(env);
+
+/** `NS/NAME` (--cert-secret). */
+function parseSecretRef(value: string): { namespace: string; name: string } {
+  const m = /^([a-z0-9-]+)\/([a-z0-9.-]+)$/.exec(value);
+  if (!m) throw new InvalidArgumentError(`expected NAMESPACE/NAME (e.g. idgate-system/idgate-webhook-tls), got "${value}"`);
+  return { namespace: m[1]!, name: m[2]! };
+}
+
+/** `MUTATING,VALIDATING` (--webhook-configs); an empty name skips that kind. */
+function parseWebhookConfigs(value: string): WebhookConfigRef[] {
+  const parts = value.split(',').map((s) => s.trim());
+  if (parts.length !== 2 || parts.every((p) => p === '')) {
+    throw new InvalidArgumentError(`expected MUTATING,VALIDATING configuration names (e.g. idgate,idgate), got "${value}"`);
+  }
+  const [mutating, validating] = parts as [string, string];
+  return [
+    ...(mutating ? [{ kind: 'mutating' as const, name: mutating }] : []),
+    ...(validating ? [{ kind: 'validating' as const, name: validating }] : []),
+  ];
+}
 
 export function webhookCommand(): Command {
   return new Command('webhook')
@@ -35,6 +62,10 @@ export function webhookCommand(): Command {
     .addOption(opt('--client-ca <file>', "require a client certificate signed by this CA (the API server's)", 'IDGATE_CLIENT_CA'))
     .addOption(opt('--kubeconfig <file>', 'kubeconfig (default: in-cluster)', 'IDGATE_KUBECONFIG'))
     .addOption(opt('--bindings-file <file>', 'OIDCGroupBindings from a YAML file instead of the cluster', 'IDGATE_BINDINGS_FILE'))
+    .addOption(opt('--manage-certs', 'keep the CA and serving certificate in --cert-secret, write them to --tls-dir, set caBundle in --webhook-configs', 'IDGATE_MANAGE_CERTS'))
+    .addOption(opt('--cert-secret <ns/name>', 'Secret holding the managed CA and serving certificate', 'IDGATE_CERT_SECRET').argParser(parseSecretRef))
+    .addOption(opt('--webhook-configs <mutating,validating>', 'webhook configurations whose caBundle is managed', 'IDGATE_WEBHOOK_CONFIGS').argParser(parseWebhookConfigs))
+    .addOption(opt('--service <name>', "the webhook's Service (in --cert-secret's namespace), for the certificate's names", 'IDGATE_SERVICE').default('idgate-webhook'))
     .addOption(opt('--log-level <level>', 'log level', 'IDGATE_LOG_LEVEL').choices(LOG_LEVELS).default('info'))
     .addOption(opt('--shutdown-grace <ms>', 'how long in-flight requests may take after SIGTERM', 'IDGATE_SHUTDOWN_GRACE').argParser(parsePositiveInt).default(20_000))
     .action(async (flags: WebhookFlags) => {
@@ -42,10 +73,27 @@ export function webhookCommand(): Command {
       const tlsKey = flags.tlsKey ?? (flags.tlsDir ? join(flags.tlsDir, 'tls.key') : undefined);
       if (!tlsCert || !tlsKey) throw new UsageError('--tls-dir or both --tls-cert and --tls-key are required');
       if (!flags.config) throw new UsageError('--config FILE (the IdentityBaseline) is required');
+      if (flags.manageCerts) {
+        if (!flags.tlsDir) throw new UsageError('--manage-certs writes the certificate files into --tls-dir DIR: set it (not --tls-cert/--tls-key)');
+        if (!flags.certSecret) throw new UsageError('--manage-certs needs --cert-secret NAMESPACE/NAME');
+        if (!flags.webhookConfigs) throw new UsageError('--manage-certs needs --webhook-configs MUTATING,VALIDATING');
+      } else if (flags.certSecret || flags.webhookConfigs) {
+        throw new UsageError('--cert-secret and --webhook-configs only apply with --manage-certs');
+      }
       const logger = createLogger(flags.logLevel);
       const kubeconfig = flags.kubeconfig;
       let webhook;
       try {
+        let certManager: CertManager | undefined;
+        if (flags.manageCerts && flags.tlsDir && flags.certSecret && flags.webhookConfigs) {
+          certManager = createCertManager({
+            api: createKubeCertsApi({ kubeConfig: loadKubeConfig(kubeconfig), secret: flags.certSecret }),
+            tlsDir: flags.tlsDir,
+            hosts: serviceHosts(flags.service, flags.certSecret.namespace),
+            webhookConfigs: flags.webhookConfigs,
+            logger,
+          });
+        }
         webhook = await startWebhook({
           listen: flags.listen,
           configFile: flags.config,
@@ -55,6 +103,7 @@ export function webhookCommand(): Command {
           tlsCert,
           tlsKey,
           ...(flags.clientCa ? { clientCaFile: flags.clientCa } : {}),
+          ...(certManager ? { certManager } : {}),
           logger,
         });
       } catch (err) {

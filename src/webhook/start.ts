@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { createFileCertificateSource, type CertificateSource } from '../certs/source.ts';
+import type { CertManager } from '../certs/managed.ts';
 import { BaselineError } from '../baseline/config.ts';
 import { createBaselineStore, type BaselineStore } from '../baseline/store.ts';
 import { createValidateHandler } from '../baseline/handler.ts';
@@ -31,6 +32,11 @@ export interface WebhookOptions {
    * behind a factory so this module does not import @kubernetes/client-node.
    */
   readonly kubeIdentity?: () => IdentitySource;
+  /**
+   * `--manage-certs`: writes tlsCert/tlsKey from the cluster's Secret before the server opens
+   * them, then keeps them renewed (src/certs/managed.ts).
+   */
+  readonly certManager?: CertManager;
   readonly logger: Logger;
 }
 
@@ -109,6 +115,8 @@ export async function startWebhook(options: WebhookOptions): Promise<Webhook> {
   const readiness = createReadiness();
 
   const baseline = openBaseline(options, metrics);
+  // The manager's first reconcile writes the files the certificate source opens next.
+  await options.certManager?.start();
   const certificates = openCertificates(options);
   const clientCA = options.clientCaFile ? readOrThrow(options.clientCaFile, '--client-ca') : undefined;
   const identity = await openIdentity(options, metrics);
@@ -142,6 +150,7 @@ export async function startWebhook(options: WebhookOptions): Promise<Webhook> {
     async stop(graceMs) {
       readiness.markShuttingDown();
       await server.shutdown(graceMs);
+      await options.certManager?.stop();
       certificates.close();
       baseline.close();
       await identity.stop();

@@ -347,7 +347,6 @@ export function createCertManager(options: CertManagerOptions): CertManager {
   const backoff = options.backoffMs ?? { initial: 1000, max: 5 * 60 * 1000 };
   const now = options.now ?? Date.now;
   const files = { ca: join(tlsDir, CA_FILE), cert: join(tlsDir, CERT_FILE), key: join(tlsDir, KEY_FILE) };
-  let written: { ca: string; cert: string; key: string } | undefined;
 
   async function settleSecret(): Promise<{ data: SecretData; reasons: readonly string[] }> {
     for (let attempt = 0; attempt < MAX_CONFLICTS; attempt++) {
@@ -372,14 +371,14 @@ export function createCertManager(options: CertManagerOptions): CertManager {
 
   async function writeFiles(data: SecretData): Promise<boolean> {
     const want = { ca: caBundleOf(data), cert: data[SECRET_KEYS.cert] ?? '', key: data[SECRET_KEYS.key] ?? '' };
-    if (!written) written = await readCurrentFiles();
-    if (written && written.ca === want.ca && written.cert === want.cert && written.key === want.key) return false;
+    // Compared with the disk, not a memory of the last write: files removed or edited by hand are restored.
+    const onDisk = await readCurrentFiles();
+    if (onDisk && onDisk.ca === want.ca && onDisk.cert === want.cert && onDisk.key === want.key) return false;
     await writeCertFiles(tlsDir, want);
-    written = want;
     return true;
   }
 
-  async function readCurrentFiles(): Promise<typeof written> {
+  async function readCurrentFiles(): Promise<{ ca: string; cert: string; key: string } | undefined> {
     try {
       return { ca: await readFile(files.ca, 'utf8'), cert: await readFile(files.cert, 'utf8'), key: await readFile(files.key, 'utf8') };
     } catch {

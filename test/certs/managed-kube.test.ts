@@ -17,6 +17,7 @@ import { createKubeCertsApi } from '../../src/kube/certs-client.ts';
 import { createCA, issueCertificate, serviceHosts } from '../../src/certs/generate.ts';
 import { SECRET_KEYS, caBundleOf, createCertManager, type CertManager, type CertManagerOptions, type CertsApi } from '../../src/certs/managed.ts';
 import { startWebhook } from '../../src/webhook/start.ts';
+import { writeCertFiles } from '../../src/certs/files.ts';
 
 const HOUR = 60 * 60 * 1000;
 const DAY = 24 * HOUR;
@@ -204,6 +205,20 @@ describe('managed certificates against the fake API server', () => {
     } finally {
       await webhook.stop(1000);
     }
+  });
+
+  it('with the API down at start-up, files left by an earlier run are served at once and brought in line later', async () => {
+    const ca = createCA({ days: 365 });
+    const leftover = issueCertificate(ca, { commonName: HOSTS[0]!, hosts: HOSTS, days: 30, usage: 'server' });
+    await writeCertFiles(dir, { ca: ca.cert, cert: leftover.cert, key: leftover.key });
+    api.injectFault({ method: 'GET', resource: 'secrets', status: 503, count: 2 });
+    const { logger, lines } = captureLogger();
+    const m = manager({ tlsDir: dir, logger, intervalMs: 100, policy: { graceMs: 1000 }, backoffMs: { initial: 50, max: 100 } });
+    await m.start();
+    assert.equal(lines.filter((l) => l.level === 50).length, 1, 'start returned after one failure: the files were usable');
+    assert.equal(api.get(SECRET_REF), undefined);
+    assert.equal(await readFile(join(dir, 'tls.crt'), 'utf8'), leftover.cert, 'the earlier files are kept while the API is down');
+    await eventually(async () => api.get(SECRET_REF) !== undefined && await readFile(join(dir, 'tls.crt'), 'utf8') === secretData()[SECRET_KEYS.cert], 5000, 'files from the Secret');
   });
 
   it('API errors are logged and retried with backoff; the manager neither crashes nor gives up', async () => {

@@ -4,7 +4,8 @@
  */
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import type { RequestListener } from 'node:http';
+import type { TLSSocket } from 'node:tls';
+import type { RequestListener, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { CertificateSource, TlsMaterial } from '../certs/source.ts';
 
@@ -39,6 +40,9 @@ export interface RunningServer {
  */
 const KEEP_ALIVE_MS = 95_000;
 
+/** How long a connection must have been idle before shutdown closes it (see shutdown()). */
+const IDLE_CLOSE_MS = 250;
+
 export async function serve(options: ServeOptions): Promise<RunningServer> {
   const { logger, certificates } = options;
   const tlsOptions = (m: TlsMaterial) => ({
@@ -58,9 +62,25 @@ export async function serve(options: ServeOptions): Promise<RunningServer> {
     options.onCertificate?.(m);
   });
   let closing = false;
-  // While stopping, answers tell keep-alive clients to reconnect (to another replica).
-  server.on('request', (_req, res) => {
+  // Per-connection activity, to close keep-alive connections only once they are really idle.
+  const connections = new Map<TLSSocket, { active: number; idleSince: number }>();
+  server.on('secureConnection', (socket: TLSSocket) => {
+    connections.set(socket, { active: 0, idleSince: performance.now() });
+    socket.once('close', () => connections.delete(socket));
+  });
+  const inFlight = new Set<ServerResponse>();
+  server.on('request', (req, res) => {
+    const state = connections.get(req.socket as TLSSocket);
+    if (state) state.active++;
+    inFlight.add(res);
+    // While stopping, answers tell keep-alive clients to reconnect (to another replica).
     if (closing) res.setHeader('Connection', 'close');
+    res.once('close', () => {
+      inFlight.delete(res);
+      if (!state) return;
+      state.active--;
+      state.idleSince = performance.now();
+    });
   });
   server.on('tlsClientError', (err) => logger.debug({ err: err.message }, 'TLS handshake failed'));
 
@@ -79,21 +99,35 @@ export async function serve(options: ServeOptions): Promise<RunningServer> {
     address,
     shutdown(graceMs) {
       closing = true;
+      // Requests already being handled will answer with Connection: close, like every later one.
+      for (const res of inFlight) if (!res.headersSent) res.setHeader('Connection', 'close');
       return new Promise<void>((resolve) => {
         const deadline = setTimeout(() => {
-          logger.warn('grace period over; closing remaining connections');
+          logger.warn({ connections: connections.size }, 'grace period over; closing remaining connections');
           server.closeAllConnections();
         }, graceMs);
         deadline.unref();
-        // close() stops accepting and closes idle connections once; a connection that is busy
-        // now becomes idle after its response, so keep sweeping until every one is gone,
-        // otherwise keep-alive clients hold the process open for the whole grace period.
-        const sweep = setInterval(() => server.closeIdleConnections(), 50);
+        // A keep-alive client may be sending its next request right now on a connection that
+        // looks idle to us; closing it would reset that request. So a connection is closed only
+        // once it has been idle for IDLE_CLOSE_MS: a busy client gets Connection: close on its
+        // next answer instead, and an idle one has long stopped sending. (Go's
+        // http.Server.Shutdown closes idle connections at once and has exactly this race.)
+        const sweep = setInterval(() => {
+          const now = performance.now();
+          for (const [socket, state] of connections) {
+            if (state.active === 0 && now - state.idleSince >= IDLE_CLOSE_MS) socket.destroy();
+          }
+        }, 25);
+        // server.close() stops accepting but would also close idle connections at once
+        // (node's httpServerPreClose); the sweep above does that, more carefully.
+        const closeIdle = server.closeIdleConnections;
+        server.closeIdleConnections = () => {};
         server.close(() => {
           clearTimeout(deadline);
           clearInterval(sweep);
           resolve();
         });
+        server.closeIdleConnections = closeIdle;
       });
     },
   };

@@ -1,0 +1,33 @@
+/** SIGTERM while 16 keep-alive clients hammer a real `idgate webhook` process. */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { startCli } from '../support/cli.ts';
+import { makeCertDir } from '../support/tls.ts';
+import { startLoad } from '../support/load.ts';
+
+describe('SIGTERM under load', () => {
+  it('answers every request the server accepted, then exits 0', async () => {
+    const certs = await makeCertDir();
+    const { child, line, exited } = await startCli(
+      ['webhook', '--config', 'examples/baseline.yaml', '--bindings-file', 'examples/bindings.yaml', '--tls-dir', certs.dir,
+        '--listen', '127.0.0.1:0', '--shutdown-grace', '10000'],
+      (l) => l.msg === 'webhook listening',
+    );
+    const review = readFileSync('examples/reviews/pod-create.json', 'utf8');
+    const load = startLoad({
+      port: Number(line.port), ca: certs.ca.cert, path: '/mutate/pods', body: review, workers: 16,
+      keepAlive: (i) => i % 4 !== 0, // mostly keep-alive, some new connections per request
+      uid: JSON.parse(review).request.uid,
+    });
+    await new Promise((r) => setTimeout(r, 1000));
+    const before = load.counts.ok;
+    child.kill('SIGTERM');
+    const counts = await load.finished;
+    const code = await exited;
+    console.log(`SIGTERM under load: ${counts.ok} answered (${before} before the signal), ${counts.refused} refused after the listener closed, ${counts.failed} failed`);
+    assert.ok(before > 50, 'the load was running');
+    assert.equal(counts.failed, 0, counts.errors.slice(0, 5).join('; '));
+    assert.equal(code, 0);
+  });
+});

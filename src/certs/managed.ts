@@ -22,6 +22,12 @@
  *    old CA is served any more. An expired previous CA is dropped at any time.
  * The serving certificate is renewed when less than `renewFraction` of `servingLifetimeMs`
  * remains; its lifetime never extends past its CA's.
+ *
+ * Replicas: each reconcile reads the Secret, writes it only if a rule above asks for a change
+ * (a 409 means another replica wrote first: re-read and decide again from what it wrote), then
+ * patches only the `caBundle` values that differ from the Secret's bundle. Replicas that have
+ * read the same Secret therefore never write anything; one that patched from a Secret read just
+ * before a rotation is corrected at the next reconcile, well within `graceMs`.
  */
 import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
@@ -225,7 +231,8 @@ export function decide(state: CertState, now: number, policy: RotationPolicy): D
     newCA = true;
     reasons.push(`the CA expires at ${iso(state.ca.notAfter)}`);
   }
-  if (newCA && state.caCertOnly && state.caCertOnly.notAfter > now) keepAsPrevious = state.caCertOnly.pem;
+  // The outgoing CA stays trusted for the overlap, if it is a CA at all and still valid.
+  if (newCA && state.caCertOnly?.x509.ca && state.caCertOnly.notAfter > now) keepAsPrevious = state.caCertOnly.pem;
 
   // The CA that signs after this decision, and whether its certificate has reached every API server.
   const caIssuedAt = newCA ? now : state.ca!.issuedAt;

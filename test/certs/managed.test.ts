@@ -62,6 +62,10 @@ const cases: Record<string, Case> = {
     data: { ...secret(caOld, freshServing), [SECRET_KEYS.caKey]: foreign.key }, now: T0 + HOUR,
     newCA: true, issueServing: true, keepsPrevious: caOld.cert, reason: /CA in the Secret is unusable/,
   },
+  'a leaf certificate where the CA should be: new CA, and the leaf is not trusted as a previous CA': {
+    data: { [SECRET_KEYS.caCert]: freshServing.cert, [SECRET_KEYS.caKey]: freshServing.key }, now: T0 + HOUR,
+    newCA: true, issueServing: true, reason: /CA in the Secret is unusable/,
+  },
   'CA in its last third: new CA, old kept as previous, serving certificate kept for now': {
     data: secret(caOld, servingOld), now: T1, newCA: true, keepsPrevious: caOld.cert, reason: /the CA expires/,
   },

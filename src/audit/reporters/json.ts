@@ -1,0 +1,6 @@
+/** `-o json`: the {@link Report} as is; its shape is src/audit/report.schema.json. */
+import type { Report } from '../report.ts';
+
+export function renderJson(report: Report): string {
+  return `${JSON.stringify(report, null, 2)}\n`;
+}

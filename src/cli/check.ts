@@ -1,0 +1,108 @@
+/**
+ * `idgate check -f FILE|DIR|- [--config FILE] [--bindings-file FILE] [-n NS] [-o table|json]`:
+ * the baseline's rules on manifest files, offline (SPEC sections 0 and 4).
+ * Exit 0 when nothing would be denied, 1 when something would, 2 on unreadable input or
+ * configuration (messages name the flag, or the file and line).
+ *
+ * `--config` is required (also spelled `--baseline`, as SPEC section 4 calls it): modes,
+ * trusted issuers and the sidecar all come from the IdentityBaseline, and a built-in guess
+ * would pass manifests the cluster then refuses. Start from examples/baseline.yaml.
+ */
+import { Command, Option } from 'commander';
+import { loadBaseline, BaselineError } from '../baseline/config.ts';
+import type { Baseline } from '../baseline/types.ts';
+import { runCheck } from '../audit/check.ts';
+import { InputError, readManifests } from '../audit/objects.ts';
+import type { Report } from '../audit/report.ts';
+import { renderJson } from '../audit/reporters/json.ts';
+import { renderTable } from '../audit/reporters/table.ts';
+import { BindingError } from '../identity/binding.ts';
+import { loadBindingsFile } from '../identity/file-source.ts';
+import type { Binding } from '../identity/types.ts';
+import { VERSION } from '../version.ts';
+import { EXIT_VIOLATIONS, UsageError } from './errors.ts';
+
+const opt = (flags: string, description: string, env: string) => new Option(flags, description).env(env);
+
+/** `--config` and `--baseline`: one option under two names. */
+export function baselineOptions(): Option[] {
+  return [
+    opt('--config <file>', 'IdentityBaseline file (required)', 'IDGATE_CONFIG'),
+    opt('--baseline <file>', 'the same as --config', 'IDGATE_BASELINE'),
+  ];
+}
+
+/** Loads the baseline named by --config/--baseline; a UsageError (exit 2) names the flag or file:line. */
+export function loadBaselineFlag(flags: { config?: string; baseline?: string }): Baseline {
+  if (flags.config && flags.baseline && flags.config !== flags.baseline) {
+    throw new UsageError(`--config ${flags.config} and --baseline ${flags.baseline} name different files; they are the same option, give one`);
+  }
+  const file = flags.config ?? flags.baseline;
+  if (!file) {
+    throw new UsageError('--config FILE (the IdentityBaseline, also --baseline or IDGATE_CONFIG) is required: ' +
+      'modes, trusted issuers and the sidecar come from it; start from examples/baseline.yaml');
+  }
+  try {
+    return loadBaseline(file);
+  } catch (err) {
+    if (err instanceof BaselineError) throw new UsageError(`--config: ${err.message}`);
+    throw err;
+  }
+}
+
+/** Sets exit code 1 when anything would be denied (main() returns process.exitCode). */
+export function setExitCode(denies: boolean): void {
+  if (denies) process.exitCode = EXIT_VIOLATIONS;
+}
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+interface CheckFlags {
+  filename: string[];
+  config?: string;
+  baseline?: string;
+  bindingsFile?: string;
+  namespace: string;
+  output: 'table' | 'json';
+}
+
+export function checkCommand(): Command {
+  const cmd = new Command('check')
+    .description('judge manifest files (YAML or JSON, kustomize/helm output on stdin) with the baseline, offline')
+    .addOption(opt('-f, --filename <path>', 'file, directory (walked for .yaml/.yml/.json) or - for stdin; repeatable', 'IDGATE_FILENAME')
+      .argParser((value: string, previous: string[] | undefined) => [...(previous ?? []), value]));
+  for (const o of baselineOptions()) cmd.addOption(o);
+  return cmd
+    .addOption(opt('--bindings-file <file>', 'OIDCGroupBindings (multi-document YAML) besides those in the input', 'IDGATE_BINDINGS_FILE'))
+    .addOption(opt('-n, --namespace <ns>', 'namespace of objects that name none', 'IDGATE_NAMESPACE').default('default'))
+    .addOption(opt('-o, --output <format>', 'output format', 'IDGATE_OUTPUT').choices(['table', 'json']).default('table'))
+    .action(async (flags: CheckFlags) => {
+      // From the environment the value is one string, not a list.
+      const paths = typeof flags.filename === 'string' ? [flags.filename] : (flags.filename ?? []);
+      if (paths.length === 0) throw new UsageError('-f FILE|DIR|- is required: the manifests to check');
+      const baseline = loadBaselineFlag(flags);
+      let bindings: Binding[] = [];
+      if (flags.bindingsFile) {
+        try {
+          bindings = await loadBindingsFile(flags.bindingsFile);
+        } catch (err) {
+          if (err instanceof BindingError) throw new UsageError(`--bindings-file: ${err.message}`);
+          throw err;
+        }
+      }
+      let report: Report;
+      try {
+        const objects = await readManifests(paths, readStdin);
+        report = runCheck({ baseline, objects, bindings, defaultNamespace: flags.namespace, version: VERSION }).build(new Date());
+      } catch (err) {
+        if (err instanceof InputError) throw new UsageError(`unreadable input:\n${err.message}`);
+        throw err;
+      }
+      process.stdout.write(flags.output === 'json' ? renderJson(report) : renderTable(report));
+      setExitCode(report.summary.denied > 0);
+    });
+}

@@ -3,22 +3,14 @@
  * This directory is the only place that reads argv and the environment.
  */
 import { Command, CommanderError } from 'commander';
+import { auditCommand } from './audit.ts';
 import { certsCommand } from './certs.ts';
+import { checkCommand } from './check.ts';
 import { labelForGroupCommand } from './label.ts';
 import { webhookCommand } from './webhook.ts';
 import { proxyCommand } from './proxy.ts';
 import { EXIT_USAGE, UsageError } from './errors.ts';
 import { VERSION } from '../version.ts';
-
-function notBuilt(name: string, summary: string): Command {
-  return new Command(name)
-    .description(`${summary} (not built yet)`)
-    .allowUnknownOption()
-    .allowExcessArguments()
-    .action(() => {
-      throw new UsageError(`idgate ${name} is not built yet`);
-    });
-}
 
 export function buildProgram(): Command {
   const program = new Command('idgate')
@@ -28,8 +20,8 @@ export function buildProgram(): Command {
     .exitOverride();
   program.addCommand(webhookCommand());
   program.addCommand(proxyCommand());
-  program.addCommand(notBuilt('audit', 'judge a live cluster'));
-  program.addCommand(notBuilt('check', 'judge manifest files'));
+  program.addCommand(auditCommand());
+  program.addCommand(checkCommand());
   program.addCommand(certsCommand());
   program.addCommand(labelForGroupCommand());
   for (const cmd of program.commands) cmd.exitOverride();

@@ -1,0 +1,115 @@
+/**
+ * `idgate audit [--kubeconfig FILE] --config FILE [-n NS] [-o table|json|yaml|policyreport]
+ * [--apply-reports]`: every existing Pod, workload, NetworkPolicy and OIDCGroupBinding judged by
+ * the baseline's rules, nothing changed but the PolicyReports asked for (SPEC sections 0 and 4).
+ * Exit 1 when anything would have been denied, 0 otherwise, 2 on configuration errors and when
+ * the cluster cannot be read (neither is a verdict about the cluster's objects).
+ */
+import { Command, Option } from 'commander';
+import { scanCluster, type ScanProgress } from '../audit/scan.ts';
+import type { Report } from '../audit/report.ts';
+import { renderJson } from '../audit/reporters/json.ts';
+import { buildPolicyReports, renderPolicyReports } from '../audit/reporters/policyreport.ts';
+import { renderTable } from '../audit/reporters/table.ts';
+import { renderYaml } from '../audit/reporters/yaml.ts';
+import { createAuditClient, describeApiError, NotServedError, type AuditClient } from '../kube/audit-client.ts';
+import { KubeConfigError, loadKubeConfig } from '../kube/config.ts';
+import { VERSION } from '../version.ts';
+import { UsageError } from './errors.ts';
+import { baselineOptions, loadBaselineFlag, setExitCode } from './check.ts';
+import { parsePositiveInt } from './options.ts';
+
+const opt = (flags: string, description: string, env: string) => new Option(flags, description).env(env);
+
+type Output = 'table' | 'json' | 'yaml' | 'policyreport';
+
+interface AuditFlags {
+  kubeconfig?: string;
+  config?: string;
+  baseline?: string;
+  namespace?: string;
+  output: Output;
+  applyReports?: boolean;
+  pageSize: number;
+}
+
+/** A one-line progress display on stderr, redrawn in place (only on a terminal). */
+function terminalProgress(): { update: (p: ScanProgress) => void; done: () => void } {
+  if (!process.stderr.isTTY) return { update: () => undefined, done: () => undefined };
+  let shown = false;
+  return {
+    update(p) {
+      shown = true;
+      process.stderr.write(`\r\x1b[Kidgate audit: ${p.objects} objects read (${p.kind}), ${p.findings} findings`);
+    },
+    done() {
+      if (shown) process.stderr.write('\r\x1b[K');
+    },
+  };
+}
+
+function render(report: Report, output: Output, now: Date): string {
+  switch (output) {
+    case 'json': return renderJson(report);
+    case 'yaml': return renderYaml(report);
+    case 'policyreport': return renderPolicyReports(buildPolicyReports(report, now));
+    default: return renderTable(report);
+  }
+}
+
+async function applyReports(client: AuditClient, report: Report, now: Date): Promise<string> {
+  let created = 0;
+  let updated = 0;
+  for (const r of buildPolicyReports(report, now)) {
+    if ((await client.upsert(r)) === 'created') created++;
+    else updated++;
+  }
+  return `idgate audit: PolicyReports written: ${created} created, ${updated} updated\n`;
+}
+
+export function auditCommand(): Command {
+  const cmd = new Command('audit')
+    .description('judge every Pod, workload, NetworkPolicy and OIDCGroupBinding of a live cluster (dry run)')
+    .addOption(opt('--kubeconfig <file>', 'kubeconfig (default: in-cluster)', 'IDGATE_KUBECONFIG'));
+  for (const o of baselineOptions()) cmd.addOption(o);
+  return cmd
+    .addOption(opt('-n, --namespace <ns>', 'judge only this namespace (bindings are still read from all)', 'IDGATE_NAMESPACE'))
+    .addOption(opt('-o, --output <format>', 'output format', 'IDGATE_OUTPUT').choices(['table', 'json', 'yaml', 'policyreport']).default('table'))
+    .addOption(opt('--apply-reports', 'create or update a wgpolicyk8s.io PolicyReport named idgate in each namespace', 'IDGATE_APPLY_REPORTS'))
+    .addOption(opt('--page-size <n>', 'objects per list request', 'IDGATE_PAGE_SIZE').argParser(parsePositiveInt).default(500).hideHelp())
+    .action(async (flags: AuditFlags) => {
+      const baseline = loadBaselineFlag(flags);
+      let client: AuditClient;
+      try {
+        client = createAuditClient(loadKubeConfig(flags.kubeconfig));
+      } catch (err) {
+        if (err instanceof KubeConfigError) throw new UsageError(`--kubeconfig: ${err.message}`);
+        throw err;
+      }
+      const progress = terminalProgress();
+      const now = new Date();
+      let report: Report;
+      try {
+        const builder = await scanCluster({
+          client, baseline, pageSize: flags.pageSize, version: VERSION, onProgress: progress.update,
+          ...(flags.namespace ? { namespace: flags.namespace } : {}),
+          onNotice: (message) => process.stderr.write(`idgate audit: ${message}\n`),
+        });
+        report = builder.build(now);
+      } catch (err) {
+        throw new UsageError(`cannot read the cluster: ${describeApiError(err)} (check --kubeconfig and RBAC: list on the audited kinds)`);
+      } finally {
+        progress.done();
+      }
+      process.stdout.write(render(report, flags.output, now));
+      if (flags.applyReports) {
+        try {
+          process.stderr.write(await applyReports(client, report, now));
+        } catch (err) {
+          const hint = err instanceof NotServedError ? '' : ' (check RBAC: get, create and update on policyreports.wgpolicyk8s.io)';
+          throw new UsageError(`--apply-reports: ${describeApiError(err)}${hint}`);
+        }
+      }
+      setExitCode(report.summary.denied > 0);
+    });
+}

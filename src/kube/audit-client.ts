@@ -1,0 +1,131 @@
+/**
+ * The API calls of `idgate audit` (SPEC section 4): paged listing (`limit`/`continue`) of any
+ * kind, and create-or-update of PolicyReports.
+ *
+ * Objects come back as the API server's JSON, untouched. client-node's typed APIs deserialize
+ * into model classes that drop unknown fields and give every absent field an explicit
+ * `undefined`; the rules compare containers with isDeepStrictEqual (rules/pod.ts), which sees
+ * both the class prototype and those keys, so a typed Pod would never match the sidecar idgate
+ * injected. {@link RawObjectApi} keeps client-node's transport, authentication and discovery
+ * (KubernetesObjectApi) and skips only the deserialization.
+ */
+import {
+  ApiException, KubernetesObjectApi, type KubeConfig, type KubernetesListObject, type KubernetesObject, type ResponseContext,
+} from '@kubernetes/client-node';
+import type { KubeObject } from '../admission/k8s.ts';
+
+/** A kind the audit lists, e.g. `{ apiVersion: 'apps/v1', kind: 'Deployment' }`. */
+export interface AuditResource {
+  readonly apiVersion: string;
+  readonly kind: string;
+}
+
+/** An object to create or replace (a PolicyReport). */
+export interface WritableObject {
+  readonly apiVersion: string;
+  readonly kind: string;
+  readonly metadata: { readonly name: string; readonly namespace: string; readonly resourceVersion?: string; readonly labels?: Record<string, string> };
+}
+
+/** What the audit needs from the cluster; tests may pass their own. */
+export interface AuditClient {
+  /** Pages of objects of a kind, in every namespace or one; each page at most `pageSize` objects. */
+  listPages(resource: AuditResource, namespace: string | undefined, pageSize: number): AsyncGenerator<KubeObject[]>;
+  /** Creates the object, or replaces the current one (get + PUT with its resourceVersion, retried on 409). */
+  upsert(object: WritableObject): Promise<'created' | 'updated'>;
+}
+
+/** Stable code of {@link NotServedError}. */
+export const ERR_NOT_SERVED = 'ERR_NOT_SERVED';
+
+/** The API server does not serve the kind (its CRD is not installed). */
+export class NotServedError extends Error {
+  readonly code = ERR_NOT_SERVED;
+  constructor(resource: AuditResource) {
+    super(`the cluster does not serve ${resource.kind} (${resource.apiVersion}): is its CustomResourceDefinition installed?`);
+    this.name = 'NotServedError';
+  }
+}
+
+/** KubernetesObjectApi that returns the response JSON as is (see the file comment). */
+class RawObjectApi extends KubernetesObjectApi {
+  protected override async processResponse<T extends KubernetesObject>(response: ResponseContext, type?: string): Promise<T> {
+    // Discovery (V1APIResourceList) and Status types still go through the typed path.
+    if (type !== undefined) return super.processResponse(response, type);
+    const text = await response.body.text();
+    if (response.httpStatusCode < 200 || response.httpStatusCode > 299) {
+      throw new ApiException(response.httpStatusCode, 'Unsuccessful HTTP Request', text, response.headers);
+    }
+    return JSON.parse(text) as T;
+  }
+}
+
+/** How often an update that lost a race (409 Conflict) is retried with a fresh read. */
+const MAX_CONFLICT_RETRIES = 5;
+
+const isNotServed = (err: unknown): boolean => err instanceof Error && err.message.startsWith('Unrecognized API version and kind');
+const statusOf = (err: unknown): number | undefined => (err instanceof ApiException ? err.code : undefined);
+
+/** Creates the client from a loaded kubeconfig (see kube/config.ts). */
+export function createAuditClient(kubeConfig: KubeConfig): AuditClient {
+  // Every call names its namespace, so the context's default namespace never applies.
+  const api = kubeConfig.makeApiClient(RawObjectApi);
+
+  return {
+    async *listPages(resource, namespace, pageSize) {
+      let token: string | undefined;
+      do {
+        let page: KubernetesListObject<KubernetesObject>;
+        try {
+          page = await api.list(resource.apiVersion, resource.kind, namespace, undefined, undefined, undefined, undefined, undefined, pageSize, token);
+        } catch (err) {
+          if (isNotServed(err)) throw new NotServedError(resource);
+          throw err;
+        }
+        yield (page.items ?? []) as KubeObject[];
+        token = page.metadata?._continue ?? (page.metadata as { continue?: string } | undefined)?.continue;
+        token = token || undefined;
+      } while (token !== undefined);
+    },
+
+    async upsert(object) {
+      const ref = { apiVersion: object.apiVersion, kind: object.kind, metadata: { name: object.metadata.name, namespace: object.metadata.namespace } };
+      for (let attempt = 0; ; attempt++) {
+        let current: KubernetesObject | undefined;
+        try {
+          current = await api.read(ref);
+        } catch (err) {
+          if (isNotServed(err)) throw new NotServedError(object);
+          if (statusOf(err) !== 404) throw err;
+        }
+        try {
+          if (current === undefined) {
+            await api.create(object);
+            return 'created';
+          }
+          const { resourceVersion: _ignored, ...meta } = object.metadata;
+          await api.replace({ ...object, metadata: { ...meta, resourceVersion: current.metadata?.resourceVersion } });
+          return 'updated';
+        } catch (err) {
+          // 409: someone created it since our read, or updated it (stale resourceVersion): read again.
+          if (statusOf(err) !== 409 || attempt >= MAX_CONFLICT_RETRIES) throw err;
+        }
+      }
+    },
+  };
+}
+
+/** A short, user-facing description of an API error. */
+export function describeApiError(err: unknown): string {
+  if (err instanceof ApiException) {
+    let reason = '';
+    try {
+      const body: unknown = typeof err.body === 'string' ? JSON.parse(err.body) : err.body;
+      if (typeof body === 'object' && body !== null && 'message' in body) reason = `: ${String((body as { message: unknown }).message)}`;
+    } catch {
+      // not a Status body
+    }
+    return `HTTP ${err.code}${reason}`;
+  }
+  return err instanceof Error ? err.message : String(err);
+}

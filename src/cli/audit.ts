@@ -40,7 +40,7 @@ function terminalProgress(): { update: (p: ScanProgress) => void; done: () => vo
   return {
     update(p) {
       shown = true;
-      process.stderr.write(`\r\x1b[Kidgate audit: ${p.objects} objects read (${p.kind}), ${p.findings} findings`);
+      process.stderr.write(`\r\x1b[Kidgate audit: ${p.objects} object${p.objects === 1 ? '' : 's'} read (${p.kind}), ${p.findings} findings`);
     },
     done() {
       if (shown) process.stderr.write('\r\x1b[K');

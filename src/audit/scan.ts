@@ -8,7 +8,7 @@ import type { KubeObject } from '../admission/k8s.ts';
 import type { Baseline } from '../baseline/types.ts';
 import { BINDING_KIND, validateBinding } from '../identity/binding.ts';
 import { BindingIndex } from '../identity/index.ts';
-import { NotServedError, type AuditClient, type AuditResource } from '../kube/audit-client.ts';
+import { NotServedError, type AuditClient, type AuditResource } from './cluster.ts';
 import { judgeObject } from './judge.ts';
 import { ReportBuilder } from './report.ts';
 

@@ -12,8 +12,8 @@ import { renderJson } from '../audit/reporters/json.ts';
 import { buildPolicyReports, renderPolicyReports } from '../audit/reporters/policyreport.ts';
 import { renderTable } from '../audit/reporters/table.ts';
 import { renderYaml } from '../audit/reporters/yaml.ts';
-import { createAuditClient, describeApiError, NotServedError, type AuditClient } from '../kube/audit-client.ts';
-import { KubeConfigError, loadKubeConfig } from '../kube/config.ts';
+import type { AuditClient } from '../audit/cluster.ts';
+import { loadKube } from './kube.ts';
 import { VERSION } from '../version.ts';
 import { UsageError } from './errors.ts';
 import { baselineOptions, loadBaselineFlag, setExitCode } from './check.ts';
@@ -79,11 +79,13 @@ export function auditCommand(): Command {
     .addOption(opt('--page-size <n>', 'objects per list request', 'IDGATE_PAGE_SIZE').argParser(parsePositiveInt).default(500).hideHelp())
     .action(async (flags: AuditFlags) => {
       const baseline = loadBaselineFlag(flags);
+      const kube = await loadKube();
+      const { describeApiError, NotServedError } = kube;
       let client: AuditClient;
       try {
-        client = createAuditClient(loadKubeConfig(flags.kubeconfig));
+        client = kube.createAuditClient(kube.loadKubeConfig(flags.kubeconfig));
       } catch (err) {
-        if (err instanceof KubeConfigError) throw new UsageError(`--kubeconfig: ${err.message}`);
+        if (err instanceof kube.KubeConfigError) throw new UsageError(`--kubeconfig: ${err.message}`);
         throw err;
       }
       const progress = terminalProgress();

@@ -3,11 +3,9 @@ import { join } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import type { LevelWithSilent } from 'pino';
 import { ConfigError, startWebhook } from '../webhook/start.ts';
-import { createKubeIdentitySource } from '../kube/identity-source.ts';
-import { createKubeCertsApi } from '../kube/certs-client.ts';
 import { createCertManager, type CertManager, type WebhookConfigRef } from '../certs/managed.ts';
 import { serviceHosts } from '../certs/generate.ts';
-import { KubeConfigError, loadKubeConfig } from '../kube/config.ts';
+import { loadKube } from './kube.ts';
 import { UsageError } from './errors.ts';
 import { LOG_LEVELS, createLogger } from './logger.ts';
 import { parseListen, parsePositiveInt } from './options.ts';
@@ -82,12 +80,13 @@ export function webhookCommand(): Command {
       }
       const logger = createLogger(flags.logLevel);
       const kubeconfig = flags.kubeconfig;
+      const kube = flags.bindingsFile && !flags.manageCerts ? undefined : await loadKube();
       let webhook;
       try {
         let certManager: CertManager | undefined;
-        if (flags.manageCerts && flags.tlsDir && flags.certSecret && flags.webhookConfigs) {
+        if (kube && flags.manageCerts && flags.tlsDir && flags.certSecret && flags.webhookConfigs) {
           certManager = createCertManager({
-            api: createKubeCertsApi({ kubeConfig: loadKubeConfig(kubeconfig), secret: flags.certSecret }),
+            api: kube.createKubeCertsApi({ kubeConfig: kube.loadKubeConfig(kubeconfig), secret: flags.certSecret }),
             tlsDir: flags.tlsDir,
             hosts: serviceHosts(flags.service, flags.certSecret.namespace),
             webhookConfigs: flags.webhookConfigs,
@@ -97,9 +96,10 @@ export function webhookCommand(): Command {
         webhook = await startWebhook({
           listen: flags.listen,
           configFile: flags.config,
-          ...(flags.bindingsFile
-            ? { bindingsFile: flags.bindingsFile }
-            : { kubeIdentity: () => createKubeIdentitySource({ kubeConfig: loadKubeConfig(kubeconfig), logger }) }),
+          ...(flags.bindingsFile ? { bindingsFile: flags.bindingsFile } : {}),
+          ...(kube && !flags.bindingsFile
+            ? { kubeIdentity: () => kube.createKubeIdentitySource({ kubeConfig: kube.loadKubeConfig(kubeconfig), logger }) }
+            : {}),
           tlsCert,
           tlsKey,
           ...(flags.clientCa ? { clientCaFile: flags.clientCa } : {}),
@@ -108,7 +108,7 @@ export function webhookCommand(): Command {
         });
       } catch (err) {
         if (err instanceof ConfigError) throw new UsageError(err.message);
-        if (err instanceof KubeConfigError) throw new UsageError(`--kubeconfig: ${err.message}`);
+        if (kube && err instanceof kube.KubeConfigError) throw new UsageError(`--kubeconfig: ${err.message}`);
         throw err;
       }
       let stopping = false;

@@ -14,38 +14,9 @@ import {
 } from '@kubernetes/client-node';
 import type { KubeObject } from '../admission/k8s.ts';
 
-/** A kind the audit lists, e.g. `{ apiVersion: 'apps/v1', kind: 'Deployment' }`. */
-export interface AuditResource {
-  readonly apiVersion: string;
-  readonly kind: string;
-}
+import { NotServedError, type AuditClient } from '../audit/cluster.ts';
 
-/** An object to create or replace (a PolicyReport). */
-export interface WritableObject {
-  readonly apiVersion: string;
-  readonly kind: string;
-  readonly metadata: { readonly name: string; readonly namespace: string; readonly resourceVersion?: string; readonly labels?: Record<string, string> };
-}
-
-/** What the audit needs from the cluster; tests may pass their own. */
-export interface AuditClient {
-  /** Pages of objects of a kind, in every namespace or one; each page at most `pageSize` objects. */
-  listPages(resource: AuditResource, namespace: string | undefined, pageSize: number): AsyncGenerator<KubeObject[]>;
-  /** Creates the object, or replaces the current one (get + PUT with its resourceVersion, retried on 409). */
-  upsert(object: WritableObject): Promise<'created' | 'updated'>;
-}
-
-/** Stable code of {@link NotServedError}. */
-export const ERR_NOT_SERVED = 'ERR_NOT_SERVED';
-
-/** The API server does not serve the kind (its CRD is not installed). */
-export class NotServedError extends Error {
-  readonly code = ERR_NOT_SERVED;
-  constructor(resource: AuditResource) {
-    super(`the cluster does not serve ${resource.kind} (${resource.apiVersion}): is its CustomResourceDefinition installed?`);
-    this.name = 'NotServedError';
-  }
-}
+export { ERR_NOT_SERVED, NotServedError, type AuditClient, type AuditResource, type WritableObject } from '../audit/cluster.ts';
 
 /** KubernetesObjectApi that returns the response JSON as is (see the file comment). */
 class RawObjectApi extends KubernetesObjectApi {

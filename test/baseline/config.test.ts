@@ -20,7 +20,7 @@ test('a minimal baseline gets every documented default', () => {
     audience: 'idgate',
     issuers: ['https://keycloak.example.com/realms/prod'],
     tokenExpirationSeconds: 3600,
-    resources: { requests: { cpu: '10m', memory: '32Mi' }, limits: { cpu: '200m', memory: '64Mi' } },
+    resources: { requests: { cpu: '10m', memory: '64Mi' }, limits: { cpu: '200m', memory: '128Mi' } },
     allowOptOut: true,
   });
   assert.ok(b.trustedIssuerSet.has('https://keycloak.example.com/realms/prod'));
@@ -50,7 +50,7 @@ test('explicit values win over defaults; sidecar.issuers is kept when given', ()
   assert.equal(b.sidecar.port, 8080);
   assert.deepEqual(b.sidecar.issuers, ['https://a.example.com']);
   // A limits map given replaces the default map (requests keep theirs).
-  assert.deepEqual(b.sidecar.resources, { requests: { cpu: '10m', memory: '32Mi' }, limits: { cpu: '1' } });
+  assert.deepEqual(b.sidecar.resources, { requests: { cpu: '10m', memory: '64Mi' }, limits: { cpu: '1' } });
   assert.deepEqual(b.rules, { 'pod-sidecar': 'off' });
 });
 

@@ -43,7 +43,7 @@ export function testBaseline(overrides: BaselineOverrides = {}): Baseline {
       audience: 'idgate',
       issuers: trustedIssuers,
       tokenExpirationSeconds: 3600,
-      resources: { requests: { cpu: '10m', memory: '32Mi' }, limits: { cpu: '200m', memory: '64Mi' } },
+      resources: { requests: { cpu: '10m', memory: '64Mi' }, limits: { cpu: '200m', memory: '128Mi' } },
       allowOptOut: true,
       ...sidecar,
     },

@@ -1,10 +1,13 @@
 /**
- * The webhook's HTTP surface as an express app, built by a factory that never listens, so
- * supertest drives it in tests and server.ts serves it over TLS.
+ * The webhook's HTTP surface, built by a factory that never listens, so supertest drives it in
+ * tests and server.ts serves it over TLS. The two admission routes are served by node's own
+ * request and response objects; express serves everything else (health, metrics, 404, 405).
  */
-import express, { type ErrorRequestHandler, type Request, type RequestHandler, type Response } from 'express';
+import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
+import express, { type ErrorRequestHandler } from 'express';
 import type { Logger } from 'pino';
-import { MAX_BODY_BYTES, ReviewError, decodeReview, encodeReview } from '../admission/review.ts';
+import { ReviewError, decodeReview, encodeReview } from '../admission/review.ts';
+import { checkJsonRequest, readJson } from '../admission/body.ts';
 import { guardObjectShape } from '../admission/shape.ts';
 import { errored } from '../admission/response.ts';
 import type { AdmissionHandler, AdmissionRequest, AdmissionResult } from '../admission/types.ts';
@@ -19,9 +22,19 @@ export interface AppDeps {
   readonly validate: AdmissionHandler;
 }
 
+/**
+ * Writes a JSON answer straight to node's response: express's res.json/res.send (content-type
+ * lookup, ETag and freshness checks) cost about 4% of the CPU per admission in the bench profile.
+ */
+function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
 /** Sends a JSON error body `{ error: { code, message } }` with an HTTP status. */
-function sendError(res: Response, status: number, code: string, message: string): void {
-  res.status(status).json({ error: { code, message } });
+function sendError(res: ServerResponse, status: number, code: string, message: string): void {
+  sendJson(res, status, { error: { code, message } });
 }
 
 function decisionOf(result: AdmissionResult): string {
@@ -30,18 +43,14 @@ function decisionOf(result: AdmissionResult): string {
 }
 
 /** Runs one admission webhook: decode, call the handler, answer with the same uid, log and count. */
-function admissionRoute(webhook: 'mutate' | 'validate', handler: AdmissionHandler, deps: AppDeps): RequestHandler {
+function admissionRoute(webhook: 'mutate' | 'validate', handler: AdmissionHandler, deps: AppDeps): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
   const { logger, metrics } = deps;
-  return async (req: Request, res: Response) => {
+  return async (req, res) => {
     const started = performance.now();
-    if (!req.is('application/json')) {
-      metrics.requests.inc({ webhook, operation: 'unknown', decision: 'rejected' });
-      sendError(res, 415, 'ERR_CONTENT_TYPE', `Content-Type must be application/json, got ${JSON.stringify(req.get('content-type') ?? null)}`);
-      return;
-    }
     let request: AdmissionRequest;
     try {
-      request = decodeReview(req.body);
+      checkJsonRequest(req);
+      request = decodeReview(await readJson(req));
       guardObjectShape(request);
     } catch (err) {
       const e = err instanceof ReviewError ? err : new ReviewError(400, 'ERR_BAD_REVIEW', String(err));
@@ -65,7 +74,7 @@ function admissionRoute(webhook: 'mutate' | 'validate', handler: AdmissionHandle
     } finally {
       metrics.inFlight.dec({ webhook });
     }
-    res.status(httpStatus).json(encodeReview(request.uid, result));
+    sendJson(res, httpStatus, encodeReview(request.uid, result));
     const seconds = (performance.now() - started) / 1000;
     metrics.requests.inc({ webhook, operation: request.operation, decision: decisionOf(result) });
     metrics.duration.observe({ webhook, operation: request.operation }, seconds);
@@ -89,16 +98,11 @@ function admissionRoute(webhook: 'mutate' | 'validate', handler: AdmissionHandle
   };
 }
 
-/** Builds the app; it has no listener (see server.ts). */
-export function createApp(deps: AppDeps): express.Express {
+/** Builds the request listener; it has no server (see server.ts). */
+export function createApp(deps: AppDeps): RequestListener {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
-  // express.json's 100 KB default would refuse ordinary Pods with large managedFields.
-  const json = express.json({ limit: MAX_BODY_BYTES, type: 'application/json', strict: false });
-
-  app.post('/mutate/pods', json, admissionRoute('mutate', deps.mutate, deps));
-  app.post('/validate', json, admissionRoute('validate', deps.validate, deps));
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });
@@ -118,21 +122,37 @@ export function createApp(deps: AppDeps): express.Express {
   }
   app.use((req, res) => sendError(res, 404, 'ERR_NOT_FOUND', `no route for ${req.method} ${req.path}`));
 
+  // Only express itself can fail here (the admission routes answer their own errors).
   const onError: ErrorRequestHandler = (err, _req, res, _next) => {
-    const type = (err as { type?: string }).type;
-    if (type === 'entity.too.large') {
-      sendError(res, 413, 'ERR_BODY_TOO_LARGE', `body exceeds ${MAX_BODY_BYTES} bytes (3 MiB), the most a valid AdmissionReview can be`);
-    } else if (type === 'entity.parse.failed') {
-      sendError(res, 400, 'ERR_NOT_JSON', `body is not valid JSON: ${(err as Error).message}`);
-    } else if (type === 'encoding.unsupported' || type === 'charset.unsupported') {
-      sendError(res, 415, 'ERR_ENCODING', (err as Error).message);
-    } else if (typeof (err as { status?: unknown }).status === 'number' && (err as { status: number }).status < 500) {
-      sendError(res, (err as { status: number }).status, 'ERR_BAD_REQUEST', (err as Error).message);
+    const status = (err as { status?: unknown }).status;
+    if (typeof status === 'number' && status >= 400 && status < 500) {
+      sendError(res, status, 'ERR_BAD_REQUEST', (err as Error).message);
     } else {
       deps.logger.error({ err }, 'unexpected error in HTTP layer');
       sendError(res, 500, 'ERR_INTERNAL', 'internal error');
     }
   };
   app.use(onError);
-  return app;
+
+  // The admission routes bypass express: its per-request setup (request/response prototype
+  // swap, router, res.send) took about a third of the webhook's CPU per admission under load
+  // (bench profile, BENCHMARKS.md). The API server appends `?timeout=…` to the path.
+  const admission = new Map([
+    ['/mutate/pods', admissionRoute('mutate', deps.mutate, deps)],
+    ['/validate', admissionRoute('validate', deps.validate, deps)],
+  ]);
+  return (req, res) => {
+    const url = req.url ?? '/';
+    const query = url.indexOf('?');
+    const route = req.method === 'POST' ? admission.get(query < 0 ? url : url.slice(0, query)) : undefined;
+    if (!route) {
+      app(req, res);
+      return;
+    }
+    route(req, res).catch((err: unknown) => {
+      deps.logger.error({ err }, 'unexpected error in the admission layer');
+      if (!res.headersSent) sendError(res, 500, 'ERR_INTERNAL', 'internal error');
+      else res.destroy();
+    });
+  };
 }

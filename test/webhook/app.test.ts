@@ -114,6 +114,13 @@ describe('admission routes', () => {
     }
   }
 
+  it('serves the admission routes with the query string the API server appends', async () => {
+    const { app } = setup();
+    const res = await request(app).post('/validate?timeout=10s').send(review({ uid: 'q1' })).expect(200);
+    assert.equal(res.body.response.uid, 'q1');
+    await request(app).post('/constructor').send(review()).expect(404);
+  });
+
   it('accepts a body of exactly 3 MiB', async () => {
     const { app } = setup();
     const base = JSON.stringify(review({ uid: 'big', object: { padding: '' } }));

@@ -5,8 +5,8 @@
  * computed with the mutation's own {@link mutatePod} — otherwise every hand-written Pod would be
  * reported for a sidecar the injector is about to add.
  */
+import jsonpatch from 'fast-json-patch';
 import type { Pod } from '../admission/k8s.ts';
-import type { PatchOperation } from '../admission/types.ts';
 import type { Baseline } from '../baseline/types.ts';
 import type { IdentityResolver } from '../identity/types.ts';
 import { mutatePod } from '../mutate/mutate.ts';
@@ -31,35 +31,6 @@ export function asAdmitted(pod: Pod, ctx: AsAdmittedContext): Pod {
   if (labels !== undefined && labels[NAMESPACE_INJECT_LABEL] !== 'enabled') return pod;
   const { patch } = mutatePod(pod, ctx);
   if (patch.length === 0) return pod;
-  const copy = structuredClone(pod);
-  for (const op of patch) applyOperation(copy, op);
-  return copy;
-}
-
-const unescape = (token: string): string => token.replace(/~1/g, '/').replace(/~0/g, '~');
-
-/**
- * Applies one operation of the kinds mutatePod emits (add, replace, remove; `-` appends, an
- * index inserts) per RFC 6902 section 4. A path whose parent is missing is a bug in the patch:
- * it throws, as the API server would refuse the patch.
- */
-export function applyOperation(doc: unknown, op: PatchOperation): void {
-  const tokens = op.path.split('/').slice(1).map(unescape);
-  const last = tokens.pop();
-  if (last === undefined) throw new Error('cannot patch the whole document');
-  let parent: unknown = doc;
-  for (const t of tokens) {
-    parent = Array.isArray(parent) ? parent[Number(t)] : (parent as Record<string, unknown> | null)?.[t];
-    if (parent === undefined || parent === null || typeof parent !== 'object') throw new Error(`patch path ${op.path}: missing parent`);
-  }
-  if (Array.isArray(parent)) {
-    const index = last === '-' ? parent.length : Number(last);
-    if (op.op === 'add') parent.splice(index, 0, op.value);
-    else if (op.op === 'replace') parent[index] = op.value;
-    else parent.splice(index, 1);
-    return;
-  }
-  const record = parent as Record<string, unknown>;
-  if (op.op === 'remove') delete record[last];
-  else record[last] = op.value;
+  // Validated as the API server would (a path whose parent is missing throws), on a copy.
+  return jsonpatch.applyPatch(structuredClone(pod), patch, true, false).newDocument;
 }

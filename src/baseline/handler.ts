@@ -21,6 +21,8 @@ export interface ValidateHandlerOptions {
   readonly baseline: () => Baseline;
   readonly identity: IdentityResolver;
   readonly logger: Logger;
+  /** Called once per violation found, with the mode it was acted on in (metrics). */
+  readonly onViolation?: (violation: JudgedViolation) => void;
 }
 
 /**
@@ -108,6 +110,7 @@ export function createValidateHandler(options: ValidateHandlerOptions): Admissio
       oldObject: request.oldObject,
       ...(request.name !== undefined ? { name: request.name } : {}),
     }, { baseline: options.baseline(), identity });
+    if (options.onViolation) for (const v of decision.violations) options.onViolation(v);
     if (decision.unavailable.length > 0) {
       logger.warn({ uid: request.uid, rules: decision.unavailable.map((v) => v.rule) }, 'identity cache not synced; identity rules could not run');
     }

@@ -129,7 +129,7 @@ export async function startWebhook(options: WebhookOptions): Promise<Webhook> {
     metrics,
     readiness,
     mutate: createMutateHandler({ ...deps, version: VERSION }),
-    validate: createValidateHandler(deps),
+    validate: createValidateHandler({ ...deps, onViolation: (v) => metrics.violations.inc({ rule: v.rule, mode: v.mode }) }),
   });
   const server = await serve({
     app,

@@ -109,6 +109,8 @@ describe('idgate webhook with the example baseline and bindings', () => {
     assert.match(audited.body.response.warnings[0], /^\[pod-host-network\] spec\.hostNetwork: /);
     assert.ok(audited.body.response.warnings[0].length <= 120);
     assert.deepEqual(audited.body.response.auditAnnotations, { violations: 'pod-host-network' });
+    const counted = (await webhook.metrics.violations.get()).values.find((v) => v.labels.rule === 'pod-host-network' && v.labels.mode === 'audit');
+    assert.equal(counted?.value, 1, 'idgate_violations_total counts the violation with its mode');
 
     await useBaseline({ mode: 'off' });
     const off = await post('/validate', body()).expect(200);

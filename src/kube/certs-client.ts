@@ -7,7 +7,8 @@ import {
   AdmissionregistrationV1Api, ApiException, CoreV1Api, PatchStrategy, setHeaderOptions,
   type KubeConfig, type V1Secret,
 } from '@kubernetes/client-node';
-import { CertsConflictError, MANAGED_KEYS, type CertsApi, type SecretData, type StoredSecret, type WebhookConfigRef } from '../certs/managed.ts';
+import { CertsConflictError, type CertsApi, type StoredSecret, type WebhookConfigRef } from '../certs/managed.ts';
+import { MANAGED_KEYS, type SecretData } from '../certs/rotation.ts';
 import { describeError } from './informer.ts';
 
 export interface KubeCertsApiOptions {

@@ -15,7 +15,8 @@ import { eventually, httpsCall } from '../support/tls.ts';
 import { loadKubeConfig } from '../../src/kube/config.ts';
 import { createKubeCertsApi } from '../../src/kube/certs-client.ts';
 import { createCA, issueCertificate, serviceHosts } from '../../src/certs/generate.ts';
-import { SECRET_KEYS, caBundleOf, createCertManager, type CertManager, type CertManagerOptions, type CertsApi } from '../../src/certs/managed.ts';
+import { createCertManager, type CertManager, type CertManagerOptions, type CertsApi } from '../../src/certs/managed.ts';
+import { SECRET_KEYS, caBundleOf } from '../../src/certs/rotation.ts';
 import { startWebhook } from '../../src/webhook/start.ts';
 import { writeCertFiles } from '../../src/certs/files.ts';
 

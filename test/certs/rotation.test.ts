@@ -4,7 +4,7 @@ import { X509Certificate } from 'node:crypto';
 import { createCA, issueCertificate, serviceHosts, type KeyPairPem } from '../../src/certs/generate.ts';
 import {
   SECRET_KEYS, applyDecision, caBundleOf, changes, decide, readState, resolvePolicy, type RotationPolicy, type SecretData,
-} from '../../src/certs/managed.ts';
+} from '../../src/certs/rotation.ts';
 
 const HOUR = 60 * 60 * 1000;
 const DAY = 24 * HOUR;

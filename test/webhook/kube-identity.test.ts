@@ -16,6 +16,7 @@ import { createKubeIdentitySource } from '../../src/kube/identity-source.ts';
 import { startWebhook, type Webhook } from '../../src/webhook/start.ts';
 import { silentLogger } from '../support/logger.ts';
 import { eventually, makeCertDir, type CertDir } from '../support/tls.ts';
+import { startLoad } from '../support/load.ts';
 
 const ISSUER = 'https://keycloak.example.com/realms/prod';
 const podReview = JSON.parse(readFileSync('examples/reviews/pod-create.json', 'utf8'));
@@ -91,7 +92,12 @@ describe('webhook with the Kubernetes identity source', () => {
     await eventually(async () => (await groupLabels()).join() === 'payments-writers', 2000, 'the deleted binding');
   });
 
-  it('keeps answering correctly while watches are cut and expire (410 Gone), and catches up', async () => {
+  it('keeps answering correctly under load while watches are cut and expire (410 Gone), and catches up', async () => {
+    // Background load: 8 clients admitting the example Pod back to back the whole time.
+    const load = startLoad({
+      port: webhook.server.address.port, ca: certs.ca.cert, path: '/mutate/pods', body: JSON.stringify(podReview),
+      workers: 8, keepAlive: true, uid: podReview.request.uid,
+    });
     let answered = 0;
     let wrong = 0;
     for (let round = 0; round < 5; round++) {
@@ -113,8 +119,11 @@ describe('webhook with the Kubernetes identity source', () => {
         assert.ok(Date.now() < deadline, `round ${round}: binding change not seen within 2 s after a cut watch`);
       }
     }
-    console.log(`watch cuts: 5 cuts (2 with 410 Gone), ${answered} admissions answered, ${wrong} wrong`);
+    const background = await load.stop();
+    console.log(`watch cuts: 5 cuts (2 with 410 Gone), ${answered} checked admissions (${wrong} wrong), ${background.ok} background admissions (${background.failed} failed)`);
     assert.equal(wrong, 0);
+    assert.equal(background.failed, 0, background.errors.slice(0, 3).join('; '));
+    assert.ok(background.ok > 0);
     assert.equal(webhook.readiness.failing().length, 0);
   });
 });

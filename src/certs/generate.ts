@@ -24,7 +24,12 @@ export interface IssueOptions {
   readonly now?: Date;
 }
 
-const SKEW_MS = 5 * 60 * 1000;
+/**
+ * How far every certificate's notBefore is set before its issue time: 5 minutes, to tolerate
+ * clock skew between nodes (a node whose clock lags would otherwise reject a fresh certificate
+ * as not yet valid). src/certs/rotation.ts adds it back to recover a certificate's issue time.
+ */
+export const BACKDATE_MS = 5 * 60 * 1000;
 const DAY_MS = 24 * 60 * 60 * 1000;
 
 function newKeys(): { forgeKey: forge.pki.rsa.PrivateKey; forgePub: forge.pki.rsa.PublicKey; pem: string } {
@@ -46,7 +51,7 @@ function baseCertificate(publicKey: forge.pki.PublicKey, commonName: string, day
   const cert = forge.pki.createCertificate();
   cert.publicKey = publicKey;
   cert.serialNumber = serial();
-  cert.validity.notBefore = new Date(now.getTime() - SKEW_MS);
+  cert.validity.notBefore = new Date(now.getTime() - BACKDATE_MS);
   cert.validity.notAfter = new Date(now.getTime() + days * DAY_MS);
   cert.setSubject([{ name: 'commonName', value: commonName }, { name: 'organizationName', value: 'idgate' }]);
   return cert;

@@ -4,7 +4,8 @@
  * The manager that reads and writes the Secret (src/certs/managed.ts) acts on these decisions.
  *
  * Rotation, precisely (times are the certificates' own, read back from the Secret; a
- * certificate's *issue time* is its notBefore plus the 5 minutes generate.ts backdates it by):
+ * certificate's *issue time* is its notBefore plus {@link BACKDATE_MS}, the 5 minutes
+ * generate.ts backdates it by):
  * 1. **CA renewal.** When less than `renewFraction` of `caLifetimeMs` remains (or there is no
  *    usable CA), a new CA is made; the old CA certificate moves to `ca-previous.crt` and the
  *    serving certificate it signed stays in use. The bundle (`ca.crt` file, `caBundle`) is now
@@ -21,7 +22,7 @@
  * remains; its lifetime never extends past its CA's.
  */
 import { X509Certificate, createPrivateKey } from 'node:crypto';
-import { createCA, issueCertificate } from './generate.ts';
+import { BACKDATE_MS, createCA, issueCertificate } from './generate.ts';
 
 /** The Secret's keys this module owns; other keys in the Secret are left alone. */
 export const SECRET_KEYS = {
@@ -49,8 +50,6 @@ export interface RotationPolicy {
 }
 
 const DAY_MS = 24 * 60 * 60 * 1000;
-/** generate.ts starts every certificate's validity 5 minutes early (clock skew between nodes). */
-const BACKDATE_MS = 5 * 60 * 1000;
 
 export const DEFAULT_POLICY: RotationPolicy = {
   caLifetimeMs: 3650 * DAY_MS,

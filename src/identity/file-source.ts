@@ -8,30 +8,9 @@ import { unwatchFile, watchFile, type Stats } from 'node:fs';
 import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import { Composer, isNode, LineCounter, Parser, type Document } from 'yaml';
-import type { Binding } from './types.ts';
+import type { Binding, IdentitySource } from './types.ts';
 import { BindingIndex } from './index.ts';
 import { BINDING_KIND, BindingError, ERR_BINDINGS_FILE, formatIssue, validateBinding, type BindingIssue } from './binding.ts';
-
-/** What every identity source (file, Kubernetes) offers the server: an index to read, a life cycle, a status. */
-export interface IdentitySource {
-  /** The index the source fills; hand it to the rules and the mutation as their IdentityResolver. */
-  readonly index: BindingIndex;
-  /** Resolves once the index holds a complete first view (then `index.ready()` is true). */
-  start(): Promise<void>;
-  stop(): Promise<void>;
-  status(): IdentitySourceStatus;
-}
-
-/** A small status for metrics and logs. Times are epoch milliseconds. */
-export interface IdentitySourceStatus {
-  readonly kind: 'file' | 'kubernetes';
-  readonly synced: boolean;
-  /** Last time the source saw a change or a sign of life (file read, watch event, bookmark). */
-  readonly lastEventAt: number | undefined;
-  /** Restarts after a failure (kube: informer restarts; file: rejected reloads). */
-  readonly restarts: number;
-  readonly bindings: number;
-}
 
 /** Options of {@link parseBindingsYaml}. */
 export interface ParseBindingsOptions {

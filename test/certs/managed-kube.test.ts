@@ -17,7 +17,7 @@ import { createKubeCertsApi } from '../../src/kube/certs-client.ts';
 import { createCA, issueCertificate, serviceHosts } from '../../src/certs/generate.ts';
 import { createCertManager, type CertManager, type CertManagerOptions, type CertsApi } from '../../src/certs/managed.ts';
 import { SECRET_KEYS, caBundleOf } from '../../src/certs/rotation.ts';
-import { startWebhook } from '../../src/webhook/start.ts';
+import { startTestWebhook } from '../support/webhook.ts';
 import { writeCertFiles } from '../../src/certs/files.ts';
 
 const HOUR = 60 * 60 * 1000;
@@ -180,15 +180,7 @@ describe('managed certificates against the fake API server', () => {
   it('a certificate about to expire is renewed, and the running server serves the new one without a restart', async () => {
     // Real clock: a 6-second serving certificate is due for renewal after 4 seconds.
     const m = manager({ tlsDir: dir, policy: { caLifetimeMs: DAY, servingLifetimeMs: 6000, graceMs: 1000 }, intervalMs: 200, backoffMs: { initial: 50, max: 200 } });
-    const webhook = await startWebhook({
-      listen: { host: '127.0.0.1', port: 0 },
-      configFile: 'examples/baseline.yaml',
-      bindingsFile: 'examples/bindings.yaml',
-      tlsCert: join(dir, 'tls.crt'),
-      tlsKey: join(dir, 'tls.key'),
-      certManager: m,
-      logger: silentLogger,
-    });
+    const webhook = await startTestWebhook(dir, { certManager: m });
     try {
       const port = webhook.server.address.port;
       const ca = secretData()[SECRET_KEYS.caCert]!;

@@ -3,25 +3,16 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { issueCertificate, serviceHosts } from '../../src/certs/generate.ts';
 import { writeCertFiles } from '../../src/certs/files.ts';
-import { startWebhook } from '../../src/webhook/start.ts';
-import { silentLogger } from '../support/logger.ts';
+import { startTestWebhook } from '../support/webhook.ts';
 import { eventually, httpsCall, makeCertDir } from '../support/tls.ts';
 import { startLoad } from '../support/load.ts';
 
 describe('certificate rotation under load', () => {
   it('serves every request while tls.crt/tls.key are replaced 20 times', async () => {
     const certs = await makeCertDir();
-    const webhook = await startWebhook({
-      listen: { host: '127.0.0.1', port: 0 },
-      configFile: 'examples/baseline.yaml',
-      bindingsFile: 'examples/bindings.yaml',
-      tlsCert: join(certs.dir, 'tls.crt'),
-      tlsKey: join(certs.dir, 'tls.key'),
-      logger: silentLogger,
-    });
+    const webhook = await startTestWebhook(certs.dir);
     const port = webhook.server.address.port;
     const review = readFileSync('examples/reviews/pod-create.json', 'utf8');
     const load = startLoad({

@@ -7,11 +7,10 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Agent, request } from 'node:https';
-import { join } from 'node:path';
 import fc from 'fast-check';
-import { startWebhook, type Webhook } from '../../src/webhook/start.ts';
+import type { Webhook } from '../../src/webhook/start.ts';
+import { startTestWebhook } from '../support/webhook.ts';
 import { MAX_BODY_BYTES } from '../../src/admission/review.ts';
-import { silentLogger } from '../support/logger.ts';
 import { makeCertDir, type CertDir } from '../support/tls.ts';
 import { review } from '../support/review.ts';
 
@@ -75,14 +74,7 @@ describe('fuzzing the admission HTTP layer', () => {
 
   before(async () => {
     certs = await makeCertDir();
-    webhook = await startWebhook({
-      listen: { host: '127.0.0.1', port: 0 },
-      configFile: 'examples/baseline.yaml',
-      bindingsFile: 'examples/bindings.yaml',
-      tlsCert: join(certs.dir, 'tls.crt'),
-      tlsKey: join(certs.dir, 'tls.key'),
-      logger: silentLogger,
-    });
+    webhook = await startTestWebhook(certs.dir);
     agent = new Agent({ keepAlive: true, maxSockets: 4 });
   });
   after(async () => {

@@ -6,14 +6,14 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { Agent } from 'node:https';
 import request from 'supertest';
 import jsonpatch from 'fast-json-patch';
 import { startFakeApiServer, type FakeApiServer, type KubeObject } from '../support/fake-apiserver.ts';
 import { loadKubeConfig } from '../../src/kube/config.ts';
 import { createKubeIdentitySource } from '../../src/kube/identity-source.ts';
-import { startWebhook, type Webhook } from '../../src/webhook/start.ts';
+import type { Webhook } from '../../src/webhook/start.ts';
+import { startTestWebhook } from '../support/webhook.ts';
 import { silentLogger } from '../support/logger.ts';
 import { eventually, makeCertDir, type CertDir } from '../support/tls.ts';
 import { startLoad } from '../support/load.ts';
@@ -54,13 +54,9 @@ describe('webhook with the Kubernetes identity source', () => {
     certs = await makeCertDir();
     const kubeconfig = await api.writeKubeconfig(certs.dir);
     release = api.holdLists('oidcgroupbindings');
-    webhook = await startWebhook({
-      listen: { host: '127.0.0.1', port: 0 },
-      configFile: 'examples/baseline.yaml',
+    webhook = await startTestWebhook(certs.dir, {
+      bindingsFile: undefined,
       kubeIdentity: () => createKubeIdentitySource({ kubeConfig: loadKubeConfig(kubeconfig), logger: silentLogger, backoffMs: { initial: 50, max: 200 } }),
-      tlsCert: join(certs.dir, 'tls.crt'),
-      tlsKey: join(certs.dir, 'tls.key'),
-      logger: silentLogger,
     });
     url = `https://localhost:${webhook.server.address.port}`;
   });

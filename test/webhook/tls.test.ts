@@ -3,12 +3,11 @@ import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
 import { Agent } from 'node:https';
 import { join } from 'node:path';
-import { startWebhook, type Webhook } from '../../src/webhook/start.ts';
+import type { Webhook } from '../../src/webhook/start.ts';
+import { startTestWebhook } from '../support/webhook.ts';
 import { createCA, issueCertificate } from '../../src/certs/generate.ts';
-import { silentLogger } from '../support/logger.ts';
 import { eventually, httpsCall, makeCertDir, type CertDir } from '../support/tls.ts';
 
-const EXAMPLES = { configFile: 'examples/baseline.yaml', bindingsFile: 'examples/bindings.yaml' };
 const fingerprintOf = (pem: string) => new X509Certificate(pem).fingerprint256;
 
 describe('webhook over real TLS on loopback', () => {
@@ -18,13 +17,7 @@ describe('webhook over real TLS on loopback', () => {
 
   before(async () => {
     certs = await makeCertDir();
-    webhook = await startWebhook({
-      listen: { host: '127.0.0.1', port: 0 },
-      ...EXAMPLES,
-      tlsCert: join(certs.dir, 'tls.crt'),
-      tlsKey: join(certs.dir, 'tls.key'),
-      logger: silentLogger,
-    });
+    webhook = await startTestWebhook(certs.dir);
     port = webhook.server.address.port;
   });
   after(() => webhook.stop(1000));
@@ -93,13 +86,8 @@ describe('webhook with --client-ca', () => {
     const { writeFile } = await import('node:fs/promises');
     const clientCaFile = join(certs.dir, 'client-ca.crt');
     await writeFile(clientCaFile, clientCA.cert);
-    const webhook = await startWebhook({
-      listen: { host: '127.0.0.1', port: 0 },
-      ...EXAMPLES,
-      tlsCert: join(certs.dir, 'tls.crt'),
-      tlsKey: join(certs.dir, 'tls.key'),
+    const webhook = await startTestWebhook(certs.dir, {
       clientCaFile,
-      logger: silentLogger,
     });
     try {
       const port = webhook.server.address.port;

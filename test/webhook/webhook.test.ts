@@ -10,8 +10,8 @@ import { join } from 'node:path';
 import request from 'supertest';
 import jsonpatch from 'fast-json-patch';
 import { parse, stringify } from 'yaml';
-import { startWebhook, type Webhook } from '../../src/webhook/start.ts';
-import { silentLogger } from '../support/logger.ts';
+import type { Webhook } from '../../src/webhook/start.ts';
+import { startTestWebhook } from '../support/webhook.ts';
 import { eventually, makeCertDir, type CertDir } from '../support/tls.ts';
 import { review } from '../support/review.ts';
 
@@ -49,13 +49,8 @@ describe('idgate webhook with the example baseline and bindings', () => {
     certs = await makeCertDir();
     baselineFile = join(certs.dir, 'baseline.yaml');
     await copyFile('examples/baseline.yaml', baselineFile);
-    webhook = await startWebhook({
-      listen: { host: '127.0.0.1', port: 0 },
+    webhook = await startTestWebhook(certs.dir, {
       configFile: baselineFile,
-      bindingsFile: 'examples/bindings.yaml',
-      tlsCert: join(certs.dir, 'tls.crt'),
-      tlsKey: join(certs.dir, 'tls.key'),
-      logger: silentLogger,
     });
     url = `https://localhost:${webhook.server.address.port}`;
   });

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import pino from 'pino';
 import { BindingError, ERR_BINDINGS_FILE } from '../../src/identity/binding.ts';
 import { createFileIdentitySource, loadBindingsFile, parseBindingsYaml } from '../../src/identity/file-source.ts';
+import { eventually } from '../support/eventually.ts';
 
 const logger = pino({ level: 'silent' });
 const binding = (name: string, ns: string, sas = '[api]', issuer = 'https://idp.example.com') => `apiVersion: idgate.dev/v1alpha1
@@ -18,14 +19,6 @@ spec:
   groups: [${name}]
   serviceAccounts: ${sas}
 `;
-
-async function until(cond: () => boolean, ms = 3000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error('condition not met before the deadline');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 describe('parseBindingsYaml', () => {
   it('reads multi-document YAML, unwraps Lists and ignores empty documents', () => {
@@ -102,7 +95,7 @@ describe('bindings file', () => {
       // Replace the file the way editors and ConfigMap updates do (write elsewhere, rename over).
       await writeFile(join(dir, 'tmp.yaml'), `${binding('b', 'ns1')}---\n${binding('c', 'ns2')}`);
       await rename(join(dir, 'tmp.yaml'), file);
-      await until(() => source.index.bindings().length === 2);
+      await eventually(() => source.index.bindings().length === 2, 3000, 'the reloaded bindings');
       assert.deepEqual(source.index.resolve('ns1', 'api', trusted).groups, ['b']);
 
       await writeFile(file, 'kind: [broken');

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
+import { eventually } from '../support/eventually.ts';
 import { startFakeApiServer, type FakeApiServer, type KubeObject } from '../support/fake-apiserver.ts';
 import { loadKubeConfig } from '../../src/kube/config.ts';
 import { createKubeIdentitySource, type KubeIdentitySource, type KubeIdentitySourceOptions } from '../../src/kube/identity-source.ts';
@@ -16,16 +17,10 @@ const binding = (name: string, namespace: string, groups: string[], serviceAccou
   apiVersion: 'idgate.dev/v1alpha1', kind: 'OIDCGroupBinding',
   metadata: { name, namespace }, spec: { issuer: ISSUER, groups, serviceAccounts },
 });
-const namespace = (name: string, labels: Record<string, string> = {}): KubeObject => ({ apiVersion: 'v1', kind: 'Namespace', metadata: { name, labels } });
+/** The 2-second deadline of the issue's 'reflected within 2 seconds'. */
+const until = (what: string, cond: () => boolean, ms = 2000) => eventually(cond, ms, what);
 
-/** Polls until `cond` holds, failing after a deadline (no fixed sleeps). */
-async function until(what: string, cond: () => boolean, ms = 2000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
+const namespace = (name: string, labels: Record<string, string> = {}): KubeObject => ({ apiVersion: 'v1', kind: 'Namespace', metadata: { name, labels } });
 
 function capture() {
   const lines: Record<string, unknown>[] = [];

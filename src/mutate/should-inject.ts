@@ -40,6 +40,19 @@ export function hasSidecar(pod: Pod): boolean {
   return (pod.spec?.initContainers ?? []).some(named) || (pod.spec?.containers ?? []).some(named);
 }
 
+/** `idgate.dev/inject: "false"` on the Pod or template (case and surrounding spaces ignored). */
+export function optedOut(meta: ObjectMeta | undefined): boolean {
+  return meta?.annotations?.[ANNOTATION_INJECT]?.trim().toLowerCase() === 'false';
+}
+
+/**
+ * A mirror pod: the kubelet's API copy of a static pod. The kubelet owns its spec, so idgate
+ * neither mutates nor judges it.
+ */
+export function isMirrorPod(meta: ObjectMeta | undefined): boolean {
+  return Object.hasOwn(meta?.annotations ?? {}, MIRROR_POD_ANNOTATION);
+}
+
 /**
  * Decides, in this order (first match wins):
  * 1. exempt namespace → untouched;
@@ -57,18 +70,12 @@ export function hasSidecar(pod: Pod): boolean {
  *    injected; validation (pod-sidecar) reports the missing sidecar.
  * From 3 on, identity labels are still applied.
  */
-/** `idgate.dev/inject: "false"` on the Pod or template (case and surrounding spaces ignored). */
-export function optedOut(meta: ObjectMeta | undefined): boolean {
-  return meta?.annotations?.[ANNOTATION_INJECT]?.trim().toLowerCase() === 'false';
-}
-
 export function shouldInject(pod: Pod, ctx: ShouldInjectContext): InjectDecision {
   const { baseline, namespace } = ctx;
   if (baseline.exemptNamespaces.includes(namespace)) {
     return { inject: false, identity: false, present: false, reason: `namespace ${namespace} is exempt` };
   }
-  const annotations = pod.metadata?.annotations ?? {};
-  if (Object.hasOwn(annotations, MIRROR_POD_ANNOTATION)) {
+  if (isMirrorPod(pod.metadata)) {
     return { inject: false, identity: false, present: false, reason: 'mirror pod of a static pod' };
   }
   if (hasSidecar(pod)) {

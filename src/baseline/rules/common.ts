@@ -17,9 +17,6 @@ export interface Finding extends Violation {
   readonly unavailable?: boolean;
 }
 
-/** The annotation the kubelet puts on mirror pods of static pods (the kubelet owns their spec). */
-export { MIRROR_POD_ANNOTATION } from '../../mutate/should-inject.ts';
-
 /** Namespace label that opts a namespace into injection (the mutating webhook's namespaceSelector). */
 export const NAMESPACE_INJECT_LABEL = 'idgate.dev/inject';
 

@@ -16,12 +16,13 @@ import {
   ANNOTATION_BINDINGS, ANNOTATION_GROUPS, ANNOTATION_INJECTED, isIdentityAnnotation, isIdentityLabel,
 } from '../../identity/labels.ts';
 import { identityLabels } from '../../mutate/identity.ts';
+import { isMirrorPod, optedOut } from '../../mutate/should-inject.ts';
 import { buildSidecar, SIDECAR_NAME } from '../../mutate/sidecar.ts';
 import type { Rule, RuleContext, RuleId } from '../types.ts';
 import {
-  asArray, keyPath, MIRROR_POD_ANNOTATION, NAMESPACE_INJECT_LABEL, quote, UNAVAILABLE_MESSAGE, newOnly, type Finding,
+  asArray, keyPath, NAMESPACE_INJECT_LABEL, quote, UNAVAILABLE_MESSAGE, newOnly, type Finding,
 } from './common.ts';
-import { optedOut, sidecarParams } from './sidecar-params.ts';
+import { sidecarParams } from './sidecar-params.ts';
 
 /** A Pod, or a pod template, with the prefix of its field paths (`''` or `spec.template.`). */
 export interface PodView {
@@ -32,13 +33,9 @@ export interface PodView {
 
 const unavailable = (rule: RuleId, path: string): Finding => ({ rule, path, message: UNAVAILABLE_MESSAGE, unavailable: true });
 
-function isMirror(pod: Pod): boolean {
-  return Object.hasOwn(pod.metadata?.annotations ?? {}, MIRROR_POD_ANNOTATION);
-}
-
 /** Pods the pod rules judge at all: not deleted, not the kubelet's mirror pods. */
 function judged(pod: Pod | undefined, ctx: RuleContext): pod is Pod {
-  return pod !== undefined && ctx.operation !== 'DELETE' && ctx.operation !== 'CONNECT' && !isMirror(pod);
+  return pod !== undefined && ctx.operation !== 'DELETE' && ctx.operation !== 'CONNECT' && !isMirrorPod(pod.metadata);
 }
 
 const podView = (pod: Pod): PodView => ({ meta: pod.metadata, spec: pod.spec, prefix: '' });

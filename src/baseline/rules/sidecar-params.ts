@@ -8,8 +8,7 @@ import type { SidecarParams } from '../../mutate/sidecar.ts';
 import { resolvePorts } from '../../mutate/upstream.ts';
 import type { SidecarConfig } from '../types.ts';
 
-export { optedOut } from '../../mutate/should-inject.ts';
-
+/** The sidecar's parameters, or why (and at which field) the injector would build none. */
 export type ParamsResult =
   | { readonly ok: true; readonly params: SidecarParams }
   | { readonly ok: false; readonly reason: string; readonly path: string };

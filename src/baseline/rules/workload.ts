@@ -15,11 +15,12 @@
  */
 import type { KubeObject, ObjectMeta, PodSpec, PodTemplateSpec } from '../../admission/k8s.ts';
 import { isIdentityAnnotation, isIdentityLabel } from '../../identity/labels.ts';
+import { optedOut } from '../../mutate/should-inject.ts';
 import { SIDECAR_NAME } from '../../mutate/sidecar.ts';
 import type { Rule, RuleContext, RuleId } from '../types.ts';
 import { isRecord, keyPath, type Finding } from './common.ts';
 import { checkHostNetwork, checkMaxGroups, checkServiceAccount, findSidecars, type PodView } from './pod.ts';
-import { optedOut, sidecarParams } from './sidecar-params.ts';
+import { sidecarParams } from './sidecar-params.ts';
 
 /** Kinds with a pod template, and where it sits (apps/v1, batch/v1). */
 export const TEMPLATE_PATHS: Readonly<Record<string, readonly string[]>> = {

@@ -1,10 +1,8 @@
 /**
  * Reading an AdmissionReview body: JSON in UTF-8, at most MAX_BODY_BYTES.
  *
- * Written here rather than taken from express.json (body-parser): the API server only ever sends
- * uncompressed UTF-8 JSON, and body-parser's general machinery (type-is, raw-body, iconv,
- * content-type parsing, debug) cost about 10% of the webhook's CPU per request in the profile
- * of `npm run bench` (BENCHMARKS.md, "What was changed").
+ * The admission routes run outside express (see webhook/app.ts), so not through body-parser
+ * either. What they need is narrow: the API server only ever sends uncompressed UTF-8 JSON.
  */
 import type { IncomingMessage } from 'node:http';
 import { MAX_BODY_BYTES, ReviewError } from './review.ts';

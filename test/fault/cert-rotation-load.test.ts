@@ -6,7 +6,8 @@ import { readFileSync } from 'node:fs';
 import { issueCertificate, serviceHosts } from '../../src/certs/generate.ts';
 import { writeCertFiles } from '../../src/certs/files.ts';
 import { startTestWebhook } from '../support/webhook.ts';
-import { eventually, httpsCall, makeCertDir } from '../support/tls.ts';
+import { httpsCall, makeCertDir } from '../support/tls.ts';
+import { eventually } from '../support/eventually.ts';
 import { startLoad } from '../support/load.ts';
 
 describe('certificate rotation under load', () => {

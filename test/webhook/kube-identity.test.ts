@@ -15,7 +15,8 @@ import { createKubeIdentitySource } from '../../src/kube/identity-source.ts';
 import type { Webhook } from '../../src/webhook/start.ts';
 import { startTestWebhook } from '../support/webhook.ts';
 import { silentLogger } from '../support/logger.ts';
-import { eventually, makeCertDir, type CertDir } from '../support/tls.ts';
+import { makeCertDir, type CertDir } from '../support/tls.ts';
+import { eventually } from '../support/eventually.ts';
 import { startLoad } from '../support/load.ts';
 
 const ISSUER = 'https://keycloak.example.com/realms/prod';

@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import type { Webhook } from '../../src/webhook/start.ts';
 import { startTestWebhook } from '../support/webhook.ts';
 import { createCA, issueCertificate } from '../../src/certs/generate.ts';
-import { eventually, httpsCall, makeCertDir, type CertDir } from '../support/tls.ts';
+import { httpsCall, makeCertDir, type CertDir } from '../support/tls.ts';
+import { eventually } from '../support/eventually.ts';
 
 const fingerprintOf = (pem: string) => new X509Certificate(pem).fingerprint256;
 

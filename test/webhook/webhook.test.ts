@@ -12,7 +12,8 @@ import jsonpatch from 'fast-json-patch';
 import { parse, stringify } from 'yaml';
 import type { Webhook } from '../../src/webhook/start.ts';
 import { startTestWebhook } from '../support/webhook.ts';
-import { eventually, makeCertDir, type CertDir } from '../support/tls.ts';
+import { makeCertDir, type CertDir } from '../support/tls.ts';
+import { eventually } from '../support/eventually.ts';
 import { review } from '../support/review.ts';
 
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any

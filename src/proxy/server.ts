@@ -53,6 +53,9 @@ function authorizationValues(raw: readonly string[]): string[] {
 // RFC 6750 section 2.1: b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
 const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i;
 
+/** Extra fields of the decision log line of an upgrade request. */
+const UPGRADE_FIELDS = Object.freeze({ upgrade: true });
+
 const DECISION_OF: Record<ProxyDenial['code'], Decision> = {
   IDGATE_PROXY_NO_TOKEN: 'unauthorized',
   IDGATE_PROXY_INVALID_TOKEN: 'unauthorized',
@@ -133,6 +136,23 @@ export function createProxy(deps: ProxyDeps): http.Server {
     return headers;
   }
 
+  /**
+   * Authenticates `req` and records the decision: the identity to forward, or the denial to
+   * answer with. Plain requests and upgrades share it so both are judged and logged alike.
+   */
+  async function admit(req: http.IncomingMessage, fields: Readonly<Record<string, unknown>>): Promise<VerifiedIdentity | ProxyDenial> {
+    let identity: VerifiedIdentity;
+    try {
+      identity = await authenticate(req);
+    } catch (err) {
+      const d = denial(err);
+      logDecision(req, DECISION_OF[d.code], { status: d.status, code: d.code, reason: d.message, ...fields });
+      return d;
+    }
+    logDecision(req, 'allowed', { subject: identity.subject, issuer: identity.issuer, ...fields });
+    return identity;
+  }
+
   async function onRequest(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const path = pathOf(req.url);
     if (skip.has(path)) {
@@ -151,38 +171,28 @@ export function createProxy(deps: ProxyDeps): http.Server {
       res.end(body);
       return;
     }
-    let identity: VerifiedIdentity;
-    try {
-      identity = await authenticate(req);
-    } catch (err) {
-      const d = denial(err);
-      logDecision(req, DECISION_OF[d.code], { status: d.status, code: d.code, reason: d.message });
-      res.writeHead(d.status, denialHeaders(d));
-      res.end(denialBody(d));
+    const outcome = await admit(req, {});
+    if (outcome instanceof ProxyDenial) {
+      res.writeHead(outcome.status, denialHeaders(outcome));
+      res.end(denialBody(outcome));
       return;
     }
-    logDecision(req, 'allowed', { subject: identity.subject, issuer: identity.issuer });
-    forwarder.http(req, res, identity);
+    forwarder.http(req, res, outcome);
   }
 
   async function onUpgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
     socket.on('error', (err) => logger.debug({ err: err.message }, 'upgrade socket error'));
     if (skip.has(pathOf(req.url))) {
-      logDecision(req, 'skipped', { upgrade: true });
+      logDecision(req, 'skipped', UPGRADE_FIELDS);
       forwarder.upgrade(req, socket, head, undefined);
       return;
     }
-    let identity: VerifiedIdentity;
-    try {
-      identity = await authenticate(req);
-    } catch (err) {
-      const d = denial(err);
-      logDecision(req, DECISION_OF[d.code], { status: d.status, code: d.code, reason: d.message, upgrade: true });
-      writeRawResponse(socket, d.status, denialHeaders(d), denialBody(d));
+    const outcome = await admit(req, UPGRADE_FIELDS);
+    if (outcome instanceof ProxyDenial) {
+      writeRawResponse(socket, outcome.status, denialHeaders(outcome), denialBody(outcome));
       return;
     }
-    logDecision(req, 'allowed', { subject: identity.subject, issuer: identity.issuer, upgrade: true });
-    forwarder.upgrade(req, socket, head, identity);
+    forwarder.upgrade(req, socket, head, outcome);
   }
 
   const server = http.createServer({ keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS, headersTimeout: KEEP_ALIVE_TIMEOUT_MS + 1_000 });

@@ -41,11 +41,11 @@ export function jsonError(status: number, error: string, message: string): { sta
 /** Writes a complete HTTP/1.1 response on a raw socket (upgrade requests have no ServerResponse). */
 export function writeRawResponse(socket: Duplex, status: number, headers: Record<string, string>, body: string): void {
   if (!socket.writable) return;
-  const lines = [`HTTP/1.1 ${status} ${http.STATUS_CODES[status] ?? ''}`];
-  for (const [k, v] of Object.entries({ ...headers, 'content-length': String(Buffer.byteLength(body)), connection: 'close' })) lines.push(`${k}: ${v}`);
-  socket.end(`${lines.join('\r\n')}\r\n\r\n${body}`);
+  const raw = [...Object.entries(headers).flat(), 'content-length', String(Buffer.byteLength(body)), 'connection', 'close'];
+  socket.end(headBlock(status, undefined, raw) + body);
 }
 
+/** The status line and header block of an HTTP/1.1 response, from a flat raw header list. */
 function headBlock(status: number, message: string | undefined, raw: readonly string[]): string {
   const lines = [`HTTP/1.1 ${status} ${message ?? http.STATUS_CODES[status] ?? ''}`];
   for (let i = 0; i + 1 < raw.length; i += 2) lines.push(`${raw[i]}: ${raw[i + 1]}`);
@@ -83,6 +83,16 @@ export function createForwarder({ config, logger, metrics }: ForwarderDeps): For
     return () => clearTimeout(timer);
   }
 
+  /** Counts and logs a request the upstream failed before answering, and says what to answer. */
+  function upstreamFailed(req: http.IncomingMessage, err: Error, timedOut: boolean, msg: string): ReturnType<typeof jsonError> {
+    const reason = timedOut ? 'timeout' : 'connect';
+    metrics.upstreamErrors.inc({ reason });
+    logger.warn({ err: err.message, reason, path: req.url, upstream: upstream.origin }, msg);
+    return timedOut
+      ? jsonError(504, 'upstream_timeout', `the upstream did not answer within ${upstreamTimeoutMs} ms`)
+      : jsonError(502, 'upstream_unavailable', 'the upstream could not be reached');
+  }
+
   return {
     http(req, res, identity) {
       const upReq = http.request({ ...requestOptions(req, identity), agent });
@@ -116,16 +126,11 @@ export function createForwarder({ config, logger, metrics }: ForwarderDeps): For
         disarm();
         req.unpipe(upReq);
         if (responded) return; // pipeline above handles a failure mid-response
-        const reason = timedOut ? 'timeout' : 'connect';
-        metrics.upstreamErrors.inc({ reason });
-        logger.warn({ err: err.message, reason, path: req.url, upstream: upstream.origin }, 'upstream request failed');
+        const answer = upstreamFailed(req, err, timedOut, 'upstream request failed');
         if (res.headersSent) {
           res.destroy();
           return;
         }
-        const answer = timedOut
-          ? jsonError(504, 'upstream_timeout', `the upstream did not answer within ${upstreamTimeoutMs} ms`)
-          : jsonError(502, 'upstream_unavailable', 'the upstream could not be reached');
         res.writeHead(answer.status, answer.headers);
         res.end(answer.body);
       });
@@ -178,12 +183,7 @@ export function createForwarder({ config, logger, metrics }: ForwarderDeps): For
       upReq.on('error', (err) => {
         disarm();
         if (answered) return;
-        const reason = timedOut ? 'timeout' : 'connect';
-        metrics.upstreamErrors.inc({ reason });
-        logger.warn({ err: err.message, reason, path: req.url }, 'upstream upgrade failed');
-        const answer = timedOut
-          ? jsonError(504, 'upstream_timeout', `the upstream did not answer within ${upstreamTimeoutMs} ms`)
-          : jsonError(502, 'upstream_unavailable', 'the upstream could not be reached');
+        const answer = upstreamFailed(req, err, timedOut, 'upstream upgrade failed');
         writeRawResponse(socket, answer.status, answer.headers, answer.body);
       });
       upReq.end();

@@ -29,9 +29,14 @@ export function appContainers(spec: PodSpec | undefined): Container[] {
   return (spec?.containers ?? []).filter((c) => c?.name !== SIDECAR_NAME);
 }
 
-/** Quotes a user-supplied value for a message: escapes control characters, bounds the length. */
-export function quote(value: string, max = 40): string {
-  return JSON.stringify(value.length > max ? value.slice(0, max) + '…' : value);
+/**
+ * Quotes a user-supplied value for a message (the injector's reasons and warnings, every rule's
+ * violations): JSON escaping removes control characters, the length is bounded, and the cut is
+ * marked with ASCII `...` because these texts travel in Warning headers.
+ */
+export function quote(value: unknown, max = 60): string {
+  const s = typeof value === 'string' ? value : JSON.stringify(value) ?? 'undefined';
+  return JSON.stringify(s.length > max ? s.slice(0, max) + '...' : s);
 }
 
 // A decimal port, without sign, exponent or leading zeros that Number() would accept.

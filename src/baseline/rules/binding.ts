@@ -4,8 +4,9 @@
  * granting itself a group another namespace's NetworkPolicies trust.
  */
 import type { OIDCGroupBindingObject } from '../../admission/k8s.ts';
+import { quote } from '../../mutate/upstream.ts';
 import type { Rule, RuleContext } from '../types.ts';
-import { asArray, globToRegExp, quote, type Finding } from './common.ts';
+import { asArray, globToRegExp, type Finding } from './common.ts';
 
 const writes = (ctx: RuleContext): boolean => ctx.operation === 'CREATE' || ctx.operation === 'UPDATE';
 

@@ -1,5 +1,6 @@
 /**
- * Helpers shared by the rule families: the extended violation they return, paths, quoting.
+ * Helpers shared by the rule families: the extended violation they return, paths, guards for
+ * untrusted JSON. Messages quote user values with the injector's `quote` (mutate/upstream.ts).
  */
 import type { RuleId, Violation } from '../types.ts';
 
@@ -28,11 +29,6 @@ export function keyPath(base: string, key: string): string {
   return `${base}[${key}]`;
 }
 
-/** Quotes a user-supplied value for a message: JSON escaping removes control characters; bounded. */
-export function quote(value: unknown, max = 60): string {
-  const s = typeof value === 'string' ? value : JSON.stringify(value) ?? 'undefined';
-  return JSON.stringify(s.length > max ? s.slice(0, max) + '...' : s);
-}
 
 /** Removes from `next` the findings already present in `previous` (same rule, path and message). */
 export function newOnly(next: Finding[], previous: Finding[]): Finding[] {

@@ -7,8 +7,9 @@ import { isIP } from 'node:net';
 import { isDeepStrictEqual } from 'node:util';
 import type { LabelSelector, NetworkPolicy, NetworkPolicyPeer } from '../../admission/k8s.ts';
 import { GROUP_LABEL_PREFIX, isIdentityLabel } from '../../identity/labels.ts';
+import { quote } from '../../mutate/upstream.ts';
 import type { Rule, RuleContext } from '../types.ts';
-import { asArray, isRecord, keyPath, quote, UNAVAILABLE_MESSAGE, type Finding } from './common.ts';
+import { asArray, isRecord, keyPath, UNAVAILABLE_MESSAGE, type Finding } from './common.ts';
 
 /** The per-namespace default-deny policy idgate's manifests install and this rule protects. */
 export const DEFAULT_DENY_NAME = 'idgate-default-deny';

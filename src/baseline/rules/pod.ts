@@ -18,9 +18,10 @@ import {
 import { identityLabels } from '../../mutate/identity.ts';
 import { isMirrorPod, optedOut } from '../../mutate/should-inject.ts';
 import { buildSidecar, SIDECAR_NAME } from '../../mutate/sidecar.ts';
+import { quote } from '../../mutate/upstream.ts';
 import type { Rule, RuleContext, RuleId } from '../types.ts';
 import {
-  asArray, keyPath, NAMESPACE_INJECT_LABEL, quote, UNAVAILABLE_MESSAGE, newOnly, type Finding,
+  asArray, keyPath, NAMESPACE_INJECT_LABEL, UNAVAILABLE_MESSAGE, newOnly, type Finding,
 } from './common.ts';
 import { sidecarParams } from './sidecar-params.ts';
 

@@ -10,6 +10,7 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isNode, LineCounter, parseAllDocuments, type Document } from 'yaml';
 import type { KubeObject } from '../admission/k8s.ts';
+import { isRecord } from '../baseline/rules/common.ts';
 
 /** Where an object (or a problem) is in the input. `file` is `-` for stdin. */
 export interface SourceLocation {
@@ -50,8 +51,6 @@ export class InputError extends Error {
 export function formatInputProblem(p: InputProblem): string {
   return `${p.file}${p.line !== undefined ? `:${p.line}` : ''}: ${p.message}`;
 }
-
-const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** `kind: List` (kubectl) or `kind: FooList` with an `items` array (as parseBindingsYaml reads them). */
 function isList(v: Record<string, unknown>): v is Record<string, unknown> & { items: unknown[] } {

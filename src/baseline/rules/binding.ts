@@ -5,10 +5,8 @@
  */
 import type { OIDCGroupBindingObject } from '../../admission/k8s.ts';
 import { quote } from '../../mutate/upstream.ts';
-import type { Rule, RuleContext } from '../types.ts';
-import { asArray, globToRegExp, type Finding } from './common.ts';
-
-const writes = (ctx: RuleContext): boolean => ctx.operation === 'CREATE' || ctx.operation === 'UPDATE';
+import type { Rule } from '../types.ts';
+import { asArray, globToRegExp, writes, type Finding } from './common.ts';
 
 /** binding-trusted-issuer: spec.issuer is one of the baseline's trustedIssuers (exact string, as OIDC compares `iss`). */
 export const bindingTrustedIssuer: Rule<OIDCGroupBindingObject> = (object, _old, ctx) => {

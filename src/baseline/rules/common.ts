@@ -2,7 +2,7 @@
  * Helpers shared by the rule families: the extended violation they return, paths, guards for
  * untrusted JSON. Messages quote user values with the injector's `quote` (mutate/upstream.ts).
  */
-import type { RuleId, Violation } from '../types.ts';
+import type { RuleContext, RuleId, Violation } from '../types.ts';
 
 /**
  * A {@link Violation} with what evaluate.ts needs beyond it. Rules return Findings; to every
@@ -23,6 +23,11 @@ export const NAMESPACE_INJECT_LABEL = 'idgate.dev/inject';
 
 /** Message of an identity-dependent check that cannot run yet. */
 export const UNAVAILABLE_MESSAGE = 'the identity cache (OIDCGroupBindings) is still syncing; retry in a few seconds';
+
+/** CREATE or UPDATE: the operations that write an object the rules can judge (DELETE and CONNECT carry none). */
+export function writes(ctx: Pick<RuleContext, 'operation'>): boolean {
+  return ctx.operation === 'CREATE' || ctx.operation === 'UPDATE';
+}
 
 /** A map key in a field path, apimachinery style: `metadata.labels[group.idgate.dev/x]`. */
 export function keyPath(base: string, key: string): string {

@@ -8,13 +8,11 @@ import { isDeepStrictEqual } from 'node:util';
 import type { LabelSelector, NetworkPolicy, NetworkPolicyPeer } from '../../admission/k8s.ts';
 import { GROUP_LABEL_PREFIX, isIdentityLabel } from '../../identity/labels.ts';
 import { quote } from '../../mutate/upstream.ts';
-import type { Rule, RuleContext } from '../types.ts';
-import { asArray, isRecord, keyPath, UNAVAILABLE_MESSAGE, type Finding } from './common.ts';
+import type { Rule } from '../types.ts';
+import { asArray, isRecord, keyPath, UNAVAILABLE_MESSAGE, writes, type Finding } from './common.ts';
 
 /** The per-namespace default-deny policy idgate's manifests install and this rule protects. */
 export const DEFAULT_DENY_NAME = 'idgate-default-deny';
-
-const writes = (ctx: RuleContext): boolean => ctx.operation === 'CREATE' || ctx.operation === 'UPDATE';
 
 /** `{}` or no selector terms at all: selects everything in scope. */
 function isEmptySelector(s: LabelSelector | undefined): boolean {

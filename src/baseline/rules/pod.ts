@@ -21,7 +21,7 @@ import { buildSidecar, SIDECAR_NAME } from '../../mutate/sidecar.ts';
 import { quote } from '../../mutate/upstream.ts';
 import type { Rule, RuleContext, RuleId } from '../types.ts';
 import {
-  asArray, keyPath, NAMESPACE_INJECT_LABEL, UNAVAILABLE_MESSAGE, newOnly, type Finding,
+  asArray, keyPath, NAMESPACE_INJECT_LABEL, UNAVAILABLE_MESSAGE, newOnly, writes, type Finding,
 } from './common.ts';
 import { sidecarParams } from './sidecar-params.ts';
 
@@ -36,7 +36,7 @@ const unavailable = (rule: RuleId, path: string): Finding => ({ rule, path, mess
 
 /** Pods the pod rules judge at all: not deleted, not the kubelet's mirror pods. */
 function judged(pod: Pod | undefined, ctx: RuleContext): pod is Pod {
-  return pod !== undefined && ctx.operation !== 'DELETE' && ctx.operation !== 'CONNECT' && !isMirrorPod(pod.metadata);
+  return pod !== undefined && writes(ctx) && !isMirrorPod(pod.metadata);
 }
 
 const podView = (pod: Pod): PodView => ({ meta: pod.metadata, spec: pod.spec, prefix: '' });

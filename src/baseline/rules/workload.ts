@@ -18,7 +18,7 @@ import { isIdentityAnnotation, isIdentityLabel } from '../../identity/labels.ts'
 import { optedOut } from '../../mutate/should-inject.ts';
 import { SIDECAR_NAME } from '../../mutate/sidecar.ts';
 import type { Rule, RuleContext, RuleId } from '../types.ts';
-import { isRecord, keyPath, type Finding } from './common.ts';
+import { isRecord, keyPath, writes, type Finding } from './common.ts';
 import { checkHostNetwork, checkMaxGroups, checkServiceAccount, findSidecars, type PodView } from './pod.ts';
 import { sidecarParams } from './sidecar-params.ts';
 
@@ -78,7 +78,7 @@ export function judgeTemplate(v: PodView, ctx: RuleContext): Finding[] {
 
 /** Rule workload-template: every finding re-labelled `workload-template`, naming the pod rule it breaks. */
 export const workloadTemplate: Rule = (object, _old, ctx) => {
-  if (object === undefined || ctx.operation === 'DELETE' || ctx.operation === 'CONNECT') return [];
+  if (object === undefined || !writes(ctx)) return [];
   const path = TEMPLATE_PATHS[object.kind ?? ''];
   if (path === undefined) return [];
   const template = templateOf(object, path);

@@ -13,9 +13,9 @@
 import { isDeepStrictEqual } from 'node:util';
 import { serviceAccountOf, type Container, type ObjectMeta, type Pod, type PodSpec } from '../../admission/k8s.ts';
 import {
-  ANNOTATION_BINDINGS, ANNOTATION_GROUPS, ANNOTATION_INJECTED, isIdentityAnnotation, isIdentityLabel,
+  ANNOTATION_INJECTED, isIdentityAnnotation, isIdentityLabel,
 } from '../../identity/labels.ts';
-import { identityLabels } from '../../mutate/identity.ts';
+import { computeIdentity } from '../../mutate/identity.ts';
 import { isMirrorPod, optedOut } from '../../mutate/should-inject.ts';
 import { buildSidecar, SIDECAR_NAME } from '../../mutate/sidecar.ts';
 import { quote } from '../../mutate/upstream.ts';
@@ -223,7 +223,8 @@ function identityOnCreate(pod: Pod, ctx: RuleContext): Finding[] {
     }];
   }
   // The mutation's own function: injector and validator cannot disagree on the expected set.
-  const expected = identityLabels(sa, identity.groups);
+  // `idgate.dev/injected` carries a version, any value of which is fine: it is not computed here.
+  const { labels: expected, annotations: expectedAnnotations } = computeIdentity(sa, identity, undefined);
   const findings: Finding[] = [];
   const fix = 'only idgate sets identity labels; remove it and let the injector compute them';
   for (const key of presentLabels) {
@@ -234,14 +235,14 @@ function identityOnCreate(pod: Pod, ctx: RuleContext): Finding[] {
   for (const key of Object.keys(expected)) {
     if (!(key in labels)) findings.push({ rule: 'pod-identity-labels', path: keyPath('metadata.labels', key), message: `missing: the bindings of ServiceAccount ${quote(sa)} give it; ${fix}` });
   }
-  const lists: Record<string, readonly string[]> = { [ANNOTATION_GROUPS]: identity.groups, [ANNOTATION_BINDINGS]: identity.bindings };
   for (const key of presentAnnotations) {
-    if (key === ANNOTATION_INJECTED || key in lists) continue;
+    if (key === ANNOTATION_INJECTED || key in expectedAnnotations) continue;
     findings.push({ rule: 'pod-identity-labels', path: keyPath('metadata.annotations', key), message: `not an annotation idgate sets; ${fix}` });
   }
-  for (const [key, want] of Object.entries(lists)) {
-    const actual = listAnnotation(annotations[key]) ?? [];
-    if (!isDeepStrictEqual(actual, [...want].sort())) {
+  for (const [key, value] of Object.entries(expectedAnnotations)) {
+    // Compared as sets: a JSON or comma list in any order names the same groups or bindings.
+    const want = listAnnotation(value) ?? [];
+    if (!isDeepStrictEqual(listAnnotation(annotations[key]) ?? [], want)) {
       findings.push({ rule: 'pod-identity-labels', path: keyPath('metadata.annotations', key), message: `is ${quote(annotations[key] ?? '(absent)')}, the bindings give ${quote(want.join(','))}; ${fix}` });
     }
   }

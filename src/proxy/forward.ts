@@ -60,14 +60,14 @@ export function createForwarder({ config, logger, metrics }: ForwarderDeps): For
   const basePath = upstream.pathname.replace(/\/+$/, '');
   const target = { host: upstream.hostname.replace(/^\[|\]$/g, ''), port: upstream.port === '' ? 80 : Number(upstream.port) };
 
-  function requestOptions(req: http.IncomingMessage, identity: ForwardIdentity | undefined, upgrade?: string): http.RequestOptions {
+  function requestOptions(req: http.IncomingMessage, identity: ForwardIdentity | undefined, agent: http.Agent | false, upgrade?: string): http.RequestOptions {
     const headers = upstreamHeaders(req.rawHeaders, {
       identity,
       stripAuthorization,
       upgrade,
       remoteAddress: req.socket.remoteAddress,
     });
-    return { ...target, method: req.method, path: basePath + (req.url ?? '/'), headers };
+    return { ...target, method: req.method, path: basePath + (req.url ?? '/'), headers, agent };
   }
 
   /**
@@ -95,7 +95,7 @@ export function createForwarder({ config, logger, metrics }: ForwarderDeps): For
 
   return {
     http(req, res, identity) {
-      const upReq = http.request({ ...requestOptions(req, identity), agent });
+      const upReq = http.request(requestOptions(req, identity, agent));
       let responded = false;
       let timedOut = false;
       const disarm = armTimeout(upReq, () => responded, () => {
@@ -147,7 +147,8 @@ export function createForwarder({ config, logger, metrics }: ForwarderDeps): For
     },
 
     upgrade(req, socket, head, identity) {
-      const upReq = http.request({ ...requestOptions(req, identity, req.headers.upgrade ?? 'websocket'), agent: false });
+      // No Agent: an upgraded connection belongs to the caller and never goes back to the pool.
+      const upReq = http.request(requestOptions(req, identity, false, req.headers.upgrade ?? 'websocket'));
       let answered = false;
       let timedOut = false;
       const disarm = armTimeout(upReq, () => answered, () => {

@@ -123,8 +123,11 @@ export function createProxy(deps: ProxyDeps): http.Server {
 
   function logDecision(req: http.IncomingMessage, decision: Decision, fields: Record<string, unknown>): void {
     metrics.requests.inc({ decision });
+    const forwarded = decision === 'allowed' || decision === 'skipped';
+    // Forwarded requests log at debug: below that level, skip building a line nobody writes.
+    if (forwarded && !logger.isLevelEnabled('debug')) return;
     const line = { decision, method: req.method, path: pathOf(req.url), ...fields };
-    if (decision === 'allowed' || decision === 'skipped') logger.debug(line, 'request forwarded');
+    if (forwarded) logger.debug(line, 'request forwarded');
     else logger.info(line, 'request refused');
   }
 

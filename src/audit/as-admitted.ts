@@ -12,6 +12,7 @@ import type { IdentityResolver } from '../identity/types.ts';
 import { mutatePod } from '../mutate/mutate.ts';
 import { NAMESPACE_INJECT_LABEL } from '../baseline/rules/common.ts';
 
+/** What {@link asAdmitted} needs to run the mutation as the webhook would. */
 export interface AsAdmittedContext {
   readonly baseline: Baseline;
   readonly identity: IdentityResolver;

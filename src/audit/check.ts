@@ -12,6 +12,7 @@ import { judgeObject } from './judge.ts';
 import { InputError, type InputObject, type InputProblem } from './objects.ts';
 import { ReportBuilder } from './report.ts';
 
+/** The input of {@link runCheck}. */
 export interface CheckOptions {
   readonly baseline: Baseline;
   readonly objects: readonly InputObject[];

@@ -54,6 +54,7 @@ export interface NamespaceCount {
   denied: number;
 }
 
+/** The totals of a report, overall, per rule and per namespace. */
 export interface ReportSummary {
   /** Objects read (input documents, or listed objects). */
   objects: number;

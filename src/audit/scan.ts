@@ -46,6 +46,7 @@ export interface ScanProgress {
   readonly findings: number;
 }
 
+/** The input of {@link scanCluster}. */
 export interface ScanOptions {
   readonly client: AuditClient;
   readonly baseline: Baseline;

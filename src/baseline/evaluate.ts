@@ -73,6 +73,7 @@ export interface JudgedViolation extends Violation {
   readonly podRule?: RuleId;
 }
 
+/** The outcome of {@link evaluate}: what was found, in which mode, and whether the request passes. */
 export interface Decision {
   /** Set when nothing was judged, and why. */
   readonly skipped?: 'exempt-namespace' | 'kind-not-judged';

@@ -16,6 +16,7 @@ import type { IdentityResolver } from '../identity/types.ts';
 import { evaluate, judgesKind, type Decision, type JudgedViolation } from './evaluate.ts';
 import type { Baseline } from './types.ts';
 
+/** Dependencies of {@link createValidateHandler}. */
 export interface ValidateHandlerOptions {
   /** The baseline in force, read per request (a store's `current`). */
   readonly baseline: () => Baseline;

@@ -15,6 +15,7 @@ import type { Logger } from 'pino';
 import { BaselineError, parseBaseline } from './config.ts';
 import type { Baseline } from './types.ts';
 
+/** What {@link createBaselineStore} watches and whom it tells about reloads. */
 export interface BaselineStoreOptions {
   /** Path of the IdentityBaseline YAML file. */
   readonly file: string;
@@ -27,6 +28,7 @@ export interface BaselineStoreOptions {
   readonly pollMs?: number;
 }
 
+/** The baseline in force for the webhook's handlers, kept current from its file. */
 export interface BaselineStore {
   /** The baseline in force: the last file content that was valid. */
   current(): Baseline;

@@ -67,6 +67,7 @@ async function applyReports(client: AuditClient, report: Report, now: Date): Pro
   return `idgate audit: PolicyReports written: ${created} created, ${updated} updated\n`;
 }
 
+/** The `idgate audit` subcommand (wired into main.ts by the lead). */
 export function auditCommand(): Command {
   const cmd = new Command('audit')
     .description('judge every Pod, workload, NetworkPolicy and OIDCGroupBinding of a live cluster (dry run)')

@@ -70,6 +70,7 @@ interface CheckFlags {
   output: 'table' | 'json';
 }
 
+/** The `idgate check` subcommand (wired into main.ts by the lead). */
 export function checkCommand(): Command {
   const cmd = new Command('check')
     .description('judge manifest files (YAML or JSON, kustomize/helm output on stdin) with the baseline, offline')

@@ -13,6 +13,7 @@ import type { IdentityResolver } from '../identity/types.ts';
 import { mutatePod } from './mutate.ts';
 import { shouldInject } from './should-inject.ts';
 
+/** Dependencies of {@link createMutateHandler}. */
 export interface MutateHandlerDeps {
   /** The baseline in force, read per request so a hot reload applies to the next Pod. */
   readonly baseline: () => Baseline;

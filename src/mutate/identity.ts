@@ -15,6 +15,7 @@ import {
   isIdentityLabel,
 } from '../identity/labels.ts';
 
+/** The identity labels and annotations idgate computes for a Pod; nothing else is idgate's. */
 export interface IdentityMetadata {
   readonly labels: Readonly<Record<string, string>>;
   readonly annotations: Readonly<Record<string, string>>;

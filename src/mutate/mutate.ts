@@ -20,6 +20,7 @@ import { shouldInject } from './should-inject.ts';
 import { buildSidecar } from './sidecar.ts';
 import { tokenVolumePatch } from './volume.ts';
 
+/** Everything {@link mutatePod} reads besides the Pod. */
 export interface MutateContext {
   readonly baseline: Baseline;
   readonly identity: IdentityResolver;
@@ -29,6 +30,7 @@ export interface MutateContext {
   readonly version: string;
 }
 
+/** What {@link mutatePod} would change, and why. */
 export interface MutationResult {
   /** Minimal JSONPatch; empty when the Pod is already as intended. */
   readonly patch: PatchOperation[];

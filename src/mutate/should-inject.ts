@@ -11,6 +11,7 @@ import { resolvePorts, type ResolvedPorts } from './upstream.ts';
 /** The annotation the kubelet puts on mirror pods of static pods. */
 export const MIRROR_POD_ANNOTATION = 'kubernetes.io/config.mirror';
 
+/** The outcome of {@link shouldInject}. */
 export interface InjectDecision {
   /** Add the sidecar now. */
   readonly inject: boolean;
@@ -28,6 +29,7 @@ export interface InjectDecision {
   readonly present: boolean;
 }
 
+/** What {@link shouldInject} reads besides the Pod. */
 export interface ShouldInjectContext {
   readonly baseline: Pick<Baseline, 'exemptNamespaces' | 'sidecar'>;
   /** The request's namespace (Pods from controllers carry none in metadata yet). */

@@ -48,6 +48,7 @@ export function isIdgateTokenVolume(volume: Volume, config: Pick<SidecarConfig, 
   return token?.audience === config.audience && token.expirationSeconds === config.tokenExpirationSeconds && token.path === TOKEN_PATH;
 }
 
+/** The operations adding the token volume and mounts, and warnings for containers left without it. */
 export interface VolumePatch {
   readonly patch: PatchOperation[];
   readonly warnings: string[];

@@ -18,8 +18,10 @@ import type { Report, ReportFinding } from '../report.ts';
 export const POLICY_REPORT_NAME = 'idgate';
 /** Label on every report idgate writes (Kubernetes recommended labels). */
 export const MANAGED_BY_LABEL = 'app.kubernetes.io/managed-by';
+/** The PolicyReport API version Policy Reporter and Kyverno read. */
 export const POLICY_REPORT_API_VERSION = 'wgpolicyk8s.io/v1alpha2';
 
+/** One result of a PolicyReport: one finding of one object. */
 export interface PolicyReportResult {
   policy: string;
   rule: string;
@@ -32,6 +34,7 @@ export interface PolicyReportResult {
   timestamp: { seconds: number; nanos: number };
 }
 
+/** A `wgpolicyk8s.io/v1alpha2` PolicyReport, as written to the cluster. */
 export interface PolicyReport {
   apiVersion: typeof POLICY_REPORT_API_VERSION;
   kind: 'PolicyReport';

@@ -80,6 +80,9 @@ export function createVerifier(options: VerifierOptions): Verifier {
   const fetchTimeoutMs = options.fetchTimeoutMs ?? 5_000;
   const trusted = new Set(options.issuers);
   const states = new Map<string, IssuerState>();
+  // jose takes mutable arrays; copy the readonly ones once, not on every verification.
+  const audience = [...options.audiences];
+  const algorithms = [...ALLOWED_ALGORITHMS];
 
   async function discover(issuer: string): Promise<JWTVerifyGetKey> {
     const url = discoveryUrl(issuer);
@@ -163,8 +166,8 @@ export function createVerifier(options: VerifierOptions): Verifier {
       try {
         const { payload } = await jwtVerify(token, keys, {
           issuer: iss,
-          audience: [...options.audiences],
-          algorithms: [...ALLOWED_ALGORITHMS],
+          audience,
+          algorithms,
           clockTolerance: options.clockToleranceSec,
           currentDate: new Date(clock()),
           requiredClaims: ['exp', 'sub'],

@@ -76,17 +76,23 @@ export function parseBaseline(text: string, file: string): Baseline {
 }
 
 /**
+ * Reads a baseline file's text.
+ * @throws BaselineError `ERR_BASELINE_READ` naming the file when it cannot be read.
+ */
+export function readBaselineText(file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new BaselineError('ERR_BASELINE_READ', file, [{ path: '', message: `cannot read: ${(err as Error).message}` }]);
+  }
+}
+
+/**
  * Reads and parses a baseline file.
  * @throws BaselineError (`ERR_BASELINE_READ` when the file cannot be read).
  */
 export function loadBaseline(file: string): Baseline {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (err) {
-    throw new BaselineError('ERR_BASELINE_READ', file, [{ path: '', message: `cannot read: ${(err as Error).message}` }]);
-  }
-  return parseBaseline(text, file);
+  return parseBaseline(readBaselineText(file), file);
 }
 
 type Mutable = { -readonly [K in keyof Baseline]: Baseline[K] } & { sidecar: { issuers?: string[] } };

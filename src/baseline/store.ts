@@ -9,10 +9,10 @@
  * debounces the burst of events one swap produces, and re-reads the file by name. A periodic
  * re-read backs up fs.watch, which is best effort (network filesystems, inotify limits).
  */
-import { watch, readFile, readFileSync, type FSWatcher } from 'node:fs';
+import { watch, readFile, type FSWatcher } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Logger } from 'pino';
-import { BaselineError, parseBaseline } from './config.ts';
+import { BaselineError, parseBaseline, readBaselineText } from './config.ts';
 import type { Baseline } from './types.ts';
 
 /** What {@link createBaselineStore} watches and whom it tells about reloads. */
@@ -47,7 +47,7 @@ export function createBaselineStore(options: BaselineStoreOptions): BaselineStor
   const debounceMs = options.debounceMs ?? 100;
   const pollMs = options.pollMs ?? 10_000;
   // Content of the last attempt, valid or not: an unchanged file is neither re-parsed nor re-reported.
-  let lastText = readInitial(file);
+  let lastText = readBaselineText(file);
   let baseline = parseBaseline(lastText, file);
   let closed = false;
   let timer: NodeJS.Timeout | undefined;
@@ -122,12 +122,4 @@ export function createBaselineStore(options: BaselineStoreOptions): BaselineStor
       watcher?.close();
     },
   };
-}
-
-function readInitial(file: string): string {
-  try {
-    return readFileSync(file, 'utf8');
-  } catch (err) {
-    throw new BaselineError('ERR_BASELINE_READ', file, [{ path: '', message: `cannot read: ${(err as Error).message}` }]);
-  }
 }

@@ -93,11 +93,9 @@ export function downstreamHeaders(raw: readonly string[], opts: { upgrade?: bool
   const out: string[] = [];
   for (let i = 0; i + 1 < raw.length; i += 2) {
     const name = raw[i]!.toLowerCase();
-    if (opts.upgrade === true && (name === 'connection' || name === 'upgrade')) {
-      out.push(raw[i]!, raw[i + 1]!);
-      continue;
-    }
-    if (isHopByHop(name) || named.has(name)) continue;
+    // A 101 must still say what the connection switched to.
+    const kept = opts.upgrade === true && (name === 'connection' || name === 'upgrade');
+    if (!kept && (isHopByHop(name) || named.has(name))) continue;
     out.push(raw[i]!, raw[i + 1]!);
   }
   return out;

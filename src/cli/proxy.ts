@@ -52,12 +52,13 @@ export function proxyCommand(): Command {
     .addOption(opt('--audience <aud>', 'required token audience (comma-separated: any of them)', 'IDGATE_AUDIENCE').argParser(parseList).makeOptionMandatory())
     .addOption(opt('--allowed-groups <g,g>', 'groups allowed through (any one suffices; default: every verified caller)', 'IDGATE_ALLOWED_GROUPS').argParser(parseList).default([]))
     .addOption(opt('--groups-claim <path>', 'claim path of the groups: groups, realm_access.roles, cognito:groups', 'IDGATE_GROUPS_CLAIM').default(PROXY_DEFAULTS.groupsClaim))
-    .addOption(opt('--listen <host:port>', 'address to listen on', 'IDGATE_LISTEN').argParser(parseListen).default({ host: '0.0.0.0', port: 4180 }, PROXY_DEFAULTS.listen))
+    .addOption(opt('--listen <host:port>', 'address to listen on', 'IDGATE_LISTEN').argParser(parseListen).default(parseListen(PROXY_DEFAULTS.listen), PROXY_DEFAULTS.listen))
     .addOption(opt('--skip-paths <p,p>', 'exact paths forwarded without a token (probes)', 'IDGATE_SKIP_PATHS').argParser(parseList).default([]))
     .addOption(opt('--upstream-timeout <duration>', 'time the upstream has to send response headers', 'IDGATE_UPSTREAM_TIMEOUT').argParser(parseDuration).default(PROXY_DEFAULTS.upstreamTimeoutMs, '30s'))
     .addOption(opt('--strip-authorization [bool]', 'do not pass the caller\'s Authorization header to the upstream', 'IDGATE_STRIP_AUTHORIZATION').argParser(parseBool).preset(true).default(false))
     .addOption(opt('--clock-skew <duration>', 'tolerance for exp and nbf', 'IDGATE_CLOCK_SKEW').argParser(parseDuration).default(PROXY_DEFAULTS.clockToleranceSec * 1000, '30s'))
     .addOption(opt('--token-cache-size <n>', 'verified tokens remembered until they expire', 'IDGATE_TOKEN_CACHE_SIZE').argParser(parsePositiveInt).default(PROXY_DEFAULTS.tokenCacheMaxEntries))
+    // 20 s: inside Kubernetes' default 30 s terminationGracePeriodSeconds, so draining ends before SIGKILL.
     .addOption(opt('--shutdown-grace <duration>', 'how long in-flight requests may take after SIGTERM', 'IDGATE_SHUTDOWN_GRACE').argParser(parseDuration).default(20_000, '20s'))
     .addOption(opt('--log-level <level>', 'log level', 'IDGATE_LOG_LEVEL').choices(LOG_LEVELS).default('info'))
     .action(async (flags: ProxyFlags) => {

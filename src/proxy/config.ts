@@ -4,22 +4,31 @@
  */
 import { DEFAULT_GROUPS_CLAIM } from './claims.ts';
 
+/** The proxy's configuration, as {@link buildProxyConfig} validates and freezes it. */
 export interface ProxyConfig {
   /** Where allowed requests go: an http:// origin (normally the app on 127.0.0.1), optional base path. */
   readonly upstream: URL;
+  /** Trusted issuers, exactly as in the tokens' `iss` (`--issuer`). */
   readonly issuers: readonly string[];
+  /** Accepted audiences; a token's `aud` must contain one (`--audience`). */
   readonly audiences: readonly string[];
   /** Any one of these groups suffices; empty: every verified caller is allowed. */
   readonly allowedGroups: readonly string[];
+  /** Claim path of the groups (`--groups-claim`; see claims.ts). */
   readonly groupsClaim: string;
   /** Exact request paths forwarded without a token (health probes). */
   readonly skipPaths: readonly string[];
   /** Time the upstream has to send response headers once the request is sent. */
   readonly upstreamTimeoutMs: number;
+  /** Drop the caller's Authorization header before forwarding (`--strip-authorization`). */
   readonly stripAuthorization: boolean;
+  /** Leeway for `exp`/`nbf`, in seconds (`--clock-skew`). */
   readonly clockToleranceSec: number;
+  /** Bound of the verified-token cache; 0 disables it (`--token-cache-size`). */
   readonly tokenCacheMaxEntries: number;
+  /** Minimum time between JWKS refetches triggered by an unknown `kid`. */
   readonly jwksCooldownMs: number;
+  /** How long fetched keys are trusted before a refetch. */
   readonly jwksCacheMaxAgeMs: number;
 }
 
@@ -39,6 +48,7 @@ export interface ProxyConfigInput {
   readonly jwksCacheMaxAgeMs?: number;
 }
 
+/** Defaults of the optional settings, shared by the config builder and the CLI's --help. */
 export const PROXY_DEFAULTS = Object.freeze({
   listen: '0.0.0.0:4180',
   groupsClaim: DEFAULT_GROUPS_CLAIM,

@@ -17,6 +17,7 @@ export interface ForwardIdentity {
   readonly groups: readonly string[];
 }
 
+/** Sends admitted requests to the upstream (see {@link createForwarder}). */
 export interface Forwarder {
   /** Sends `req` upstream and streams the answer into `res`; `identity` undefined on skip paths. */
   http(req: http.IncomingMessage, res: http.ServerResponse, identity: ForwardIdentity | undefined): void;
@@ -26,6 +27,7 @@ export interface Forwarder {
   close(): void;
 }
 
+/** What {@link createForwarder} needs. */
 export interface ForwarderDeps {
   readonly config: ProxyConfig;
   readonly logger: Logger;

@@ -43,6 +43,7 @@ function append(out: OutgoingHeaders, name: string, value: string): void {
   else out[name] = [prev, value];
 }
 
+/** How {@link upstreamHeaders} rewrites a request's headers. */
 export interface UpstreamHeaderOptions {
   /** Verified identity to announce; undefined on skip paths (the headers are still stripped). */
   readonly identity?: { readonly subject: string; readonly groups: readonly string[] };

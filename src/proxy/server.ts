@@ -16,6 +16,7 @@ import { createProxyMetrics, type Decision } from './metrics.ts';
 import { createTokenCache, type VerifiedIdentity } from './token-cache.ts';
 import { createVerifier, type FetchLike, type Verifier } from './verifier.ts';
 
+/** What {@link createProxy} needs; only `config`, `logger` and `registry` are required. */
 export interface ProxyDeps {
   readonly config: ProxyConfig;
   readonly logger: Logger;
@@ -29,8 +30,9 @@ export interface ProxyDeps {
   readonly verifier?: Verifier;
 }
 
-/** Paths the proxy answers itself (unless configured as skip paths, which win). */
+/** The proxy's own liveness path (a skip path of the same name wins and is forwarded). */
 export const HEALTH_PATH = '/healthz';
+/** The proxy's own Prometheus path (a skip path of the same name wins and is forwarded). */
 export const METRICS_PATH = '/metrics';
 
 // Clients and load balancers commonly keep idle connections 60 s (AWS ALB's default idle

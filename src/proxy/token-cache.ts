@@ -25,6 +25,7 @@ export interface TokenCache {
   readonly size: number;
 }
 
+/** Settings of {@link createTokenCache}. */
 export interface TokenCacheOptions {
   /** Upper bound on entries; the least recently used one is evicted beyond it. 0 disables caching. */
   readonly maxEntries: number;

@@ -30,6 +30,7 @@ export const ALLOWED_ALGORITHMS: readonly string[] = Object.freeze([
 /** The fetch the verifier uses for discovery and JWKS; injectable for tests and counting. */
 export type FetchLike = (input: string | URL, init?: RequestInit) => Promise<Response>;
 
+/** Settings and dependencies of {@link createVerifier}. */
 export interface VerifierOptions {
   /** Trusted issuers, exactly as they appear in `iss` and in their discovery document. */
   readonly issuers: readonly string[];

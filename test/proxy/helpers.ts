@@ -6,6 +6,7 @@ import { Registry } from 'prom-client';
 import { buildProxyConfig, type ProxyConfigInput } from '../../src/proxy/config.ts';
 import { createProxy, type ProxyDeps } from '../../src/proxy/server.ts';
 
+/** A listening server and how to reach and close it. */
 export interface Running {
   readonly url: string;
   readonly port: number;
@@ -13,6 +14,7 @@ export interface Running {
   close(): Promise<void>;
 }
 
+/** Listens on 127.0.0.1:0; `close` also ends keep-alive connections so tests do not hang. */
 export async function listen(server: http.Server): Promise<Running> {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
@@ -28,6 +30,7 @@ export async function listen(server: http.Server): Promise<Running> {
   };
 }
 
+/** A running proxy with its own metrics Registry. */
 export interface RunningProxy extends Running {
   readonly registry: Registry;
   /** The value of one sample of a metric, e.g. metric('idgate_proxy_requests_total', { decision: 'allowed' }). */

@@ -22,6 +22,7 @@ export const TEST_CLIENTS: Readonly<Record<string, readonly string[]>> = {
   'no-groups': [],
 };
 
+/** A running provider: its issuer, tokens on demand, key rotation and request counts. */
 export interface TestProvider {
   /** The issuer identifier, `http://127.0.0.1:<port>`. */
   readonly issuer: string;
@@ -36,6 +37,7 @@ export interface TestProvider {
   close(): Promise<void>;
 }
 
+/** Settings of {@link startTestProvider}. */
 export interface TestProviderOptions {
   /** The audience of tokens requested without a resource. */
   readonly defaultAudience?: string;

@@ -5,7 +5,7 @@
  * Exit 1 when anything would have been denied, 0 otherwise, 2 on configuration errors and when
  * the cluster cannot be read (neither is a verdict about the cluster's objects).
  */
-import { Command, Option } from 'commander';
+import { Command } from 'commander';
 import { scanCluster, type ScanProgress } from '../audit/scan.ts';
 import type { Report } from '../audit/report.ts';
 import { renderJson } from '../audit/reporters/json.ts';
@@ -17,9 +17,7 @@ import { loadKube } from './kube.ts';
 import { VERSION } from '../version.ts';
 import { UsageError } from './errors.ts';
 import { baselineOptions, loadBaselineFlag, setExitCode } from './check.ts';
-import { parsePositiveInt } from './options.ts';
-
-const opt = (flags: string, description: string, env: string) => new Option(flags, description).env(env);
+import { option, parsePositiveInt } from './options.ts';
 
 type Output = 'table' | 'json' | 'yaml' | 'policyreport';
 
@@ -71,13 +69,13 @@ async function applyReports(client: AuditClient, report: Report, now: Date): Pro
 export function auditCommand(): Command {
   const cmd = new Command('audit')
     .description('judge every Pod, workload, NetworkPolicy and OIDCGroupBinding of a live cluster (dry run)')
-    .addOption(opt('--kubeconfig <file>', 'kubeconfig (default: in-cluster)', 'IDGATE_KUBECONFIG'));
+    .addOption(option('--kubeconfig <file>', 'kubeconfig (default: in-cluster)'));
   for (const o of baselineOptions()) cmd.addOption(o);
   return cmd
-    .addOption(opt('-n, --namespace <ns>', 'judge only this namespace (bindings are still read from all)', 'IDGATE_NAMESPACE'))
-    .addOption(opt('-o, --output <format>', 'output format', 'IDGATE_OUTPUT').choices(['table', 'json', 'yaml', 'policyreport']).default('table'))
-    .addOption(opt('--apply-reports', 'create or update a wgpolicyk8s.io PolicyReport named idgate in each namespace', 'IDGATE_APPLY_REPORTS'))
-    .addOption(opt('--page-size <n>', 'objects per list request', 'IDGATE_PAGE_SIZE').argParser(parsePositiveInt).default(500).hideHelp())
+    .addOption(option('-n, --namespace <ns>', 'judge only this namespace (bindings are still read from all)'))
+    .addOption(option('-o, --output <format>', 'output format').choices(['table', 'json', 'yaml', 'policyreport']).default('table'))
+    .addOption(option('--apply-reports', 'create or update a wgpolicyk8s.io PolicyReport named idgate in each namespace'))
+    .addOption(option('--page-size <n>', 'objects per list request').argParser(parsePositiveInt).default(500).hideHelp())
     .action(async (flags: AuditFlags) => {
       const baseline = loadBaselineFlag(flags);
       const kube = await loadKube();

@@ -1,8 +1,8 @@
 /** `idgate certs generate`: a CA and a serving certificate for development and bootstrap. */
-import { Command, Option } from 'commander';
+import { Command } from 'commander';
 import { createCA, issueCertificate, serviceHosts } from '../certs/generate.ts';
 import { writeCertFiles } from '../certs/files.ts';
-import { parseList, parsePositiveInt } from './options.ts';
+import { option, parseList, parsePositiveInt } from './options.ts';
 
 interface GenerateFlags {
   out: string;
@@ -17,11 +17,11 @@ export function certsCommand(): Command {
   certs
     .command('generate')
     .description('write ca.crt, tls.crt and tls.key (mode 0600) for the webhook Service into --out')
-    .addOption(new Option('--out <dir>', 'directory to write into').env('IDGATE_OUT').makeOptionMandatory())
-    .addOption(new Option('--service <name>', 'webhook Service name').env('IDGATE_SERVICE').default('idgate-webhook'))
-    .addOption(new Option('--namespace <ns>', 'webhook Service namespace').env('IDGATE_NAMESPACE').default('idgate-system'))
-    .addOption(new Option('--hosts <h,h>', 'extra DNS names or IP addresses').env('IDGATE_HOSTS').argParser(parseList).default([]))
-    .addOption(new Option('--days <n>', 'validity of the serving certificate').env('IDGATE_DAYS').argParser(parsePositiveInt).default(365))
+    .addOption(option('--out <dir>', 'directory to write into').makeOptionMandatory())
+    .addOption(option('--service <name>', 'webhook Service name').default('idgate-webhook'))
+    .addOption(option('--namespace <ns>', 'webhook Service namespace').default('idgate-system'))
+    .addOption(option('--hosts <h,h>', 'extra DNS names or IP addresses').argParser(parseList).default([]))
+    .addOption(option('--days <n>', 'validity of the serving certificate').argParser(parsePositiveInt).default(365))
     .action(async (flags: GenerateFlags) => {
       const ca = createCA({ commonName: `${flags.service}-ca`, days: Math.max(flags.days, 3650) });
       const hosts = serviceHosts(flags.service, flags.namespace, flags.hosts);

@@ -8,7 +8,7 @@
  * trusted issuers and the sidecar all come from the IdentityBaseline, and a built-in guess
  * would pass manifests the cluster then refuses. Start from examples/baseline.yaml.
  */
-import { Command, Option } from 'commander';
+import { Command, type Option } from 'commander';
 import { loadBaseline, BaselineError } from '../baseline/config.ts';
 import type { Baseline } from '../baseline/types.ts';
 import { runCheck } from '../audit/check.ts';
@@ -21,14 +21,13 @@ import { loadBindingsFile } from '../identity/file-source.ts';
 import type { Binding } from '../identity/types.ts';
 import { VERSION } from '../version.ts';
 import { EXIT_VIOLATIONS, UsageError } from './errors.ts';
-
-const opt = (flags: string, description: string, env: string) => new Option(flags, description).env(env);
+import { option } from './options.ts';
 
 /** `--config` and `--baseline`: one option under two names. */
 export function baselineOptions(): Option[] {
   return [
-    opt('--config <file>', 'IdentityBaseline file (required)', 'IDGATE_CONFIG'),
-    opt('--baseline <file>', 'the same as --config', 'IDGATE_BASELINE'),
+    option('--config <file>', 'IdentityBaseline file (required)'),
+    option('--baseline <file>', 'the same as --config'),
   ];
 }
 
@@ -74,13 +73,13 @@ interface CheckFlags {
 export function checkCommand(): Command {
   const cmd = new Command('check')
     .description('judge manifest files (YAML or JSON, kustomize/helm output on stdin) with the baseline, offline')
-    .addOption(opt('-f, --filename <path>', 'file, directory (walked for .yaml/.yml/.json) or - for stdin; repeatable', 'IDGATE_FILENAME')
+    .addOption(option('-f, --filename <path>', 'file, directory (walked for .yaml/.yml/.json) or - for stdin; repeatable')
       .argParser((value: string, previous: string[] | undefined) => [...(previous ?? []), value]));
   for (const o of baselineOptions()) cmd.addOption(o);
   return cmd
-    .addOption(opt('--bindings-file <file>', 'OIDCGroupBindings (multi-document YAML) besides those in the input', 'IDGATE_BINDINGS_FILE'))
-    .addOption(opt('-n, --namespace <ns>', 'namespace of objects that name none', 'IDGATE_NAMESPACE').default('default'))
-    .addOption(opt('-o, --output <format>', 'output format', 'IDGATE_OUTPUT').choices(['table', 'json']).default('table'))
+    .addOption(option('--bindings-file <file>', 'OIDCGroupBindings (multi-document YAML) besides those in the input'))
+    .addOption(option('-n, --namespace <ns>', 'namespace of objects that name none').default('default'))
+    .addOption(option('-o, --output <format>', 'output format').choices(['table', 'json']).default('table'))
     .action(async (flags: CheckFlags) => {
       // From the environment the value is one string, not a list.
       const paths = typeof flags.filename === 'string' ? [flags.filename] : (flags.filename ?? []);

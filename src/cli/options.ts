@@ -1,5 +1,5 @@
 /** Shared flag parsers: each rejects a bad value with a message naming the flag. */
-import { InvalidArgumentError } from 'commander';
+import { InvalidArgumentError, Option } from 'commander';
 
 /** `HOST:PORT` (IPv6 as `[::1]:8443`). */
 export function parseListen(value: string): { host: string; port: number } {
@@ -19,4 +19,14 @@ export function parsePositiveInt(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError(`expected a positive whole number, got "${value}"`);
   return n;
+}
+
+/**
+ * A flag that also reads its environment variable, named by SPEC section 0's rule:
+ * `--tls-dir` reads `IDGATE_TLS_DIR`. Every subcommand declares its flags with this.
+ */
+export function option(flags: string, description: string): Option {
+  const long = /--([a-z0-9-]+)/.exec(flags)?.[1];
+  if (!long) throw new Error(`option ${flags} has no long name`);
+  return new Option(flags, description).env(`IDGATE_${long.replace(/-/g, '_').toUpperCase()}`);
 }

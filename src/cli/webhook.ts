@@ -1,6 +1,6 @@
 /** `idgate webhook`: the admission server. */
 import { join } from 'node:path';
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, InvalidArgumentError } from 'commander';
 import type { LevelWithSilent } from 'pino';
 import { ConfigError, startWebhook } from '../webhook/start.ts';
 import { createCertManager, type CertManager, type WebhookConfigRef } from '../certs/managed.ts';
@@ -8,7 +8,7 @@ import { serviceHosts } from '../certs/generate.ts';
 import { loadKube } from './kube.ts';
 import { UsageError } from './errors.ts';
 import { LOG_LEVELS, createLogger } from './logger.ts';
-import { parseListen, parsePositiveInt } from './options.ts';
+import { option, parseListen, parsePositiveInt } from './options.ts';
 
 interface WebhookFlags {
   config?: string;
@@ -26,8 +26,6 @@ interface WebhookFlags {
   logLevel: LevelWithSilent;
   shutdownGrace: number;
 }
-
-const opt = (flags: string, description: string, env: string) => new Option(flags, description).env(env);
 
 /** `NS/NAME` (--cert-secret). */
 function parseSecretRef(value: string): { namespace: string; name: string } {
@@ -52,20 +50,20 @@ function parseWebhookConfigs(value: string): WebhookConfigRef[] {
 export function webhookCommand(): Command {
   return new Command('webhook')
     .description('serve the mutating and validating admission webhooks over HTTPS')
-    .addOption(opt('--config <file>', 'IdentityBaseline file (hot-reloaded)', 'IDGATE_CONFIG'))
-    .addOption(opt('--listen <host:port>', 'address to listen on', 'IDGATE_LISTEN').argParser(parseListen).default({ host: '0.0.0.0', port: 8443 }, '0.0.0.0:8443'))
-    .addOption(opt('--tls-dir <dir>', 'directory holding tls.crt and tls.key', 'IDGATE_TLS_DIR').conflicts(['tlsCert', 'tlsKey']))
-    .addOption(opt('--tls-cert <file>', 'serving certificate (PEM)', 'IDGATE_TLS_CERT'))
-    .addOption(opt('--tls-key <file>', 'serving key (PEM)', 'IDGATE_TLS_KEY'))
-    .addOption(opt('--client-ca <file>', "require a client certificate signed by this CA (the API server's)", 'IDGATE_CLIENT_CA'))
-    .addOption(opt('--kubeconfig <file>', 'kubeconfig (default: in-cluster)', 'IDGATE_KUBECONFIG'))
-    .addOption(opt('--bindings-file <file>', 'OIDCGroupBindings from a YAML file instead of the cluster', 'IDGATE_BINDINGS_FILE'))
-    .addOption(opt('--manage-certs', 'keep the CA and serving certificate in --cert-secret, write them to --tls-dir, set caBundle in --webhook-configs', 'IDGATE_MANAGE_CERTS'))
-    .addOption(opt('--cert-secret <ns/name>', 'Secret holding the managed CA and serving certificate', 'IDGATE_CERT_SECRET').argParser(parseSecretRef))
-    .addOption(opt('--webhook-configs <mutating,validating>', 'webhook configurations whose caBundle is managed', 'IDGATE_WEBHOOK_CONFIGS').argParser(parseWebhookConfigs))
-    .addOption(opt('--service <name>', "the webhook's Service (in --cert-secret's namespace), for the certificate's names", 'IDGATE_SERVICE').default('idgate-webhook'))
-    .addOption(opt('--log-level <level>', 'log level', 'IDGATE_LOG_LEVEL').choices(LOG_LEVELS).default('info'))
-    .addOption(opt('--shutdown-grace <ms>', 'how long in-flight requests may take after SIGTERM', 'IDGATE_SHUTDOWN_GRACE').argParser(parsePositiveInt).default(20_000))
+    .addOption(option('--config <file>', 'IdentityBaseline file (hot-reloaded)'))
+    .addOption(option('--listen <host:port>', 'address to listen on').argParser(parseListen).default({ host: '0.0.0.0', port: 8443 }, '0.0.0.0:8443'))
+    .addOption(option('--tls-dir <dir>', 'directory holding tls.crt and tls.key').conflicts(['tlsCert', 'tlsKey']))
+    .addOption(option('--tls-cert <file>', 'serving certificate (PEM)'))
+    .addOption(option('--tls-key <file>', 'serving key (PEM)'))
+    .addOption(option('--client-ca <file>', "require a client certificate signed by this CA (the API server's)"))
+    .addOption(option('--kubeconfig <file>', 'kubeconfig (default: in-cluster)'))
+    .addOption(option('--bindings-file <file>', 'OIDCGroupBindings from a YAML file instead of the cluster'))
+    .addOption(option('--manage-certs', 'keep the CA and serving certificate in --cert-secret, write them to --tls-dir, set caBundle in --webhook-configs'))
+    .addOption(option('--cert-secret <ns/name>', 'Secret holding the managed CA and serving certificate').argParser(parseSecretRef))
+    .addOption(option('--webhook-configs <mutating,validating>', 'webhook configurations whose caBundle is managed').argParser(parseWebhookConfigs))
+    .addOption(option('--service <name>', "the webhook's Service (in --cert-secret's namespace), for the certificate's names").default('idgate-webhook'))
+    .addOption(option('--log-level <level>', 'log level').choices(LOG_LEVELS).default('info'))
+    .addOption(option('--shutdown-grace <ms>', 'how long in-flight requests may take after SIGTERM').argParser(parsePositiveInt).default(20_000))
     .action(async (flags: WebhookFlags) => {
       const tlsCert = flags.tlsCert ?? (flags.tlsDir ? join(flags.tlsDir, 'tls.crt') : undefined);
       const tlsKey = flags.tlsKey ?? (flags.tlsDir ? join(flags.tlsDir, 'tls.key') : undefined);

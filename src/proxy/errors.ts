@@ -63,14 +63,16 @@ export function challengeFor(denial: ProxyDenial): string | undefined {
   }
 }
 
+/** The RFC 6750 / proxy error name of each code, the `error` field of the body. */
+const ERROR_NAME: Readonly<Record<DenyCode, string>> = Object.freeze({
+  IDGATE_PROXY_NO_TOKEN: 'unauthorized',
+  IDGATE_PROXY_BAD_REQUEST: 'invalid_request',
+  IDGATE_PROXY_INVALID_TOKEN: 'invalid_token',
+  IDGATE_PROXY_FORBIDDEN: 'insufficient_scope',
+  IDGATE_PROXY_IDP_UNAVAILABLE: 'temporarily_unavailable',
+});
+
 /** The JSON error body: `{ error, code, message }`, `error` being the RFC 6750 / proxy error name. */
 export function denialBody(denial: ProxyDenial): string {
-  const error = {
-    IDGATE_PROXY_NO_TOKEN: 'unauthorized',
-    IDGATE_PROXY_BAD_REQUEST: 'invalid_request',
-    IDGATE_PROXY_INVALID_TOKEN: 'invalid_token',
-    IDGATE_PROXY_FORBIDDEN: 'insufficient_scope',
-    IDGATE_PROXY_IDP_UNAVAILABLE: 'temporarily_unavailable',
-  }[denial.code];
-  return JSON.stringify({ error, code: denial.code, message: denial.message });
+  return JSON.stringify({ error: ERROR_NAME[denial.code], code: denial.code, message: denial.message });
 }

@@ -1,13 +1,13 @@
 /** `idgate proxy`: the OIDC-verifying auth sidecar (SPEC sections 0 and 5). */
 import type { AddressInfo } from 'node:net';
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, InvalidArgumentError } from 'commander';
 import type { LevelWithSilent } from 'pino';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { buildProxyConfig, PROXY_DEFAULTS, ProxyConfigError } from '../proxy/config.ts';
 import { createProxy } from '../proxy/server.ts';
 import { UsageError } from './errors.ts';
 import { LOG_LEVELS, createLogger } from './logger.ts';
-import { parseList, parseListen, parsePositiveInt } from './options.ts';
+import { option, parseList, parseListen, parsePositiveInt } from './options.ts';
 
 interface ProxyFlags {
   upstream: string;
@@ -41,26 +41,24 @@ export function parseBool(value: string): boolean {
   throw new InvalidArgumentError(`expected true or false, got "${value}"`);
 }
 
-const opt = (flags: string, description: string, env: string) => new Option(flags, description).env(env);
-
 /** The `proxy` subcommand; the lead wires it into the program. */
 export function proxyCommand(): Command {
   return new Command('proxy')
     .description('reverse proxy that admits only requests bearing a valid OIDC token of an allowed group')
-    .addOption(opt('--upstream <url>', 'the app to forward to, e.g. http://127.0.0.1:8080', 'IDGATE_UPSTREAM').makeOptionMandatory())
-    .addOption(opt('--issuer <url,url>', 'trusted OIDC issuer(s), exactly as in the tokens\' iss', 'IDGATE_ISSUER').argParser(parseList).makeOptionMandatory())
-    .addOption(opt('--audience <aud>', 'required token audience (comma-separated: any of them)', 'IDGATE_AUDIENCE').argParser(parseList).makeOptionMandatory())
-    .addOption(opt('--allowed-groups <g,g>', 'groups allowed through (any one suffices; default: every verified caller)', 'IDGATE_ALLOWED_GROUPS').argParser(parseList).default([]))
-    .addOption(opt('--groups-claim <path>', 'claim path of the groups: groups, realm_access.roles, cognito:groups', 'IDGATE_GROUPS_CLAIM').default(PROXY_DEFAULTS.groupsClaim))
-    .addOption(opt('--listen <host:port>', 'address to listen on', 'IDGATE_LISTEN').argParser(parseListen).default(parseListen(PROXY_DEFAULTS.listen), PROXY_DEFAULTS.listen))
-    .addOption(opt('--skip-paths <p,p>', 'exact paths forwarded without a token (probes)', 'IDGATE_SKIP_PATHS').argParser(parseList).default([]))
-    .addOption(opt('--upstream-timeout <duration>', 'time the upstream has to send response headers', 'IDGATE_UPSTREAM_TIMEOUT').argParser(parseDuration).default(PROXY_DEFAULTS.upstreamTimeoutMs, '30s'))
-    .addOption(opt('--strip-authorization [bool]', 'do not pass the caller\'s Authorization header to the upstream', 'IDGATE_STRIP_AUTHORIZATION').argParser(parseBool).preset(true).default(false))
-    .addOption(opt('--clock-skew <duration>', 'tolerance for exp and nbf', 'IDGATE_CLOCK_SKEW').argParser(parseDuration).default(PROXY_DEFAULTS.clockToleranceSec * 1000, '30s'))
-    .addOption(opt('--token-cache-size <n>', 'verified tokens remembered until they expire', 'IDGATE_TOKEN_CACHE_SIZE').argParser(parsePositiveInt).default(PROXY_DEFAULTS.tokenCacheMaxEntries))
+    .addOption(option('--upstream <url>', 'the app to forward to, e.g. http://127.0.0.1:8080').makeOptionMandatory())
+    .addOption(option('--issuer <url,url>', 'trusted OIDC issuer(s), exactly as in the tokens\' iss').argParser(parseList).makeOptionMandatory())
+    .addOption(option('--audience <aud>', 'required token audience (comma-separated: any of them)').argParser(parseList).makeOptionMandatory())
+    .addOption(option('--allowed-groups <g,g>', 'groups allowed through (any one suffices; default: every verified caller)').argParser(parseList).default([]))
+    .addOption(option('--groups-claim <path>', 'claim path of the groups: groups, realm_access.roles, cognito:groups').default(PROXY_DEFAULTS.groupsClaim))
+    .addOption(option('--listen <host:port>', 'address to listen on').argParser(parseListen).default(parseListen(PROXY_DEFAULTS.listen), PROXY_DEFAULTS.listen))
+    .addOption(option('--skip-paths <p,p>', 'exact paths forwarded without a token (probes)').argParser(parseList).default([]))
+    .addOption(option('--upstream-timeout <duration>', 'time the upstream has to send response headers').argParser(parseDuration).default(PROXY_DEFAULTS.upstreamTimeoutMs, '30s'))
+    .addOption(option('--strip-authorization [bool]', 'do not pass the caller\'s Authorization header to the upstream').argParser(parseBool).preset(true).default(false))
+    .addOption(option('--clock-skew <duration>', 'tolerance for exp and nbf').argParser(parseDuration).default(PROXY_DEFAULTS.clockToleranceSec * 1000, '30s'))
+    .addOption(option('--token-cache-size <n>', 'verified tokens remembered until they expire').argParser(parsePositiveInt).default(PROXY_DEFAULTS.tokenCacheMaxEntries))
     // 20 s: inside Kubernetes' default 30 s terminationGracePeriodSeconds, so draining ends before SIGKILL.
-    .addOption(opt('--shutdown-grace <duration>', 'how long in-flight requests may take after SIGTERM', 'IDGATE_SHUTDOWN_GRACE').argParser(parseDuration).default(20_000, '20s'))
-    .addOption(opt('--log-level <level>', 'log level', 'IDGATE_LOG_LEVEL').choices(LOG_LEVELS).default('info'))
+    .addOption(option('--shutdown-grace <duration>', 'how long in-flight requests may take after SIGTERM').argParser(parseDuration).default(20_000, '20s'))
+    .addOption(option('--log-level <level>', 'log level').choices(LOG_LEVELS).default('info'))
     .action(async (flags: ProxyFlags) => {
       let config;
       try {

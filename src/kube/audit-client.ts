@@ -31,6 +31,9 @@ class RawObjectApi extends KubernetesObjectApi {
   }
 }
 
+/** How often a list whose continue token expired (410 Gone) starts over before the audit gives up. */
+const MAX_LIST_RESTARTS = 3;
+
 /** How often an update that lost a race (409 Conflict) is retried with a fresh read. */
 const MAX_CONFLICT_RETRIES = 5;
 
@@ -44,19 +47,35 @@ export function createAuditClient(kubeConfig: KubeConfig): AuditClient {
 
   return {
     async *listPages(resource, namespace, pageSize) {
+      // A continue token expires with etcd's compaction (every 5 minutes by default): a long
+      // audit then gets 410 Gone for its next page. The list restarts from the beginning and
+      // what was already yielded is skipped, so every object is judged exactly once.
+      const yielded = new Set<string>();
       let token: string | undefined;
-      do {
+      let restarts = 0;
+      for (;;) {
         let page: KubernetesListObject<KubernetesObject>;
         try {
           page = await api.list(resource.apiVersion, resource.kind, namespace, undefined, undefined, undefined, undefined, undefined, pageSize, token);
         } catch (err) {
           if (isNotServed(err)) throw new NotServedError(resource);
+          if (statusOf(err) === 410 && token !== undefined && restarts < MAX_LIST_RESTARTS) {
+            restarts++;
+            token = undefined;
+            continue;
+          }
           throw err;
         }
-        yield (page.items ?? []) as KubeObject[];
-        token = page.metadata?._continue ?? (page.metadata as { continue?: string } | undefined)?.continue;
-        token = token || undefined;
-      } while (token !== undefined);
+        const items = ((page.items ?? []) as KubeObject[]).filter((obj) => {
+          const key = obj.metadata?.uid ?? `${obj.metadata?.namespace}/${obj.metadata?.name}`;
+          if (yielded.has(key)) return false;
+          yielded.add(key);
+          return true;
+        });
+        yield items;
+        token = page.metadata?._continue || (page.metadata as { continue?: string } | undefined)?.continue || undefined;
+        if (token === undefined) return;
+      }
     },
 
     async upsert(object) {

@@ -23,8 +23,15 @@ export interface WebhookMetrics {
   readonly mutations: Counter<'result'>;
 }
 
+export interface MetricsOptions {
+  /** Node process metrics (CPU, memory, event loop lag) too; default true. */
+  readonly processMetrics?: boolean;
+  /** Read at each scrape for idgate_cache_synced (the identity cache may sync long after start). */
+  readonly cacheSynced?: () => boolean;
+}
+
 /** Creates and registers every webhook metric on `registry` (default: a new one). */
-export function createMetrics(registry = new Registry(), { processMetrics = true } = {}): WebhookMetrics {
+export function createMetrics(registry = new Registry(), { processMetrics = true, cacheSynced }: MetricsOptions = {}): WebhookMetrics {
   if (processMetrics) collectDefaultMetrics({ register: registry, prefix: 'idgate_' });
   const registers = [registry];
   return {
@@ -64,6 +71,9 @@ export function createMetrics(registry = new Registry(), { processMetrics = true
       help: '1 when the identity cache has completed its first sync, else 0.',
       labelNames: ['cache'],
       registers,
+      collect() {
+        if (cacheSynced) this.set({ cache: 'bindings' }, cacheSynced() ? 1 : 0);
+      },
     }),
     baselineReloads: new Counter({
       name: 'idgate_baseline_reloads_total',

@@ -86,9 +86,8 @@ function openCertificates(options: WebhookOptions): CertificateSource {
 }
 
 /** Starts the identity source: a bindings file must load now; the cluster syncs in the background. */
-async function openIdentity(options: WebhookOptions, metrics: WebhookMetrics): Promise<IdentitySource> {
+async function openIdentity(options: WebhookOptions): Promise<IdentitySource> {
   const { logger } = options;
-  const cacheSynced = () => metrics.cacheSynced.set({ cache: 'bindings' }, source.index.ready() ? 1 : 0);
   let source: IdentitySource;
   if (options.bindingsFile) {
     source = createFileIdentitySource({ path: options.bindingsFile, logger, watch: true });
@@ -102,17 +101,17 @@ async function openIdentity(options: WebhookOptions, metrics: WebhookMetrics): P
     source = options.kubeIdentity();
     // Not awaited: the server answers /healthz at once, /readyz turns true at the first sync,
     // and until then the rules that need identity act as baseline.identity.onUnavailable says.
-    source.start().then(cacheSynced, (err: unknown) => logger.error({ err }, 'identity source failed to start'));
+    source.start().catch((err: unknown) => logger.error({ err }, 'identity source failed to start'));
   } else {
     throw new ConfigError('either --bindings-file or a cluster (--kubeconfig, or in-cluster) is needed for identity');
   }
-  cacheSynced();
   return source;
 }
 
 export async function startWebhook(options: WebhookOptions): Promise<Webhook> {
   const { logger } = options;
-  const metrics = createMetrics();
+  let identity: IdentitySource | undefined;
+  const metrics = createMetrics(undefined, { cacheSynced: () => identity?.index.ready() ?? false });
   const readiness = createReadiness();
 
   const baseline = openBaseline(options, metrics);
@@ -120,11 +119,12 @@ export async function startWebhook(options: WebhookOptions): Promise<Webhook> {
   await options.certManager?.start();
   const certificates = openCertificates(options);
   const clientCA = options.clientCaFile ? readOrThrow(options.clientCaFile, '--client-ca') : undefined;
-  const identity = await openIdentity(options, metrics);
+  const source = await openIdentity(options);
+  identity = source;
   readiness.register('tls', () => certificates.current().notAfter.getTime() > Date.now());
-  readiness.register('identity-cache', () => identity.index.ready());
+  readiness.register('identity-cache', () => source.index.ready());
 
-  const deps = { baseline: () => baseline.current(), identity: identity.index, logger };
+  const deps = { baseline: () => baseline.current(), identity: source.index, logger };
   const app = createApp({
     logger,
     metrics,
@@ -147,14 +147,14 @@ export async function startWebhook(options: WebhookOptions): Promise<Webhook> {
     readiness,
     metrics,
     baseline,
-    identity,
+    identity: source,
     async stop(graceMs) {
       readiness.markShuttingDown();
       await server.shutdown(graceMs);
       await options.certManager?.stop();
       certificates.close();
       baseline.close();
-      await identity.stop();
+      await source.stop();
     },
   };
 }

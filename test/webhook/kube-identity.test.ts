@@ -70,12 +70,16 @@ describe('webhook with the Kubernetes identity source', () => {
   it('/readyz is false until the first sync, then true', async () => {
     const before = await request(url).get('/readyz').ca(certs.ca.cert).expect(503);
     assert.deepEqual(before.body.failing, ['identity-cache']);
+    const unsynced = await request(url).get('/metrics').ca(certs.ca.cert).expect(200);
+    assert.match(unsynced.text, /^idgate_cache_synced\{cache="bindings"\} 0$/m);
     // Meanwhile a Pod is refused with a retryable 503 (baseline identity.onUnavailable: deny).
     const res = await request(url).post('/mutate/pods').ca(certs.ca.cert).send(podReview).expect(200);
     assert.equal(res.body.response.allowed, false);
     assert.equal(res.body.response.status.code, 503);
     release();
     await eventually(async () => (await request(url).get('/readyz').ca(certs.ca.cert)).status === 200, 5000, 'readiness');
+    const synced = await request(url).get('/metrics').ca(certs.ca.cert).expect(200);
+    assert.match(synced.text, /^idgate_cache_synced\{cache="bindings"\} 1$/m);
     assert.deepEqual(await groupLabels(), ['payments-writers']);
   });
 

@@ -16,11 +16,14 @@ export type DenyCode =
 export class ProxyDenial extends Error {
   readonly code: DenyCode;
   readonly status: 400 | 401 | 403 | 503;
-  constructor(code: DenyCode, status: 400 | 401 | 403 | 503, message: string, options?: { cause?: unknown }) {
+  /** For 503: when the proxy will try the identity provider again (the `Retry-After` header). */
+  readonly retryAfterSeconds: number | undefined;
+  constructor(code: DenyCode, status: 400 | 401 | 403 | 503, message: string, options?: { cause?: unknown; retryAfterSeconds?: number }) {
     super(message, options);
     this.name = 'ProxyDenial';
     this.code = code;
     this.status = status;
+    this.retryAfterSeconds = options?.retryAfterSeconds;
   }
 }
 
@@ -33,8 +36,8 @@ export function invalidToken(message: string, cause?: unknown): ProxyDenial {
  * The issuer's discovery document or JWKS could not be fetched. Not the caller's fault, so 503
  * rather than 401: a 401 would make well-behaved clients throw away a good token.
  */
-export function idpUnavailable(message: string, cause?: unknown): ProxyDenial {
-  return new ProxyDenial('IDGATE_PROXY_IDP_UNAVAILABLE', 503, message, { cause });
+export function idpUnavailable(message: string, cause?: unknown, retryAfterMs = 1000): ProxyDenial {
+  return new ProxyDenial('IDGATE_PROXY_IDP_UNAVAILABLE', 503, message, { cause, retryAfterSeconds: Math.max(1, Math.ceil(retryAfterMs / 1000)) });
 }
 
 /** The realm named in every `WWW-Authenticate` challenge. */

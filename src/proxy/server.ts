@@ -137,7 +137,8 @@ export function createProxy(deps: ProxyDeps): http.Server {
     const headers: Record<string, string> = { 'content-type': 'application/json', 'cache-control': 'no-store' };
     const challenge = challengeFor(d);
     if (challenge !== undefined) headers['www-authenticate'] = challenge;
-    if (d.status === 503) headers['retry-after'] = '5';
+    // When the proxy itself will next try the identity provider (its discovery backoff).
+    if (d.retryAfterSeconds !== undefined) headers['retry-after'] = String(d.retryAfterSeconds);
     return headers;
   }
 

@@ -124,7 +124,8 @@ export function createVerifier(options: VerifierOptions): Verifier {
     if (state.jwks) return state.jwks;
     if (state.pending) return state.pending;
     if (clock() < state.retryAt) {
-      throw idpUnavailable(`discovery of ${issuer} failed (${state.lastError ?? 'unknown error'}); retrying in ${Math.ceil((state.retryAt - clock()) / 1000)} s`);
+      const wait = state.retryAt - clock();
+      throw idpUnavailable(`discovery of ${issuer} failed (${state.lastError ?? 'unknown error'}); retrying in ${Math.ceil(wait / 1000)} s`, undefined, wait);
     }
     const s = state;
     s.pending = discover(issuer).then(
@@ -140,7 +141,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
         s.lastError = err instanceof Error ? err.message : String(err);
         s.pending = undefined;
         logger.warn({ issuer, err: s.lastError, failures: s.failures }, 'OIDC discovery failed');
-        throw idpUnavailable(`discovery of ${issuer} failed: ${s.lastError}`, err);
+        throw idpUnavailable(`discovery of ${issuer} failed: ${s.lastError}`, err, s.retryAt - clock());
       },
     );
     return s.pending;

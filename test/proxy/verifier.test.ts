@@ -56,8 +56,9 @@ describe('verifier discovery', () => {
     await denialOf(v.verify(await token()));
     assert.equal(urls.length, 2, 'retried once the first backoff passed');
     now += 1_001;
-    await denialOf(v.verify(await token()));
+    const waiting = await denialOf(v.verify(await token()));
     assert.equal(urls.length, 2, 'the second backoff is longer (2 s)');
+    assert.equal(waiting.retryAfterSeconds, 1, 'Retry-After says when the next attempt is due (2 s after the failure, 1 s from now)');
   });
 
   it('turns an unreachable JWKS into 503, not 401', async () => {

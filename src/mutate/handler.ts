@@ -21,7 +21,15 @@ export interface MutateHandlerDeps {
   readonly logger: Logger;
   /** The idgate version for the `idgate.dev/injected` annotation. */
   readonly version: string;
+  /** Called once per Pod CREATE with what was done (metrics). */
+  readonly onOutcome?: (outcome: MutationOutcome) => void;
 }
+
+/**
+ * What happened to a Pod: the sidecar injected, left out (exempt, opted out, no port, already
+ * there…), only computed (`mutation: dry-run`), or the Pod refused while the cache syncs.
+ */
+export type MutationOutcome = 'injected' | 'not-injected' | 'dry-run' | 'identity-unavailable';
 
 /** Status code of the retryable answer while the identity cache is not synced (503 Service Unavailable). */
 export const IDENTITY_UNAVAILABLE_CODE = 503;
@@ -53,6 +61,7 @@ function isPodRequest(request: AdmissionRequest): boolean {
  */
 export function createMutateHandler(deps: MutateHandlerDeps): AdmissionHandler {
   const { identity, logger, version } = deps;
+  const outcome = deps.onOutcome ?? (() => {});
   return (request: AdmissionRequest): AdmissionResult => {
     if (request.operation !== 'CREATE') return allowed(`operation ${request.operation} is not mutated`);
     if (!isPodRequest(request)) {
@@ -77,6 +86,7 @@ export function createMutateHandler(deps: MutateHandlerDeps): AdmissionHandler {
       );
       if (result.status) result.status.reason = 'ServiceUnavailable';
       result.log = { injected: false, reason: 'identity cache not synced' };
+      outcome('identity-unavailable');
       return result;
     }
 
@@ -84,6 +94,7 @@ export function createMutateHandler(deps: MutateHandlerDeps): AdmissionHandler {
     if (dryRun) {
       const result = allowed();
       result.log = { injected: mutation.injected, reason: mutation.reason, mutationDryRun: true, dryRunPatch: mutation.patch.length };
+      outcome('dry-run');
       const summary = mutation.patch.length === 0
         ? 'idgate dry-run: the Pod needs no change'
         : `idgate dry-run: ${mutation.injected ? 'would inject the idgate-proxy sidecar; ' : ''}` +
@@ -92,6 +103,7 @@ export function createMutateHandler(deps: MutateHandlerDeps): AdmissionHandler {
     }
     const result = patched(mutation.patch);
     result.log = { injected: mutation.injected, reason: mutation.reason, patchOps: mutation.patch.length };
+    outcome(mutation.injected ? 'injected' : 'not-injected');
     return withWarnings(result, mutation.warnings);
   };
 }

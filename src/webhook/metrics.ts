@@ -83,7 +83,7 @@ export function createMetrics(registry = new Registry(), { processMetrics = true
     }),
     mutations: new Counter({
       name: 'idgate_mutations_total',
-      help: 'Pod mutation outcomes (injected, skipped, dry-run).',
+      help: 'Pod CREATE mutations by outcome (injected, not-injected, dry-run, identity-unavailable).',
       labelNames: ['result'],
       registers,
     }),

@@ -129,7 +129,7 @@ export async function startWebhook(options: WebhookOptions): Promise<Webhook> {
     logger,
     metrics,
     readiness,
-    mutate: createMutateHandler({ ...deps, version: VERSION }),
+    mutate: createMutateHandler({ ...deps, version: VERSION, onOutcome: (result) => metrics.mutations.inc({ result }) }),
     validate: createValidateHandler({ ...deps, onViolation: (v) => metrics.violations.inc({ rule: v.rule, mode: v.mode }) }),
   });
   const server = await serve({

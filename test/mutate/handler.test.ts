@@ -7,7 +7,7 @@ import type { Pod } from '../../src/admission/k8s.ts';
 import type { AdmissionRequest, AdmissionResult } from '../../src/admission/types.ts';
 import type { Baseline } from '../../src/baseline/types.ts';
 import { BindingIndex } from '../../src/identity/index.ts';
-import { IDENTITY_UNAVAILABLE_CODE, createMutateHandler } from '../../src/mutate/handler.ts';
+import { IDENTITY_UNAVAILABLE_CODE, createMutateHandler, type MutationOutcome } from '../../src/mutate/handler.ts';
 import { IDENTITY_UNAVAILABLE_WARNING } from '../../src/mutate/mutate.ts';
 import { testBaseline, TEST_ISSUER, type BaselineOverrides } from '../support/baseline.ts';
 
@@ -35,14 +35,16 @@ function setup(opts: { baseline?: BaselineOverrides; synced?: boolean } = {}) {
   const lines: Array<Record<string, unknown>> = [];
   const sink = new Writable({ write(chunk, _enc, cb) { lines.push(JSON.parse(String(chunk))); cb(); } });
   let baseline: Baseline = testBaseline(opts.baseline);
-  const handler = createMutateHandler({ baseline: () => baseline, identity, logger: pino({ level: 'debug' }, sink), version: '0.1.0' });
+  const outcomes: MutationOutcome[] = [];
+  const handler = createMutateHandler({ baseline: () => baseline, identity, logger: pino({ level: 'debug' }, sink), version: '0.1.0', onOutcome: (o) => outcomes.push(o) });
   const run = (r: AdmissionRequest): AdmissionResult => handler(r) as AdmissionResult;
-  return { run, identity, lines, setBaseline: (b: Baseline) => { baseline = b; } };
+  return { run, identity, lines, outcomes, setBaseline: (b: Baseline) => { baseline = b; } };
 }
 
 test('Pod CREATE is patched; the log field carries injected and reason', () => {
-  const { run } = setup();
+  const { run, outcomes } = setup();
   const result = run(request());
+  assert.deepEqual(outcomes, ['injected']);
   assert.equal(result.allowed, true);
   assert.ok(result.patch && result.patch.length > 0);
   assert.equal(result.log?.injected, true);
@@ -78,8 +80,9 @@ test('an object that is not a Pod is allowed unchanged and logged', () => {
 });
 
 test('mutation: dry-run returns no patch, and warnings plus log say what would have been done', () => {
-  const { run } = setup({ baseline: { mutation: 'dry-run' } });
+  const { run, outcomes } = setup({ baseline: { mutation: 'dry-run' } });
   const result = run(request());
+  assert.deepEqual(outcomes, ['dry-run'], 'and the metric counts it as dry-run');
   assert.equal(result.allowed, true);
   assert.equal(result.patch, undefined);
   assert.ok(result.warnings && result.warnings.length > 0);

@@ -77,6 +77,8 @@ describe('idgate webhook with the example baseline and bindings', () => {
     assert.ok(sidecar.args.includes('--upstream=http://127.0.0.1:8080'));
     assert.ok(sidecar.args.includes('--allowed-groups=payments-writers,payments-admins'));
     assert.ok(pod.spec.volumes.some((v: Obj) => v.name === 'idgate-token'));
+    const injected = (await webhook.metrics.mutations.get()).values.find((v) => v.labels.result === 'injected');
+    assert.ok((injected?.value ?? 0) >= 2, 'idgate_mutations_total{result="injected"} counts them');
   });
 
   it('validates the Pod the mutation produced without a violation', async () => {

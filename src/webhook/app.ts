@@ -73,8 +73,9 @@ function admissionRoute(webhook: 'mutate' | 'validate', handler: AdmissionHandle
     }
     sendJson(res, httpStatus, encodeReview(request.uid, result));
     const seconds = (performance.now() - started) / 1000;
-    metrics.requests.inc({ webhook, operation: request.operation, decision: decisionOf(result) });
-    metrics.duration.observe({ webhook, operation: request.operation }, seconds);
+    const labels = { webhook, operation: request.operation, decision: decisionOf(result) };
+    metrics.requests.inc(labels);
+    metrics.duration.observe(labels, seconds);
     const meta = request.object?.metadata ?? request.oldObject?.metadata;
     logger.info(
       {

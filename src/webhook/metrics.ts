@@ -14,7 +14,7 @@ export const LATENCY_BUCKETS = [0.005, 0.025, 0.1, 0.5, 1, 2.5];
 export interface WebhookMetrics {
   readonly registry: Registry;
   readonly requests: Counter<'webhook' | 'operation' | 'decision'>;
-  readonly duration: Histogram<'webhook' | 'operation'>;
+  readonly duration: Histogram<'webhook' | 'operation' | 'decision'>;
   readonly inFlight: Gauge<'webhook'>;
   readonly violations: Counter<'rule' | 'mode'>;
   readonly certExpiry: Gauge;
@@ -44,8 +44,8 @@ export function createMetrics(registry = new Registry(), { processMetrics = true
     }),
     duration: new Histogram({
       name: 'idgate_admission_duration_seconds',
-      help: 'Time to answer an admission request, from body received to answer written.',
-      labelNames: ['webhook', 'operation'],
+      help: 'Time to answer an admission request, from its arrival (body still to read) to the answer written, by webhook, operation and decision.',
+      labelNames: ['webhook', 'operation', 'decision'],
       buckets: LATENCY_BUCKETS,
       registers,
     }),

@@ -172,7 +172,7 @@ describe('admission routes', () => {
     await request(app).post('/validate').send('x').set('content-type', 'application/json').expect(400);
     const res = await request(app).get('/metrics').expect(200).expect('content-type', /text\/plain/);
     assert.match(res.text, /idgate_admission_requests_total\{webhook="validate",operation="UPDATE",decision="denied"\} 1/);
-    assert.match(res.text, /idgate_admission_duration_seconds_bucket\{le="0.005",webhook="validate",operation="UPDATE"\}/);
+    assert.match(res.text, /idgate_admission_duration_seconds_bucket\{le="0.005",webhook="validate",operation="UPDATE",decision="denied"\}/);
     assert.match(res.text, /idgate_admission_duration_seconds_bucket\{le="2.5"/);
     assert.match(res.text, /idgate_admission_in_flight_requests/);
     assert.match(res.text, /idgate_certificate_expiry_timestamp_seconds/);

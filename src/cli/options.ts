@@ -30,3 +30,11 @@ export function option(flags: string, description: string): Option {
   if (!long) throw new Error(`option ${flags} has no long name`);
   return new Option(flags, description).env(`IDGATE_${long.replace(/-/g, '_').toUpperCase()}`);
 }
+
+/** A duration: `500ms`, `30s`, `2m`, or a bare number of seconds; returns milliseconds. */
+export function parseDuration(value: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(value.trim());
+  if (!m) throw new InvalidArgumentError(`expected a duration such as 500ms, 30s or 2m, got "${value}"`);
+  const n = Number(m[1]);
+  return m[2] === 'ms' ? n : m[2] === 'm' ? n * 60_000 : n * 1_000;
+}

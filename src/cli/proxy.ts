@@ -7,7 +7,7 @@ import { buildProxyConfig, PROXY_DEFAULTS, ProxyConfigError } from '../proxy/con
 import { createProxy } from '../proxy/server.ts';
 import { UsageError } from './errors.ts';
 import { LOG_LEVELS, createLogger } from './logger.ts';
-import { option, parseList, parseListen, parsePositiveInt } from './options.ts';
+import { option, parseDuration, parseList, parseListen, parsePositiveInt } from './options.ts';
 
 interface ProxyFlags {
   upstream: string;
@@ -23,14 +23,6 @@ interface ProxyFlags {
   tokenCacheSize: number;
   shutdownGrace: number;
   logLevel: LevelWithSilent;
-}
-
-/** A duration: `500ms`, `30s`, `2m`, or a bare number of seconds; returns milliseconds. */
-export function parseDuration(value: string): number {
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(value.trim());
-  if (!m) throw new InvalidArgumentError(`expected a duration such as 500ms, 30s or 2m, got "${value}"`);
-  const n = Number(m[1]);
-  return m[2] === 'ms' ? n : m[2] === 'm' ? n * 60_000 : n * 1_000;
 }
 
 /** `true`/`false` (also 1/0, yes/no), so `IDGATE_STRIP_AUTHORIZATION=false` means false. */

@@ -8,7 +8,7 @@ import { serviceHosts } from '../certs/generate.ts';
 import { loadKube } from './kube.ts';
 import { UsageError } from './errors.ts';
 import { LOG_LEVELS, createLogger } from './logger.ts';
-import { option, parseListen, parsePositiveInt } from './options.ts';
+import { option, parseDuration, parseListen } from './options.ts';
 
 interface WebhookFlags {
   config?: string;
@@ -63,7 +63,7 @@ export function webhookCommand(): Command {
     .addOption(option('--webhook-configs <mutating,validating>', 'webhook configurations whose caBundle is managed').argParser(parseWebhookConfigs))
     .addOption(option('--service <name>', "the webhook's Service (in --cert-secret's namespace), for the certificate's names").default('idgate-webhook'))
     .addOption(option('--log-level <level>', 'log level').choices(LOG_LEVELS).default('info'))
-    .addOption(option('--shutdown-grace <ms>', 'how long in-flight requests may take after SIGTERM').argParser(parsePositiveInt).default(20_000))
+    .addOption(option('--shutdown-grace <duration>', 'how long in-flight requests may take after SIGTERM').argParser(parseDuration).default(20_000, '20s'))
     .action(async (flags: WebhookFlags) => {
       const tlsCert = flags.tlsCert ?? (flags.tlsDir ? join(flags.tlsDir, 'tls.crt') : undefined);
       const tlsKey = flags.tlsKey ?? (flags.tlsDir ? join(flags.tlsDir, 'tls.key') : undefined);

@@ -11,7 +11,7 @@ describe('SIGTERM under load', () => {
     const certs = await makeCertDir();
     const { child, line, exited } = await startCli(
       ['webhook', '--config', 'examples/baseline.yaml', '--bindings-file', 'examples/bindings.yaml', '--tls-dir', certs.dir,
-        '--listen', '127.0.0.1:0', '--shutdown-grace', '10000'],
+        '--listen', '127.0.0.1:0', '--shutdown-grace', '10s'],
       (l) => l.msg === 'webhook listening',
     );
     const review = readFileSync('examples/reviews/pod-create.json', 'utf8');

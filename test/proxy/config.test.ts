@@ -1,7 +1,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { buildProxyConfig, ProxyConfigError, type ProxyConfigInput } from '../../src/proxy/config.ts';
-import { parseBool, parseDuration } from '../../src/cli/proxy.ts';
+import { parseBool } from '../../src/cli/proxy.ts';
+import { parseDuration } from '../../src/cli/options.ts';
 
 const base: ProxyConfigInput = { upstream: 'http://127.0.0.1:8080', issuers: ['https://issuer.example'], audiences: ['api'] };
 

@@ -5,6 +5,7 @@ import type { LevelWithSilent } from 'pino';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { buildProxyConfig, PROXY_DEFAULTS, ProxyConfigError } from '../proxy/config.ts';
 import { createProxy } from '../proxy/server.ts';
+import { IN_POD_CA_FILE, IN_POD_TOKEN_FILE } from '../proxy/kubernetes-issuer.ts';
 import { UsageError } from './errors.ts';
 import { LOG_LEVELS, createLogger } from './logger.ts';
 import { option, parseDuration, parseList, parseListen, parsePositiveInt } from './options.ts';
@@ -23,6 +24,9 @@ interface ProxyFlags {
   tokenCacheSize: number;
   shutdownGrace: number;
   logLevel: LevelWithSilent;
+  kubernetesIssuer?: string;
+  kubernetesCa: string;
+  kubernetesTokenFile: string;
 }
 
 /** `true`/`false` (also 1/0, yes/no), so `IDGATE_STRIP_AUTHORIZATION=false` means false. */
@@ -38,7 +42,10 @@ export function proxyCommand(): Command {
   return new Command('proxy')
     .description('reverse proxy that admits only requests bearing a valid OIDC token of an allowed group')
     .addOption(option('--upstream <url>', 'the app to forward to, e.g. http://127.0.0.1:8080').makeOptionMandatory())
-    .addOption(option('--issuer <url,url>', 'trusted OIDC issuer(s), exactly as in the tokens\' iss').argParser(parseList).makeOptionMandatory())
+    .addOption(option('--issuer <url,url>', 'trusted OIDC issuer(s), exactly as in the tokens\' iss').argParser(parseList).default([]))
+    .addOption(option('--kubernetes-issuer <url>', 'the cluster\'s ServiceAccount issuer, trusted too; its keys are fetched with the Pod\'s ServiceAccount credentials'))
+    .addOption(option('--kubernetes-ca <file>', 'CA of the API server, for --kubernetes-issuer').default(IN_POD_CA_FILE))
+    .addOption(option('--kubernetes-token-file <file>', 'ServiceAccount token sent to --kubernetes-issuer only').default(IN_POD_TOKEN_FILE))
     .addOption(option('--audience <aud>', 'required token audience (comma-separated: any of them)').argParser(parseList).makeOptionMandatory())
     .addOption(option('--allowed-groups <g,g>', 'groups allowed through (any one suffices; default: every verified caller)').argParser(parseList).default([]))
     .addOption(option('--groups-claim <path>', 'claim path of the groups: groups, realm_access.roles, cognito:groups').default(PROXY_DEFAULTS.groupsClaim))
@@ -57,6 +64,7 @@ export function proxyCommand(): Command {
         config = buildProxyConfig({
           upstream: flags.upstream,
           issuers: flags.issuer,
+          ...(flags.kubernetesIssuer ? { kubernetesIssuer: flags.kubernetesIssuer, kubernetesCaFile: flags.kubernetesCa, kubernetesTokenFile: flags.kubernetesTokenFile } : {}),
           audiences: flags.audience,
           allowedGroups: flags.allowedGroups,
           groupsClaim: flags.groupsClaim,

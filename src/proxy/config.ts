@@ -3,6 +3,7 @@
  * from the command line. Every check names the flag to fix.
  */
 import { DEFAULT_GROUPS_CLAIM } from './claims.ts';
+import { IN_POD_CA_FILE, IN_POD_TOKEN_FILE } from './kubernetes-issuer.ts';
 
 /** The proxy's configuration, as {@link buildProxyConfig} validates and freezes it. */
 export interface ProxyConfig {
@@ -30,6 +31,15 @@ export interface ProxyConfig {
   readonly jwksCooldownMs: number;
   /** How long fetched keys are trusted before a refetch. */
   readonly jwksCacheMaxAgeMs: number;
+  /**
+   * The cluster's ServiceAccount issuer (`--kubernetes-issuer`), also in `issuers`: its discovery
+   * and JWKS are fetched with the Pod's ServiceAccount credentials (kubernetes-issuer.ts).
+   */
+  readonly kubernetesIssuer?: {
+    readonly issuer: string;
+    readonly caFile: string;
+    readonly tokenFile: string;
+  };
 }
 
 /** What the command line provides; everything but the three required flags has a default. */
@@ -46,6 +56,9 @@ export interface ProxyConfigInput {
   readonly tokenCacheMaxEntries?: number;
   readonly jwksCooldownMs?: number;
   readonly jwksCacheMaxAgeMs?: number;
+  readonly kubernetesIssuer?: string;
+  readonly kubernetesCaFile?: string;
+  readonly kubernetesTokenFile?: string;
 }
 
 /** Defaults of the optional settings, shared by the config builder and the CLI's --help. */
@@ -91,8 +104,22 @@ export function buildProxyConfig(input: ProxyConfigInput): ProxyConfig {
   const upstream = httpUrl('--upstream', input.upstream);
   // The sidecar talks to its app over the Pod's loopback: plain HTTP, no TLS to terminate twice.
   if (upstream.protocol !== 'http:') throw new ProxyConfigError('--upstream', `"${input.upstream}" must be http:// (the app is reached over the Pod's loopback)`);
-  if (input.issuers.length === 0) throw new ProxyConfigError('--issuer', 'at least one issuer URL is required');
+  if (input.issuers.length === 0 && !input.kubernetesIssuer) {
+    throw new ProxyConfigError('--issuer', 'at least one issuer URL is required (or --kubernetes-issuer)');
+  }
   for (const issuer of input.issuers) httpUrl('--issuer', issuer);
+  let kubernetesIssuer: ProxyConfig['kubernetesIssuer'];
+  if (input.kubernetesIssuer) {
+    if (httpUrl('--kubernetes-issuer', input.kubernetesIssuer).protocol !== 'https:') {
+      throw new ProxyConfigError('--kubernetes-issuer', `"${input.kubernetesIssuer}" must be https:// (the API server's service-account-issuer)`);
+    }
+    kubernetesIssuer = Object.freeze({
+      issuer: input.kubernetesIssuer,
+      caFile: input.kubernetesCaFile ?? IN_POD_CA_FILE,
+      tokenFile: input.kubernetesTokenFile ?? IN_POD_TOKEN_FILE,
+    });
+  }
+  const issuers = [...new Set([...input.issuers, ...(input.kubernetesIssuer ? [input.kubernetesIssuer] : [])])];
   if (input.audiences.length === 0) throw new ProxyConfigError('--audience', 'an audience is required (the aud your tokens are issued for)');
   const groupsClaim = input.groupsClaim ?? PROXY_DEFAULTS.groupsClaim;
   if (groupsClaim.trim() === '') throw new ProxyConfigError('--groups-claim', 'must not be empty (e.g. groups, realm_access.roles, cognito:groups)');
@@ -109,7 +136,7 @@ export function buildProxyConfig(input: ProxyConfigInput): ProxyConfig {
   if (upstreamTimeoutMs === 0) throw new ProxyConfigError('--upstream-timeout', 'must be greater than zero');
   return Object.freeze({
     upstream,
-    issuers: Object.freeze([...input.issuers]),
+    issuers: Object.freeze(issuers),
     audiences: Object.freeze([...input.audiences]),
     allowedGroups: Object.freeze([...(input.allowedGroups ?? [])]),
     groupsClaim,
@@ -120,5 +147,6 @@ export function buildProxyConfig(input: ProxyConfigInput): ProxyConfig {
     tokenCacheMaxEntries: Math.floor(nonNegative('--token-cache-size', input.tokenCacheMaxEntries, PROXY_DEFAULTS.tokenCacheMaxEntries)),
     jwksCooldownMs: nonNegative('jwksCooldownMs', input.jwksCooldownMs, PROXY_DEFAULTS.jwksCooldownMs),
     jwksCacheMaxAgeMs: nonNegative('jwksCacheMaxAgeMs', input.jwksCacheMaxAgeMs, PROXY_DEFAULTS.jwksCacheMaxAgeMs),
+    ...(kubernetesIssuer ? { kubernetesIssuer } : {}),
   });
 }

@@ -15,6 +15,7 @@ import { createForwarder, writeRawResponse } from './forward.ts';
 import { createProxyMetrics, type Decision } from './metrics.ts';
 import { createTokenCache, type VerifiedIdentity } from './token-cache.ts';
 import { createVerifier, type FetchLike, type Verifier } from './verifier.ts';
+import { kubernetesIssuerFetch } from './kubernetes-issuer.ts';
 
 /** What {@link createProxy} needs; only `config`, `logger` and `registry` are required. */
 export interface ProxyDeps {
@@ -70,6 +71,8 @@ const DECISION_OF: Record<ProxyDenial['code'], Decision> = {
 export function createProxy(deps: ProxyDeps): http.Server {
   const { config, logger, registry, clock = Date.now } = deps;
   const metrics = createProxyMetrics(registry);
+  const kube = config.kubernetesIssuer;
+  const kubeFetch = kube ? kubernetesIssuerFetch(kube) : undefined;
   const verifier = deps.verifier ?? createVerifier({
     issuers: config.issuers,
     audiences: config.audiences,
@@ -80,6 +83,7 @@ export function createProxy(deps: ProxyDeps): http.Server {
     logger,
     clock,
     fetch: deps.fetch,
+    fetchFor: (issuer) => (issuer === kube?.issuer ? kubeFetch : undefined),
     onJwksFetch: (issuer, outcome) => metrics.jwksFetches.inc({ issuer, outcome }),
   });
   const cache = createTokenCache({ maxEntries: config.tokenCacheMaxEntries, clock });

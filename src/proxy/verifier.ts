@@ -50,6 +50,8 @@ export interface VerifierOptions {
   /** Epoch milliseconds; `exp`/`nbf` are judged against it. */
   readonly clock?: () => number;
   readonly fetch?: FetchLike;
+  /** A fetch of its own for one issuer's discovery and JWKS (the Kubernetes issuer's credentials). */
+  readonly fetchFor?: (issuer: string) => FetchLike | undefined;
   /** Called once per JWKS request, with its outcome (metrics). */
   readonly onJwksFetch?: (issuer: string, outcome: 'ok' | 'error') => void;
 }
@@ -77,7 +79,7 @@ export function discoveryUrl(issuer: string): string {
 
 /** Creates a verifier; no network traffic happens until the first token of an issuer. */
 export function createVerifier(options: VerifierOptions): Verifier {
-  const { logger, clock = Date.now, fetch: fetchImpl = globalThis.fetch } = options;
+  const { logger, clock = Date.now, fetch: defaultFetch = globalThis.fetch } = options;
   const fetchTimeoutMs = options.fetchTimeoutMs ?? 5_000;
   const trusted = new Set(options.issuers);
   const states = new Map<string, IssuerState>();
@@ -86,6 +88,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
   const algorithms = [...ALLOWED_ALGORITHMS];
 
   async function discover(issuer: string): Promise<JWTVerifyGetKey> {
+    const fetchImpl = options.fetchFor?.(issuer) ?? defaultFetch;
     const url = discoveryUrl(issuer);
     const res = await fetchImpl(url, { signal: AbortSignal.timeout(fetchTimeoutMs), redirect: 'manual', headers: { accept: 'application/json' } });
     if (res.status !== 200) throw new Error(`${url} answered ${res.status}, expected 200`);

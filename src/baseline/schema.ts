@@ -83,6 +83,9 @@ export const BASELINE_SCHEMA = {
         port: { type: 'integer', minimum: 1, maximum: 65535, default: 4180 },
         audience: { type: 'string', minLength: 1, default: 'idgate' },
         issuers: { type: 'array', minItems: 1, items: { type: 'string', pattern: ISSUER_URL } },
+        // The cluster's ServiceAccount issuer (kube-apiserver --service-account-issuer), so
+        // workloads can call each other with the projected token idgate mounts (SPEC section 5).
+        kubernetesIssuer: { type: 'string', pattern: '^https://[^\\s/?#]+(/[^\\s?#]*)?$' },
         // The API server refuses projected token expirations under 10 minutes and at or above
         // 2^32 seconds (core/v1 ServiceAccountTokenProjection.expirationSeconds validation).
         tokenExpirationSeconds: { type: 'integer', minimum: 600, maximum: 4294967295, default: 3600 },

@@ -41,6 +41,12 @@ export interface SidecarConfig {
   readonly audience: string;
   /** Issuers the injected proxy trusts; defaults to the baseline's trustedIssuers. */
   readonly issuers: readonly string[];
+  /**
+   * The cluster's ServiceAccount issuer, trusted by the proxy too: a workload presents the
+   * projected token idgate mounts (audience `audience`), and the proxy fetches that issuer's keys
+   * with its own ServiceAccount credentials. Unset: only `issuers` are trusted.
+   */
+  readonly kubernetesIssuer?: string;
   readonly tokenExpirationSeconds: number;
   readonly resources: {
     readonly requests: Readonly<Record<string, string>>;

@@ -43,6 +43,7 @@ export function sidecarArgs(p: SidecarParams): string[] {
     `--issuer=${p.config.issuers.join(',')}`,
     `--audience=${p.config.audience}`,
   ];
+  if (p.config.kubernetesIssuer) args.push(`--kubernetes-issuer=${p.config.kubernetesIssuer}`);
   if (p.allowedGroups.length > 0) args.push(`--allowed-groups=${p.allowedGroups.join(',')}`);
   return args;
 }

@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { BaselineError, loadBaseline, parseBaseline } from '../../src/baseline/config.ts';
+import { sidecarArgs } from '../../src/mutate/sidecar.ts';
 
 const fixture = (name: string): string => new URL(`../fixtures/baselines/${name}`, import.meta.url).pathname;
 
@@ -126,3 +127,14 @@ function captured(fn: () => unknown): BaselineError {
   }
   assert.fail('expected a BaselineError');
 }
+
+test('sidecar.kubernetesIssuer must be https and reaches the injected proxy as --kubernetes-issuer', () => {
+  const base = 'apiVersion: idgate.dev/v1alpha1\nkind: IdentityBaseline\ntrustedIssuers: [https://keycloak.example.com/realms/prod]\n';
+  const ok = parseBaseline(`${base}sidecar: { image: i, kubernetesIssuer: "https://kubernetes.default.svc.cluster.local" }\n`, 'kube.yaml');
+  assert.equal(ok.sidecar.kubernetesIssuer, 'https://kubernetes.default.svc.cluster.local');
+  const args = sidecarArgs({ config: ok.sidecar, upstreamPort: 8080, proxyPort: 4180, allowedGroups: [] });
+  assert.ok(args.includes('--kubernetes-issuer=https://kubernetes.default.svc.cluster.local'), args.join(' '));
+  assert.ok(!sidecarArgs({ config: parseBaseline(`${base}sidecar: { image: i }\n`, 'b.yaml').sidecar, upstreamPort: 8080, proxyPort: 4180, allowedGroups: [] })
+    .some((a) => a.startsWith('--kubernetes-issuer')), 'absent unless configured');
+  assert.throws(() => parseBaseline(`${base}sidecar: { image: i, kubernetesIssuer: "http://kubernetes.default.svc" }\n`, 'bad.yaml'), /bad\.yaml:4: sidecar\.kubernetesIssuer/);
+});

@@ -104,6 +104,11 @@ export interface OIDCGroupBindingObject extends KubeObject {
   spec?: { issuer?: string; groups?: string[]; serviceAccounts?: string[] };
 }
 
+/** A plain JSON object (not null, not an array): every untrusted field is checked with this first. */
+export function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
 /** Pod's ServiceAccount per SPEC section 2 step 1. */
 export function serviceAccountOf(spec: PodSpec | undefined): string {
   return spec?.serviceAccountName || spec?.serviceAccount || 'default';

@@ -10,6 +10,7 @@ import {
   type AdmissionResult,
   type AdmissionReview,
 } from './types.ts';
+import { isRecord } from './k8s.ts';
 
 /**
  * Largest body accepted. etcd refuses requests over 1.5 MiB (its default --max-request-bytes),
@@ -32,14 +33,12 @@ export class ReviewError extends Error {
   }
 }
 
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
-
 /**
  * Checks that `body` is an admission.k8s.io/v1 AdmissionReview with a request we can answer.
  * @throws {ReviewError} 400 with a stable code naming what is wrong.
  */
 export function decodeReview(body: unknown): AdmissionRequest {
-  if (!isObject(body)) throw new ReviewError(400, 'ERR_NOT_OBJECT', 'body must be a JSON object (an AdmissionReview)');
+  if (!isRecord(body)) throw new ReviewError(400, 'ERR_NOT_OBJECT', 'body must be a JSON object (an AdmissionReview)');
   if (body.kind !== ADMISSION_KIND) {
     throw new ReviewError(400, 'ERR_WRONG_KIND', `kind must be "${ADMISSION_KIND}", got ${JSON.stringify(body.kind ?? null)}`);
   }
@@ -51,19 +50,19 @@ export function decodeReview(body: unknown): AdmissionRequest {
     );
   }
   const request = body.request;
-  if (!isObject(request)) throw new ReviewError(400, 'ERR_NO_REQUEST', 'request is missing from the AdmissionReview');
+  if (!isRecord(request)) throw new ReviewError(400, 'ERR_NO_REQUEST', 'request is missing from the AdmissionReview');
   if (typeof request.uid !== 'string' || request.uid === '') {
     throw new ReviewError(400, 'ERR_NO_UID', 'request.uid is missing: the answer must carry the request uid');
   }
   if (typeof request.operation !== 'string' || !OPERATIONS.has(request.operation)) {
     throw new ReviewError(400, 'ERR_BAD_OPERATION', `request.operation must be one of CREATE, UPDATE, DELETE, CONNECT`);
   }
-  if (!isObject(request.kind) || typeof request.kind.kind !== 'string') {
+  if (!isRecord(request.kind) || typeof request.kind.kind !== 'string') {
     throw new ReviewError(400, 'ERR_NO_REQUEST_KIND', 'request.kind (group, version, kind) is missing');
   }
   for (const field of ['object', 'oldObject'] as const) {
     const value = request[field];
-    if (value !== undefined && value !== null && !isObject(value)) {
+    if (value !== undefined && value !== null && !isRecord(value)) {
       throw new ReviewError(400, 'ERR_BAD_OBJECT', `request.${field} must be an object`);
     }
   }

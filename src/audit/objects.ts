@@ -10,7 +10,7 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isNode, LineCounter, parseAllDocuments, type Document } from 'yaml';
 import type { KubeObject } from '../admission/k8s.ts';
-import { isRecord } from '../baseline/rules/common.ts';
+import { isRecord } from '../admission/k8s.ts';
 
 /** Where an object (or a problem) is in the input. `file` is `-` for stdin. */
 export interface SourceLocation {

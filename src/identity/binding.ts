@@ -6,6 +6,7 @@
  * reports every field error with its path, not just the first, so one run fixes a whole object.
  */
 import type { Binding } from './types.ts';
+import { isRecord } from '../admission/k8s.ts';
 
 export const BINDING_API_VERSION = 'idgate.dev/v1alpha1';
 export const BINDING_KIND = 'OIDCGroupBinding';
@@ -61,7 +62,6 @@ const DNS1123_SUBDOMAIN_MAX = 253;
 const fieldOf = (path: readonly (string | number)[]): string =>
   path.reduce<string>((acc, p) => (typeof p === 'number' ? `${acc}[${p}]` : acc ? `${acc}.${p}` : p), '');
 
-const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** `namespace/name` of an object for messages, as far as it can be read. */
 export function describeObject(obj: unknown): string {

@@ -55,7 +55,3 @@ export function asArray<T>(value: T[] | undefined | unknown): T[] {
   return Array.isArray(value) ? (value as T[]) : [];
 }
 
-/** A plain-object check for untrusted JSON. */
-export function isRecord(value: unknown): value is Record<string, unknown> {
-  return value !== null && typeof value === 'object' && !Array.isArray(value);
-}

@@ -9,7 +9,8 @@ import type { LabelSelector, NetworkPolicy, NetworkPolicyPeer } from '../../admi
 import { GROUP_LABEL_PREFIX, isIdentityLabel } from '../../identity/labels.ts';
 import { quote } from '../../mutate/upstream.ts';
 import type { Rule } from '../types.ts';
-import { asArray, isRecord, keyPath, UNAVAILABLE_MESSAGE, writes, type Finding } from './common.ts';
+import { asArray, keyPath, UNAVAILABLE_MESSAGE, writes, type Finding } from './common.ts';
+import { isRecord } from '../../admission/k8s.ts';
 
 /** The per-namespace default-deny policy idgate's manifests install and this rule protects. */
 export const DEFAULT_DENY_NAME = 'idgate-default-deny';

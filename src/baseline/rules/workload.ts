@@ -18,7 +18,8 @@ import { isIdentityAnnotation, isIdentityLabel } from '../../identity/labels.ts'
 import { optedOut } from '../../mutate/should-inject.ts';
 import { SIDECAR_NAME } from '../../mutate/sidecar.ts';
 import type { Rule, RuleContext, RuleId } from '../types.ts';
-import { isRecord, keyPath, writes, type Finding } from './common.ts';
+import { keyPath, writes, type Finding } from './common.ts';
+import { isRecord } from '../../admission/k8s.ts';
 import { checkHostNetwork, checkMaxGroups, checkServiceAccount, findSidecars, type PodView } from './pod.ts';
 import { sidecarParams } from './sidecar-params.ts';
 

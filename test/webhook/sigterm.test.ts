@@ -61,6 +61,8 @@ describe('SIGTERM', () => {
     let answered = 0;
     answers.forEach((raw, i) => {
       assert.match(raw, /^HTTP\/1\.1 200 /, `request ${i} answered 200`);
+      // In flight when the server began stopping: the answer tells the client not to reuse the connection.
+      assert.match(raw.slice(0, raw.indexOf('\r\n\r\n')), /\r\nConnection: close(\r\n|$)/i, `request ${i} answered with Connection: close`);
       const json = JSON.parse(raw.slice(raw.indexOf('\r\n\r\n') + 4));
       assert.equal(json.response.uid, uids[i]);
       assert.equal(json.response.allowed, true);

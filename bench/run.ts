@@ -19,6 +19,8 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
 const BINDINGS = Number(process.env.BENCH_BINDINGS ?? 10_000);
+/** BENCH_SCENARIOS=typical,large runs only those (for quick before/after comparisons). */
+const ONLY = process.env.BENCH_SCENARIOS?.split(',').map((s) => s.trim()).filter(Boolean);
 
 async function freePort(): Promise<number> {
   return new Promise((resolve) => {
@@ -170,7 +172,7 @@ async function main(): Promise<void> {
   console.log(`request sizes: ${Object.entries(sizes).map(([k, v]) => `${k} ${(v / 1024).toFixed(1)} KB`).join(', ')}`);
 
   const rows: string[] = [];
-  for (const scenario of Object.keys(SCENARIOS) as ScenarioName[]) {
+  for (const scenario of (Object.keys(SCENARIOS) as ScenarioName[]).filter((s) => !ONLY || ONLY.includes(s))) {
     const answer = JSON.parse((await get(port, SCENARIOS[scenario].path, ca.cert, SCENARIOS[scenario].body)).text);
     const patchBytes = String(answer.response.patch ?? '').length;
     const bareProcess = spawn(process.execPath, ['bench/bare-server.ts', dir, String(patchBytes)], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });

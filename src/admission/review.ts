@@ -71,6 +71,10 @@ export function decodeReview(body: unknown): AdmissionRequest {
 
 /** The AdmissionReview answer: same apiVersion and kind, the request's uid, patch base64-encoded. */
 export function encodeReview(uid: string, result: AdmissionResult): AdmissionReview {
+  return { apiVersion: ADMISSION_API_VERSION, kind: ADMISSION_KIND, response: encodeResponse(uid, result) };
+}
+
+function encodeResponse(uid: string, result: AdmissionResult): AdmissionResponse {
   const response: AdmissionResponse = { uid, allowed: result.allowed };
   if (result.status) response.status = result.status;
   if (result.patch && result.patch.length > 0) {
@@ -81,5 +85,19 @@ export function encodeReview(uid: string, result: AdmissionResult): AdmissionRev
   if (result.auditAnnotations && Object.keys(result.auditAnnotations).length > 0) {
     response.auditAnnotations = result.auditAnnotations;
   }
-  return { apiVersion: ADMISSION_API_VERSION, kind: ADMISSION_KIND, response };
+  return response;
+}
+
+/**
+ * {@link encodeReview} as JSON text, the admission routes' answer. The base64 patch (the bulk
+ * of the answer) is appended to the text rather than passed through JSON.stringify, which would
+ * scan it again for characters to escape: base64 has none. Encoding a typical Pod's 2.7 KB
+ * answer takes 3.5 µs instead of 5.0 (bench/, in-process). Key order is not significant in JSON.
+ */
+export function encodeReviewJson(uid: string, result: AdmissionResult): string {
+  const { patch, ...response } = encodeResponse(uid, result);
+  const json = JSON.stringify({ apiVersion: ADMISSION_API_VERSION, kind: ADMISSION_KIND, response });
+  if (patch === undefined) return json;
+  // `json` ends with the response's `}` and the review's `}`.
+  return `${json.slice(0, -2)},"patch":"${patch}"}}`;
 }

@@ -6,7 +6,7 @@
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import express, { type ErrorRequestHandler } from 'express';
 import type { Logger } from 'pino';
-import { ReviewError, decodeReview, encodeReview } from '../admission/review.ts';
+import { ReviewError, decodeReview, encodeReviewJson } from '../admission/review.ts';
 import { checkJsonRequest, readJson } from '../admission/body.ts';
 import { guardObjectShape } from '../admission/shape.ts';
 import { errored } from '../admission/response.ts';
@@ -22,9 +22,12 @@ export interface AppDeps {
   readonly validate: AdmissionHandler;
 }
 
-/** Writes a JSON answer on node's own response (the admission routes never touch express). */
 function sendJson(res: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
+  sendJsonText(res, status, JSON.stringify(body));
+}
+
+/** Writes a JSON answer on node's own response (the admission routes never touch express). */
+function sendJsonText(res: ServerResponse, status: number, text: string): void {
   res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) });
   res.end(text);
 }
@@ -71,7 +74,7 @@ function admissionRoute(webhook: 'mutate' | 'validate', handler: AdmissionHandle
     } finally {
       metrics.inFlight.dec({ webhook });
     }
-    sendJson(res, httpStatus, encodeReview(request.uid, result));
+    sendJsonText(res, httpStatus, encodeReviewJson(request.uid, result));
     const seconds = (performance.now() - started) / 1000;
     const labels = { webhook, operation: request.operation, decision: decisionOf(result) };
     metrics.requests.inc(labels);

@@ -11,6 +11,7 @@ import { quote } from '../../mutate/upstream.ts';
 import type { Rule } from '../types.ts';
 import { asArray, keyPath, UNAVAILABLE_MESSAGE, writes, type Finding } from './common.ts';
 import { isRecord } from '../../admission/k8s.ts';
+import { coversEveryAddress, parseCidr, type CidrRange } from './cidr.ts';
 
 /** The per-namespace default-deny policy idgate's manifests install and this rule protects. */
 export const DEFAULT_DENY_NAME = 'idgate-default-deny';
@@ -113,15 +114,35 @@ export function isWorldCidr(cidr: string): boolean {
   return extra === undefined && address !== undefined && isIP(address) !== 0 && prefix !== undefined && /^0+$/.test(prefix);
 }
 
-/** networkpolicy-ipblock-world: ingress from every address, whatever `except` carves out. */
+/**
+ * networkpolicy-ipblock-world: ingress from every address, whatever `except` carves out: a
+ * `/0` CIDR, or the CIDRs of one ingress rule that together cover a whole address family
+ * (`0.0.0.0/1` and `128.0.0.0/1`), which is the same opening written to slip past a `/0` check.
+ */
 export const networkpolicyIpblockWorld: Rule<NetworkPolicy> = (object, _old, ctx) => {
   if (object === undefined || !writes(ctx)) return [];
-  return ingressPeers(object)
+  const findings: Finding[] = ingressPeers(object)
     .filter(({ peer }) => typeof peer.ipBlock?.cidr === 'string' && isWorldCidr(peer.ipBlock.cidr))
     .map(({ peer, path }) => ({
       rule: 'networkpolicy-ipblock-world' as const, path: `${path}.ipBlock.cidr`,
       message: `${quote(peer.ipBlock?.cidr)} admits every address, cluster Pods included; name the external ranges, and callers in the cluster by identity labels`,
     }));
+  asArray<{ from?: unknown }>(object.spec?.ingress).forEach((rule, i) => {
+    const cidrs = asArray<NetworkPolicyPeer>(rule?.from)
+      .map((peer) => peer?.ipBlock?.cidr)
+      .filter((cidr): cidr is string => typeof cidr === 'string');
+    if (cidrs.length < 2 || cidrs.some(isWorldCidr)) return; // a /0 is reported on its own above
+    const ranges = cidrs.map(parseCidr).filter((r): r is CidrRange => r !== undefined);
+    for (const family of [4, 6] as const) {
+      if (!coversEveryAddress(ranges, family)) continue;
+      const listed = cidrs.filter((c) => parseCidr(c)?.family === family);
+      findings.push({
+        rule: 'networkpolicy-ipblock-world', path: `spec.ingress[${i}].from`,
+        message: `ipBlocks ${listed.map(quote).join(', ')} together admit every IPv${family} address, cluster Pods included; name the external ranges, and callers in the cluster by identity labels`,
+      });
+    }
+  });
+  return findings;
 };
 
 /** Every selector of the policy (the target, ingress and egress peers), with its path. */

@@ -13,7 +13,7 @@ import type { ProxyConfig } from './config.ts';
 import { challengeFor, denialBody, ProxyDenial } from './errors.ts';
 import { createForwarder, writeRawResponse } from './forward.ts';
 import { createProxyMetrics, type Decision } from './metrics.ts';
-import { createTokenCache, type VerifiedIdentity } from './token-cache.ts';
+import { createTokenCache, tokenKey, type VerifiedIdentity } from './token-cache.ts';
 import { createVerifier, type FetchLike, type Verifier } from './verifier.ts';
 import { kubernetesIssuerFetch } from './kubernetes-issuer.ts';
 
@@ -90,6 +90,23 @@ export function createProxy(deps: ProxyDeps): http.Server {
   const forwarder = createForwarder({ config, logger, metrics });
   const skip = new Set(config.skipPaths);
 
+  /** Verifications in progress, by token hash. */
+  const verifications = new Map<string, Promise<VerifiedIdentity>>();
+
+  async function verifyAndRemember(token: string): Promise<VerifiedIdentity> {
+    const started = performance.now();
+    let identity: VerifiedIdentity;
+    try {
+      identity = await verifier.verify(token);
+      metrics.verifyDuration.observe({ result: 'valid' }, (performance.now() - started) / 1000);
+    } catch (err) {
+      metrics.verifyDuration.observe({ result: 'invalid' }, (performance.now() - started) / 1000);
+      throw err;
+    }
+    cache.set(token, identity);
+    return identity;
+  }
+
   async function authenticate(req: http.IncomingMessage): Promise<VerifiedIdentity> {
     const values = authorizationValues(req.rawHeaders);
     if (values.length === 0) throw new ProxyDenial('IDGATE_PROXY_NO_TOKEN', 401, 'a bearer token is required (Authorization: Bearer <token>)');
@@ -104,16 +121,18 @@ export function createProxy(deps: ProxyDeps): http.Server {
     if (identity) {
       metrics.tokenCache.inc({ result: 'hit' });
     } else {
-      metrics.tokenCache.inc({ result: 'miss' });
-      const started = performance.now();
-      try {
-        identity = await verifier.verify(token);
-        metrics.verifyDuration.observe({ result: 'valid' }, (performance.now() - started) / 1000);
-      } catch (err) {
-        metrics.verifyDuration.observe({ result: 'invalid' }, (performance.now() - started) / 1000);
-        throw err;
+      // A burst of requests with a token not seen yet (a caller starting, or rotating its
+      // token) shares one verification instead of paying one each.
+      const key = tokenKey(token);
+      let verifying = verifications.get(key);
+      if (verifying) {
+        metrics.tokenCache.inc({ result: 'coalesced' });
+      } else {
+        metrics.tokenCache.inc({ result: 'miss' });
+        verifying = verifyAndRemember(token).finally(() => verifications.delete(key));
+        verifications.set(key, verifying);
       }
-      cache.set(token, identity);
+      identity = await verifying;
     }
     if (!groupsAllowed(identity.groups, config.allowedGroups)) {
       throw new ProxyDenial('IDGATE_PROXY_FORBIDDEN', 403, 'the token is valid but none of its groups is allowed here');

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { createPublicKey } from 'node:crypto';
 import { decodeJwt, decodeProtectedHeader, SignJWT } from 'jose';
 import { startTestProvider, type TestProvider } from '../support/oidc-provider.ts';
+import { eventually } from '../support/eventually.ts';
 import { headerValues, startEchoUpstream, startProxy, type Echo, type Running, type RunningProxy } from './helpers.ts';
 
 const AUDIENCE = 'urn:idgate:test-api';
@@ -117,6 +118,41 @@ describe('proxy authentication against a real OIDC provider', () => {
     assert.ok((await proxy.metric('idgate_proxy_requests_total', { decision: 'forbidden' })) >= 2);
     const text = await (await fetch(`${proxy.url}/metrics`)).text();
     assert.match(text, /idgate_proxy_jwks_fetches_total\{issuer="http:\/\/127\.0\.0\.1:\d+",outcome="ok"\} 1/);
+  });
+
+  it('verifies a burst of requests with the same new token once', async () => {
+    // Every fetch (discovery, JWKS) is held until all the requests are waiting on a verification,
+    // so they certainly overlap: 8 with token A and 4 with token B make two verifications.
+    let gate = false;
+    let open!: () => void;
+    const opened = new Promise<void>((resolve) => (open = resolve));
+    const p = await startProxy(
+      { upstream: upstream.url, issuers: [idp.issuer], audiences: [AUDIENCE], allowedGroups: ['payments'] },
+      { fetch: async (input, init) => { if (gate) await opened; return fetch(input, init); } },
+    );
+    let answers: Array<Promise<unknown>> = [];
+    try {
+      const [a, b] = [await idp.token('payments-api'), await idp.token('payments-api')];
+      assert.notEqual(a, b);
+      gate = true;
+      const lookups = async () => (await p.metric('idgate_proxy_token_cache_lookups_total', { result: 'miss' })) + (await p.metric('idgate_proxy_token_cache_lookups_total', { result: 'coalesced' }));
+      const calls = [...Array(8).fill(a), ...Array(4).fill(b)].map((token) => call(p, `Bearer ${token}`));
+      answers = calls;
+      await eventually(async () => (await lookups()) === 12, 5000, 'all 12 requests waiting on a verification');
+      open();
+      assert.deepEqual((await Promise.all(calls)).map((r) => r.status), Array(12).fill(200));
+      assert.equal(await p.metric('idgate_proxy_token_cache_lookups_total', { result: 'miss' }), 2);
+      assert.equal(await p.metric('idgate_proxy_token_cache_lookups_total', { result: 'coalesced' }), 10);
+      const text = await (await fetch(`${p.url}/metrics`)).text();
+      assert.match(text, /^idgate_proxy_token_verification_seconds_count\{result="valid"\} 2$/m);
+      // Settled verifications are not shared: the next request is a plain cache hit.
+      assert.equal((await call(p, `Bearer ${a}`)).status, 200);
+      assert.equal(await p.metric('idgate_proxy_token_cache_lookups_total', { result: 'hit' }), 1);
+    } finally {
+      open();
+      await Promise.allSettled(answers);
+      await p.close();
+    }
   });
 
   it('refuses an expired token, and does not keep serving it from the cache past its exp', async () => {

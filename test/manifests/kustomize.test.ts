@@ -1,7 +1,8 @@
 /**
  * Renders every overlay with `kubectl kustomize`, validates every object against the Kubernetes
- * OpenAPI schemas (kubernetes-models) and the CRDs we ship, and asserts the safety properties
- * an admission controller's install must have.
+ * OpenAPI schemas (kubernetes-models for types, client-node's field lists for unknown fields, as
+ * `kubectl apply --validate=strict` would) and the CRDs we ship, and asserts the safety
+ * properties an admission controller's install must have.
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -11,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
 import { Ajv } from 'ajv';
 import { parseBaseline } from '../../src/baseline/config.ts';
+import { modelName, unknownFields } from '../support/k8s-fields.ts';
 
 const run = promisify(execFile);
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -40,6 +42,22 @@ async function modelFor(apiVersion: string, kind: string): Promise<(new (o: Obj)
 const rendered = Object.fromEntries(await Promise.all(OVERLAYS.map(async (o) => [o, await render(o)] as const)));
 const find = (objs: Obj[], kind: string, name?: string) => objs.filter((o) => o.kind === kind && (name === undefined || o.metadata?.name === name));
 
+describe('the unknown-field check', () => {
+  it('reports a misspelt field at any depth, and accepts maps and lists of known types', () => {
+    const deployment = {
+      apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'x', labels: { a: 'b' } },
+      spec: {
+        selector: { matchLabels: { a: 'b' } }, replicas: 2, strategy: { rollingUpdate: { maxSurge: '25%' } },
+        template: { metadata: { labels: { a: 'b' } }, spec: { containers: [{ name: 'c', image: 'i', imagePullPolicyy: 'Always', resources: { limits: { memory: '1Gi' } } }], nodeSelecter: {} } },
+      },
+    };
+    assert.equal(modelName('apps/v1', 'Deployment'), 'V1Deployment');
+    assert.equal(modelName('v1', 'ConfigMap'), 'V1ConfigMap');
+    assert.equal(modelName('cert-manager.io/v1', 'Certificate'), undefined);
+    assert.deepEqual(unknownFields(deployment, 'V1Deployment'), ['spec.template.spec.containers[0].imagePullPolicyy', 'spec.template.spec.nodeSelecter']);
+  });
+});
+
 describe('kustomize overlays', () => {
   for (const overlay of OVERLAYS) {
     describe(overlay, () => {
@@ -53,6 +71,9 @@ describe('kustomize overlays', () => {
           const Model = await modelFor(obj.apiVersion, obj.kind);
           if (Model) {
             assert.doesNotThrow(() => new Model(obj).validate(), id);
+            const type = modelName(obj.apiVersion, obj.kind);
+            assert.ok(type, `${id}: no field list for ${obj.apiVersion} ${obj.kind}`);
+            assert.deepEqual(unknownFields(obj, type), [], `${id}: fields the API does not declare`);
             validated++;
             continue;
           }

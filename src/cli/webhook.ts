@@ -3,8 +3,7 @@ import { join } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import type { LevelWithSilent } from 'pino';
 import { ConfigError, startWebhook } from '../webhook/start.ts';
-import { createCertManager, type CertManager, type WebhookConfigRef } from '../certs/managed.ts';
-import { serviceHosts } from '../certs/generate.ts';
+import type { CertManager, WebhookConfigRef } from '../certs/managed.ts';
 import { loadKube } from './kube.ts';
 import { UsageError } from './errors.ts';
 import { LOG_LEVELS, createLogger } from './logger.ts';
@@ -83,6 +82,9 @@ export function webhookCommand(): Command {
       try {
         let certManager: CertManager | undefined;
         if (kube && flags.manageCerts && flags.tlsDir && flags.certSecret && flags.webhookConfigs) {
+          // Loaded only here: certificate generation brings node-forge (its sources alone stay
+          // on the heap), which a webhook serving mounted certificates never uses.
+          const [{ createCertManager }, { serviceHosts }] = await Promise.all([import('../certs/managed.ts'), import('../certs/generate.ts')]);
           certManager = createCertManager({
             api: kube.createKubeCertsApi({ kubeConfig: kube.loadKubeConfig(kubeconfig), secret: flags.certSecret }),
             tlsDir: flags.tlsDir,

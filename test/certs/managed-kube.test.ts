@@ -19,6 +19,7 @@ import { createCA, issueCertificate, serviceHosts } from '../../src/certs/genera
 import { createCertManager, type CertManager, type CertManagerOptions, type CertsApi } from '../../src/certs/managed.ts';
 import { SECRET_KEYS, caBundleOf } from '../../src/certs/rotation.ts';
 import { startTestWebhook } from '../support/webhook.ts';
+import { startCli } from '../support/cli.ts';
 import { writeCertFiles } from '../../src/certs/files.ts';
 
 const HOUR = 60 * 60 * 1000;
@@ -234,5 +235,22 @@ describe('managed certificates against the fake API server', () => {
     await eventually(() => bundles().every((b) => b === secretData()[SECRET_KEYS.caCert]), 5000, 'caBundle repaired');
     assert.ok(failures().some((l) => /patching caBundle of ValidatingWebhookConfiguration idgate: 503/.test(String(l.err))));
     assert.equal(await readFile(join(dir, 'tls.crt'), 'utf8'), served, 'the files were left as they were');
+  });
+
+  it('idgate webhook --manage-certs: the program creates the Secret, patches caBundle and serves the managed certificate', async () => {
+    const { child, line, exited } = await startCli([
+      'webhook', '--manage-certs', '--cert-secret', `${SECRET.namespace}/${SECRET.name}`, '--webhook-configs', 'idgate,idgate',
+      '--tls-dir', dir, '--kubeconfig', kubeconfig, '--bindings-file', 'examples/bindings.yaml', '--config', 'examples/baseline.yaml',
+      '--listen', '127.0.0.1:0',
+    ], (l) => l.msg === 'webhook listening');
+    try {
+      const ca = secretData()[SECRET_KEYS.caCert]!;
+      assert.ok(bundles().every((b) => b === ca), 'both configurations trust the managed CA');
+      const answer = await httpsCall(Number(line.port), { ca, path: '/readyz' });
+      assert.equal(answer.status, 200);
+    } finally {
+      child.kill('SIGTERM');
+      assert.equal(await exited, 0);
+    }
   });
 });

@@ -1,0 +1,98 @@
+/**
+ * `npm run bench:profile`: where the webhook's time goes at saturation. Runs the built webhook
+ * (or, with `bare`, the yardstick of bench/run.ts) under `--cpu-prof`, loads it with autocannon
+ * (16 connections, after a warm-up), and prints the functions with the most self time during the
+ * measured window, in percent and in microseconds per request.
+ *
+ *   node bench/profile.ts [idgate|bare] [--scenario typical] [--seconds 6] [--top 25]
+ */
+import { spawn } from 'node:child_process';
+import { mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import autocannon from 'autocannon';
+import { createCA, issueCertificate } from '../src/certs/generate.ts';
+import { writeCertFiles } from '../src/certs/files.ts';
+import { SCENARIOS, bindingsYaml, type ScenarioName } from './fixtures.ts';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const { values, positionals } = parseArgs({
+  allowPositionals: true,
+  options: { scenario: { type: 'string', default: 'typical' }, seconds: { type: 'string', default: '6' }, top: { type: 'string', default: '25' } },
+});
+const target = positionals[0] ?? 'idgate';
+const scenario = values.scenario as ScenarioName;
+const seconds = Number(values.seconds);
+if (!(scenario in SCENARIOS) || !['idgate', 'bare'].includes(target)) {
+  console.error(`usage: node bench/profile.ts [idgate|bare] [--scenario ${Object.keys(SCENARIOS).join('|')}] [--seconds N] [--top N]`);
+  process.exit(2);
+}
+
+interface ProfileNode { id: number; callFrame: { functionName: string; url: string; lineNumber: number }; children?: number[] }
+interface CpuProfile { nodes: ProfileNode[]; startTime: number; samples: number[]; timeDeltas: number[] }
+
+/** Self time per function over [from, to] (monotonic clock, µs). */
+function selfTimes(profile: CpuProfile, from: number, to: number): { total: number; rows: Array<[string, number]> } {
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const self = new Map<string, number>();
+  let t = profile.startTime;
+  let total = 0;
+  profile.samples.forEach((id, i) => {
+    t += profile.timeDeltas[i] ?? 0;
+    const dt = profile.timeDeltas[i + 1] ?? 0;
+    if (t < from || t > to) return;
+    const { functionName, url, lineNumber } = byId.get(id)!.callFrame;
+    const where = url.replace(/^.*node_modules\//, '').replace(ROOT, '').replace(/^file:\/\//, '');
+    const name = `${functionName || '(anonymous)'}${where ? ` ${where}:${lineNumber + 1}` : ''}`;
+    self.set(name, (self.get(name) ?? 0) + dt);
+    total += dt;
+  });
+  return { total, rows: [...self].sort((a, b) => b[1] - a[1]) };
+}
+
+const dir = await mkdtemp(join(tmpdir(), 'idgate-profile-'));
+const ca = createCA();
+const leaf = issueCertificate(ca, { commonName: 'localhost', hosts: ['localhost', '127.0.0.1'], days: 1, usage: 'server' });
+await writeCertFiles(dir, { ca: ca.cert, cert: leaf.cert, key: leaf.key });
+await writeFile(join(dir, 'bindings.yaml'), bindingsYaml(10_000));
+const profDir = join(dir, 'profile');
+const port = 18_000 + Math.floor(Math.random() * 1000);
+const args = target === 'bare'
+  ? ['bench/bare-server.ts', dir, '2700']
+  : ['dist/src/cli/main.js', 'webhook', '--config', 'examples/baseline.yaml', '--bindings-file', join(dir, 'bindings.yaml'), '--tls-dir', dir, '--listen', `127.0.0.1:${port}`];
+const child = spawn(process.execPath, ['--cpu-prof', `--cpu-prof-dir=${profDir}`, ...args], {
+  cwd: ROOT,
+  stdio: ['ignore', 'pipe', 'inherit'],
+  env: { ...process.env, NODE_OPTIONS: '--max-old-space-size=128 --max-semi-space-size=16' },
+});
+const listening = target === 'bare'
+  ? await new Promise<number>((resolve) => child.stdout!.once('data', (d) => resolve(Number(String(d).trim()))))
+  : port;
+child.stdout!.resume();
+await new Promise((r) => setTimeout(r, 2000)); // started, bindings loaded
+
+const { path, body } = SCENARIOS[scenario];
+const load = (duration: number) => autocannon({ url: `https://127.0.0.1:${listening}${path}`, method: 'POST', headers: { 'content-type': 'application/json' }, body, connections: 16, duration });
+await load(2);
+// V8 stamps samples with the monotonic clock in µs, the clock process.hrtime reads.
+const now = () => Number(process.hrtime.bigint() / 1000n);
+const from = now();
+const result = await load(seconds);
+const to = now();
+child.kill('SIGTERM');
+await new Promise((r) => child.once('exit', r));
+
+const file = (await readdir(profDir)).find((f) => f.endsWith('.cpuprofile'));
+const profile = JSON.parse(await readFile(join(profDir, file!), 'utf8')) as CpuProfile;
+const { total, rows } = selfTimes(profile, from, to);
+const rps = result.requests.average;
+console.log(`${target}, ${scenario}: ${Math.round(rps)} req/s with 16 connections (${result.non2xx + result.errors} failed); ${(1e6 / rps).toFixed(1)} µs per request`);
+console.log(`profile: ${join(profDir, file!)}`);
+console.log('');
+console.log('| self time | % | µs per request |');
+console.log('| --- | ---: | ---: |');
+for (const [name, us] of rows.slice(0, Number(values.top))) {
+  console.log(`| ${name} | ${((us / total) * 100).toFixed(1)} | ${((us / total) * (1e6 / rps)).toFixed(1)} |`);
+}

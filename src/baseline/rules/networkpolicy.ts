@@ -3,7 +3,6 @@
  * ingress to everyone, and must admit callers by identity labels — the labels only idgate sets.
  * NetworkPolicy semantics cited below are networking.k8s.io/v1's API reference.
  */
-import { isIP } from 'node:net';
 import { isDeepStrictEqual } from 'node:util';
 import type { LabelSelector, NetworkPolicy, NetworkPolicyPeer } from '../../admission/k8s.ts';
 import { GROUP_LABEL_PREFIX, isIdentityLabel } from '../../identity/labels.ts';
@@ -110,8 +109,8 @@ export const networkpolicyIdentityPeers: Rule<NetworkPolicy> = (object, _old, ct
 
 /** True for a CIDR whose prefix length is 0 (`0.0.0.0/0`, `::/0`, `0::/0`, `10.0.0.0/0`): every address. */
 export function isWorldCidr(cidr: string): boolean {
-  const [address, prefix, extra] = cidr.trim().split('/');
-  return extra === undefined && address !== undefined && isIP(address) !== 0 && prefix !== undefined && /^0+$/.test(prefix);
+  const range = parseCidr(cidr);
+  return range !== undefined && coversEveryAddress([range], range.family);
 }
 
 /**
@@ -121,25 +120,29 @@ export function isWorldCidr(cidr: string): boolean {
  */
 export const networkpolicyIpblockWorld: Rule<NetworkPolicy> = (object, _old, ctx) => {
   if (object === undefined || !writes(ctx)) return [];
-  const findings: Finding[] = ingressPeers(object)
-    .filter(({ peer }) => typeof peer.ipBlock?.cidr === 'string' && isWorldCidr(peer.ipBlock.cidr))
-    .map(({ peer, path }) => ({
-      rule: 'networkpolicy-ipblock-world' as const, path: `${path}.ipBlock.cidr`,
-      message: `${quote(peer.ipBlock?.cidr)} admits every address, cluster Pods included; name the external ranges, and callers in the cluster by identity labels`,
-    }));
+  const findings: Finding[] = [];
   asArray<{ from?: unknown }>(object.spec?.ingress).forEach((rule, i) => {
-    const cidrs = asArray<NetworkPolicyPeer>(rule?.from)
-      .map((peer) => peer?.ipBlock?.cidr)
-      .filter((cidr): cidr is string => typeof cidr === 'string');
-    if (cidrs.length < 2 || cidrs.some(isWorldCidr)) return; // a /0 is reported on its own above
-    const ranges = cidrs.map(parseCidr).filter((r): r is CidrRange => r !== undefined);
+    const blocks: Array<{ cidr: string; range: CidrRange; path: string }> = [];
+    asArray<NetworkPolicyPeer>(rule?.from).forEach((peer, j) => {
+      const cidr = peer?.ipBlock?.cidr;
+      const range = typeof cidr === 'string' ? parseCidr(cidr) : undefined;
+      if (range) blocks.push({ cidr: cidr!, range, path: `spec.ingress[${i}].from[${j}].ipBlock.cidr` });
+    });
     for (const family of [4, 6] as const) {
-      if (!coversEveryAddress(ranges, family)) continue;
-      const listed = cidrs.filter((c) => parseCidr(c)?.family === family);
-      findings.push({
-        rule: 'networkpolicy-ipblock-world', path: `spec.ingress[${i}].from`,
-        message: `ipBlocks ${listed.map(quote).join(', ')} together admit every IPv${family} address, cluster Pods included; name the external ranges, and callers in the cluster by identity labels`,
-      });
+      const ofFamily = blocks.filter((b) => b.range.family === family);
+      const world = ofFamily.filter((b) => coversEveryAddress([b.range], family));
+      for (const b of world) {
+        findings.push({
+          rule: 'networkpolicy-ipblock-world', path: b.path,
+          message: `${quote(b.cidr)} admits every address, cluster Pods included; name the external ranges, and callers in the cluster by identity labels`,
+        });
+      }
+      if (world.length === 0 && coversEveryAddress(ofFamily.map((b) => b.range), family)) {
+        findings.push({
+          rule: 'networkpolicy-ipblock-world', path: `spec.ingress[${i}].from`,
+          message: `ipBlocks ${ofFamily.map((b) => quote(b.cidr)).join(', ')} together admit every IPv${family} address, cluster Pods included; name the external ranges, and callers in the cluster by identity labels`,
+        });
+      }
     }
   });
   return findings;

@@ -107,12 +107,6 @@ export const networkpolicyIdentityPeers: Rule<NetworkPolicy> = (object, _old, ct
   return findings;
 };
 
-/** True for a CIDR whose prefix length is 0 (`0.0.0.0/0`, `::/0`, `0::/0`, `10.0.0.0/0`): every address. */
-export function isWorldCidr(cidr: string): boolean {
-  const range = parseCidr(cidr);
-  return range !== undefined && coversEveryAddress([range], range.family);
-}
-
 /**
  * networkpolicy-ipblock-world: ingress from every address, whatever `except` carves out: a
  * `/0` CIDR, or the CIDRs of one ingress rule that together cover a whole address family

@@ -26,7 +26,28 @@ interface AutocannonResult {
   errors: number;
   non2xx: number;
 }
-type Autocannon = (opts: { url: string; connections: number; duration: number; headers?: Record<string, string> }) => Promise<AutocannonResult>;
+interface AutocannonRequest { headers?: Record<string, string> }
+type Autocannon = (opts: {
+  url: string; connections: number; duration: number; headers?: Record<string, string>;
+  requests?: Array<{ setupRequest: (req: AutocannonRequest) => AutocannonRequest }>;
+}) => Promise<AutocannonResult>;
+
+interface Target {
+  readonly name: string;
+  readonly url: string;
+  readonly headers: Record<string, string>;
+  /** Bearer tokens sent in turn, one per request, instead of `headers`' one. */
+  readonly tokens?: readonly string[];
+}
+
+/** autocannon options for a target: a distinct token per request when it has a pool. */
+function loadOptions(t: Target, connections: number, duration: number) {
+  const tokens = t.tokens;
+  if (!tokens) return { url: t.url, connections, duration, headers: t.headers };
+  let next = 0;
+  const setupRequest = (req: AutocannonRequest): AutocannonRequest => ({ ...req, headers: { ...req.headers, authorization: `Bearer ${tokens[next++ % tokens.length]}` } });
+  return { url: t.url, connections, duration, requests: [{ setupRequest }] };
+}
 
 const AUDIENCE = 'urn:idgate:bench';
 const role = process.argv[2];
@@ -56,8 +77,8 @@ async function child(args: string[]): Promise<{ proc: ChildProcess; port: number
   return { proc, port: msg.port };
 }
 
-async function run(autocannon: Autocannon, t: { name: string; url: string; headers: Record<string, string> }, connections: number, duration: number): Promise<AutocannonResult> {
-  const r = await autocannon({ url: t.url, connections, duration, headers: t.headers });
+async function run(autocannon: Autocannon, t: Target, connections: number, duration: number): Promise<AutocannonResult> {
+  const r = await autocannon(loadOptions(t, connections, duration));
   if (r.errors > 0 || r.non2xx > 0) throw new Error(`${t.name}: ${r.errors} errors, ${r.non2xx} non-2xx answers`);
   process.stderr.write(`${t.name}, ${connections} connection(s): ${Math.round(r.requests.average)} req/s\n`);
   return r;
@@ -76,14 +97,18 @@ async function main(): Promise<void> {
   const cached = await child(['proxy', JSON.stringify(base)]);
   const uncached = await child(['proxy', JSON.stringify({ ...base, tokenCacheMaxEntries: 0 })]);
   const auth = { authorization: `Bearer ${token}` };
+  // Without the cache every request must pay a verification: one token per request, cycling
+  // through more tokens than there are connections, so that no two requests in flight carry the
+  // same token (the proxy would verify those once, for both).
+  const pool = await Promise.all(Array.from({ length: 256 }, () => idp.token('payments-api')));
 
-  const targets = [
+  const targets: Target[] = [
     { name: 'upstream directly', url: `http://127.0.0.1:${upstream.port}/api`, headers: {} },
     { name: 'proxy, token cache', url: `http://127.0.0.1:${cached.port}/api`, headers: auth },
-    { name: 'proxy, no token cache (RS256 verify per request)', url: `http://127.0.0.1:${uncached.port}/api`, headers: auth },
+    { name: 'proxy, no token cache (RS256 verify per request)', url: `http://127.0.0.1:${uncached.port}/api`, headers: {}, tokens: pool },
   ];
   // Warm up: discovery, JWKS, JIT.
-  for (const t of targets) await autocannon({ url: t.url, connections: 4, duration: 1, headers: t.headers });
+  for (const t of targets) await autocannon(loadOptions(t, 4, 1));
 
   // Under load: throughput, and autocannon's average latency (whole milliseconds per sample).
   const load: string[] = [];

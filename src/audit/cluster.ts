@@ -24,6 +24,8 @@ export interface AuditClient {
   listPages(resource: AuditResource, namespace: string | undefined, pageSize: number): AsyncGenerator<KubeObject[]>;
   /** Creates the object, or replaces the current one (get + PUT with its resourceVersion, retried on 409). */
   upsert(object: WritableObject): Promise<'created' | 'updated'>;
+  /** Whether the API server serves the kind (false when its CRD is not installed). */
+  serves(resource: AuditResource): Promise<boolean>;
 }
 
 /** Stable code of {@link NotServedError}. */
@@ -38,3 +40,20 @@ export class NotServedError extends Error {
   }
 }
 
+
+/** Stable code of {@link UnjudgedError}. */
+export const ERR_UNJUDGED = 'ERR_UNJUDGED';
+
+/**
+ * Objects listed as a judged kind came back unjudged: the audit would print a clean bill for a
+ * cluster it did not look at (what a missing `kind` on real list items once did). A bug in
+ * idgate, never a verdict about the cluster.
+ */
+export class UnjudgedError extends Error {
+  readonly code = ERR_UNJUDGED;
+  constructor(count: number, listed: number, example: string) {
+    super(`${count} of ${listed} objects listed as kinds idgate judges were not judged (first: ${example}); ` +
+      'this report would be a false clean bill, so none is printed. This is a bug in idgate: please report it with `idgate --version`');
+    this.name = 'UnjudgedError';
+  }
+}

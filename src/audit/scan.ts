@@ -8,7 +8,7 @@ import type { KubeObject } from '../admission/k8s.ts';
 import type { Baseline } from '../baseline/types.ts';
 import { BINDING_KIND, validateBinding } from '../identity/binding.ts';
 import { BindingIndex } from '../identity/index.ts';
-import { NotServedError, type AuditClient, type AuditResource } from './cluster.ts';
+import { NotServedError, UnjudgedError, type AuditClient, type AuditResource } from './cluster.ts';
 import { judgeObject } from './judge.ts';
 import { ReportBuilder } from './report.ts';
 
@@ -89,11 +89,22 @@ export async function scanCluster(options: ScanOptions): Promise<ReportBuilder> 
   index.markSynced();
 
   const judgeOptions = { baseline, identity: index, defaultNamespace: options.namespace ?? 'default', mode: 'audit' as const, version: options.version };
+  // Everything listed here is of a kind the rules judge: an object that still comes back
+  // unjudged means the audit misread the API's answer, and its report would lie.
+  let unjudged = 0;
+  let firstUnjudged = '';
   const judgeAll = (kind: string, page: readonly KubeObject[]): void => {
     for (const obj of page) {
       objects++;
-      if (ownedByJudgedController(obj)) builder.addOwned();
-      else builder.add(judgeObject(obj, judgeOptions));
+      if (ownedByJudgedController(obj)) {
+        builder.addOwned();
+        continue;
+      }
+      const verdict = judgeObject(obj, judgeOptions);
+      if (verdict.decision === undefined || verdict.decision.skipped === 'kind-not-judged') {
+        if (unjudged++ === 0) firstUnjudged = `${kind} ${obj.metadata?.namespace ?? ''}/${obj.metadata?.name ?? ''} with kind ${JSON.stringify(obj.kind ?? null)}`;
+      }
+      builder.add(verdict);
     }
     options.onProgress?.({ kind, objects, findings: builder.findingCount() });
   };
@@ -101,5 +112,6 @@ export async function scanCluster(options: ScanOptions): Promise<ReportBuilder> 
   for (const resource of AUDITED_RESOURCES) {
     for await (const page of client.listPages(resource, options.namespace, pageSize)) judgeAll(resource.kind, page);
   }
+  if (unjudged > 0) throw new UnjudgedError(unjudged, objects, firstUnjudged);
   return builder;
 }

@@ -2,9 +2,11 @@
  * `idgate audit [--kubeconfig FILE] --config FILE [-n NS] [-o table|json|yaml|policyreport]
  * [--apply-reports]`: every existing Pod, workload, NetworkPolicy and OIDCGroupBinding judged by
  * the baseline's rules, nothing changed but the PolicyReports asked for (SPEC sections 0 and 4).
- * Exit 1 when anything would have been denied, 0 otherwise, 2 on configuration errors and when
- * the cluster cannot be read (neither is a verdict about the cluster's objects).
+ * Exit 1 when anything would have been denied, 0 otherwise, 2 on configuration errors, when the
+ * cluster cannot be read, and when objects of judged kinds went unjudged (none of these is a
+ * verdict about the cluster's objects). The cluster is found as kubectl finds it.
  */
+import { homedir } from 'node:os';
 import { Command } from 'commander';
 import { scanCluster, type ScanProgress } from '../audit/scan.ts';
 import type { Report } from '../audit/report.ts';
@@ -12,7 +14,7 @@ import { renderJson } from '../audit/reporters/json.ts';
 import { buildPolicyReports, renderPolicyReports } from '../audit/reporters/policyreport.ts';
 import { renderTable } from '../audit/reporters/table.ts';
 import { renderYaml } from '../audit/reporters/yaml.ts';
-import type { AuditClient } from '../audit/cluster.ts';
+import { UnjudgedError, type AuditClient } from '../audit/cluster.ts';
 import { loadKube } from './kube.ts';
 import { VERSION } from '../version.ts';
 import { UsageError } from './errors.ts';
@@ -23,6 +25,7 @@ type Output = 'table' | 'json' | 'yaml' | 'policyreport';
 
 interface AuditFlags {
   kubeconfig?: string;
+  context?: string;
   config?: string;
   baseline?: string;
   namespace?: string;
@@ -65,11 +68,22 @@ async function applyReports(client: AuditClient, report: Report, now: Date): Pro
   return `idgate audit: PolicyReports written: ${created} created, ${updated} updated\n`;
 }
 
+/** The PolicyReport kind `--apply-reports` writes. */
+const POLICY_REPORT = { apiVersion: 'wgpolicyk8s.io/v1alpha2', kind: 'PolicyReport' } as const;
+
+/** `--apply-reports` on a cluster without the PolicyReport CRD: what to install, in one line. */
+const POLICY_REPORT_CRD_MISSING =
+  '--apply-reports: the cluster does not serve PolicyReport (wgpolicyk8s.io/v1alpha2): install the CustomResourceDefinition ' +
+  'policyreports.wgpolicyk8s.io (Kyverno and Policy Reporter ship it; the upstream file is ' +
+  'policy-report/crd/v1alpha2/wgpolicyk8s.io_policyreports.yaml in github.com/kubernetes-sigs/wg-policy-prototypes), ' +
+  'or run without --apply-reports';
+
 /** The `idgate audit` subcommand (wired into main.ts by the lead). */
 export function auditCommand(): Command {
   const cmd = new Command('audit')
     .description('judge every Pod, workload, NetworkPolicy and OIDCGroupBinding of a live cluster (dry run)')
-    .addOption(option('--kubeconfig <file>', 'kubeconfig (default: in-cluster)'));
+    .addOption(option('--kubeconfig <file>', 'kubeconfig (default as kubectl: $KUBECONFIG, ~/.kube/config, in-cluster)'))
+    .addOption(option('--context <name>', 'the kubeconfig context to use (default: its current-context)'));
   for (const o of baselineOptions()) cmd.addOption(o);
   return cmd
     .addOption(option('-n, --namespace <ns>', 'judge only this namespace (bindings are still read from all)'))
@@ -79,13 +93,28 @@ export function auditCommand(): Command {
     .action(async (flags: AuditFlags) => {
       const baseline = loadBaselineFlag(flags);
       const kube = await loadKube();
-      const { describeApiError, NotServedError } = kube;
+      const { describeApiError, isClusterError } = kube;
       let client: AuditClient;
+      let server: string;
       try {
-        client = kube.createAuditClient(kube.loadKubeConfig(flags.kubeconfig));
+        const kubeConfig = kube.resolveKubeConfig({
+          ...(flags.kubeconfig !== undefined ? { file: flags.kubeconfig } : {}),
+          ...(flags.context !== undefined ? { context: flags.context } : {}),
+          ...(process.env.KUBECONFIG !== undefined ? { kubeconfigEnv: process.env.KUBECONFIG } : {}),
+          home: homedir(),
+        });
+        server = kubeConfig.getCurrentCluster()?.server ?? '';
+        client = kube.createAuditClient(kubeConfig);
       } catch (err) {
-        if (err instanceof kube.KubeConfigError) throw new UsageError(`--kubeconfig: ${err.message}`);
+        if (err instanceof kube.KubeConfigError) throw new UsageError(err.message);
         throw err;
+      }
+      const readError = (err: unknown): Error => (isClusterError(err)
+        ? new UsageError(`cannot read the cluster at ${server}: ${describeApiError(err)} (check --kubeconfig/--context and RBAC: list on the audited kinds)`)
+        : err instanceof UnjudgedError ? new UsageError(err.message) : err as Error);
+      // Before the scan, so a long audit does not end in "nothing written".
+      if (flags.applyReports && !(await client.serves(POLICY_REPORT).catch((err: unknown) => { throw readError(err); }))) {
+        throw new UsageError(POLICY_REPORT_CRD_MISSING);
       }
       const progress = terminalProgress();
       const now = new Date();
@@ -98,7 +127,7 @@ export function auditCommand(): Command {
         });
         report = builder.build(now);
       } catch (err) {
-        throw new UsageError(`cannot read the cluster: ${describeApiError(err)} (check --kubeconfig and RBAC: list on the audited kinds)`);
+        throw readError(err);
       } finally {
         progress.done();
       }
@@ -107,8 +136,8 @@ export function auditCommand(): Command {
         try {
           process.stderr.write(await applyReports(client, report, now));
         } catch (err) {
-          const hint = err instanceof NotServedError ? '' : ' (check RBAC: get, create and update on policyreports.wgpolicyk8s.io)';
-          throw new UsageError(`--apply-reports: ${describeApiError(err)}${hint}`);
+          if (!isClusterError(err)) throw err;
+          throw new UsageError(`--apply-reports: ${describeApiError(err)} (check RBAC: get, create and update on policyreports.wgpolicyk8s.io)`);
         }
       }
       setExitCode(report.summary.denied > 0);

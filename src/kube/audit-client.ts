@@ -14,7 +14,7 @@ import {
 } from '@kubernetes/client-node';
 import type { KubeObject } from '../admission/k8s.ts';
 
-import { NotServedError, type AuditClient } from '../audit/cluster.ts';
+import { NotServedError, type AuditClient, type AuditResource } from '../audit/cluster.ts';
 
 export { ERR_NOT_SERVED, NotServedError, type AuditClient, type AuditResource, type WritableObject } from '../audit/cluster.ts';
 
@@ -39,6 +39,17 @@ const MAX_CONFLICT_RETRIES = 5;
 
 const isNotServed = (err: unknown): boolean => err instanceof Error && err.message.startsWith('Unrecognized API version and kind');
 const statusOf = (err: unknown): number | undefined => (err instanceof ApiException ? err.code : undefined);
+
+/**
+ * A real list carries `kind` and `apiVersion` on the list only (`PodList`), never on its items
+ * (`../shared/k8s-recorded/api/pods-list-page1.json`); the rules and reports read them from the
+ * object, so they are set from what was listed, as kubectl does when it prints a list item.
+ * The item is fresh from JSON.parse and ours alone, so it is completed in place, not copied.
+ */
+function withTypeMeta(item: KubeObject, resource: AuditResource): void {
+  item.apiVersion = resource.apiVersion;
+  item.kind = resource.kind;
+}
 
 /** Creates the client from a loaded kubeconfig (see kube/config.ts). */
 export function createAuditClient(kubeConfig: KubeConfig): AuditClient {
@@ -72,9 +83,20 @@ export function createAuditClient(kubeConfig: KubeConfig): AuditClient {
           yielded.add(key);
           return true;
         });
+        for (const item of items) withTypeMeta(item, resource);
         yield items;
         token = page.metadata?._continue || (page.metadata as { continue?: string } | undefined)?.continue || undefined;
         if (token === undefined) return;
+      }
+    },
+
+    async serves(resource) {
+      try {
+        await api.list(resource.apiVersion, resource.kind, undefined, undefined, undefined, undefined, undefined, undefined, 1);
+        return true;
+      } catch (err) {
+        if (isNotServed(err) || statusOf(err) === 404) return false;
+        throw err;
       }
     },
 
@@ -103,6 +125,21 @@ export function createAuditClient(kubeConfig: KubeConfig): AuditClient {
       }
     },
   };
+}
+
+/**
+ * Whether an error came from talking to the API server (an HTTP error answer, or a connection,
+ * DNS or TLS failure), as opposed to a bug of ours: only those mean "cannot read the cluster".
+ */
+export function isClusterError(err: unknown): boolean {
+  if (err instanceof ApiException) return true;
+  if (!(err instanceof Error)) return false;
+  // Connection refused, unknown host, TLS: undici's `fetch failed` TypeError (client-node
+  // prefixes its message with the resource, object.js), with node's errno code on its cause.
+  const codeOf = (e: unknown): unknown => (e as { code?: unknown } | undefined)?.code;
+  const code = codeOf(err) ?? codeOf(err.cause);
+  return err.name === 'FetchError' || /(^|: )fetch failed$/.test(err.message) ||
+    (typeof code === 'string' && /^(E[A-Z]+|ERR_TLS_|CERT_|UNABLE_TO_|DEPTH_ZERO|SELF_SIGNED)/.test(code));
 }
 
 /** A short, user-facing description of an API error. */

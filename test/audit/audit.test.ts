@@ -2,7 +2,7 @@
  * `idgate audit` as a real CLI process against the fake API server: several hundred objects in
  * eight namespaces, a known set of planted violations, paging, PolicyReports written and updated.
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -82,6 +82,13 @@ function seed(api: FakeApiServer): string[] {
   objects.push(admitted(rawPod('team-1', 'shared-sa', { serviceAccountName: 'default' }), index));
   objects.push(admitted(rawPod('team-2', 'on-host', { hostNetwork: true }), index));
   objects.push(deployment('team-3', 'shared-sa', 'default'));
+  // Every other workload kind, standalone (not owned), each on the shared ServiceAccount.
+  for (const kind of ['StatefulSet', 'DaemonSet', 'ReplicaSet'] as const) {
+    objects.push({ ...deployment('team-3', `shared-${kind.toLowerCase()}`, 'default'), kind });
+  }
+  const template = (deployment('team-3', 'x', 'default').spec as { template: unknown }).template;
+  objects.push({ apiVersion: 'batch/v1', kind: 'Job', metadata: { name: 'shared-job', namespace: 'team-3' }, spec: { template } });
+  objects.push({ apiVersion: 'batch/v1', kind: 'CronJob', metadata: { name: 'shared-cronjob', namespace: 'team-3' }, spec: { schedule: '@daily', jobTemplate: { spec: { template } } } });
   objects.push(policy('team-4', 'world', { podSelector: {}, policyTypes: ['Ingress'], ingress: [{ from: [{ ipBlock: { cidr: '0.0.0.0/0' } }] }] }));
   objects.push(binding('team-5', 'rogue', ['team-5-admins'], 'https://evil.example.com'));
   // Labelled while a since-deleted binding still granted team-6-legacy: stale, not spoofed.
@@ -99,13 +106,18 @@ function seed(api: FakeApiServer): string[] {
   });
   api.seed(objects);
   return [
+    'CronJob team-3/shared-cronjob workload-template spec.jobTemplate.spec.template.spec.serviceAccountName deny',
+    'DaemonSet team-3/shared-daemonset workload-template spec.template.spec.serviceAccountName deny',
     'Deployment team-3/shared-sa workload-template spec.template.spec.serviceAccountName deny',
+    'Job team-3/shared-job workload-template spec.template.spec.serviceAccountName deny',
     'NetworkPolicy team-4/world networkpolicy-ipblock-world spec.ingress[0].from[0].ipBlock.cidr deny',
     'OIDCGroupBinding team-5/rogue binding-trusted-issuer spec.issuer deny',
     'Pod team-1/shared-sa pod-service-account spec.serviceAccountName deny',
     'Pod team-2/on-host pod-host-network spec.hostNetwork deny',
     'Pod team-6/started-last-year pod-identity-labels metadata.labels stale',
     'Pod team-7/shared-sa pod-service-account spec.serviceAccountName warn',
+    'ReplicaSet team-3/shared-replicaset workload-template spec.template.spec.serviceAccountName deny',
+    'StatefulSet team-3/shared-statefulset workload-template spec.template.spec.serviceAccountName deny',
   ];
 }
 
@@ -149,7 +161,8 @@ describe('idgate audit', () => {
     assert.equal(report.summary.exempt, 1);
     assert.equal(report.summary.owned, 1);
     assert.equal(report.summary.stalePods, 1);
-    assert.equal(report.summary.deniedObjects, 5);
+    assert.equal(report.summary.deniedObjects, 10);
+    assert.equal(report.summary.notJudged, 0, 'every listed object is of a judged kind');
     assert.deepEqual(report.summary.byRule['pod-service-account'], { findings: 2, denied: 1 });
     const stale = report.findings.find((f) => f.stale);
     assert.match(stale?.message ?? '', /identity labels are stale: .*revoked: team-6-legacy.*restart/);
@@ -204,12 +217,59 @@ describe('idgate audit', () => {
     assert.ok(api.requests.some((r) => r.method === 'PUT' && r.path.includes('/policyreports/idgate')));
   });
 
+  it('finds the cluster as kubectl does: $KUBECONFIG alone, and --context for another context', async () => {
+    const viaEnv = await runCli(['audit', '--config', baselineFile, '-n', 'team-1', '-o', 'json'], { env: { KUBECONFIG: kubeconfig, HOME: dir } });
+    assert.equal(viaEnv.code, 1, viaEnv.stderr);
+    assert.deepEqual(rows(JSON.parse(viaEnv.stdout) as Report), ['Pod team-1/shared-sa pod-service-account spec.serviceAccountName deny']);
+
+    // ~/.kube/config whose current context points nowhere; --context picks the fake server.
+    const home = join(dir, 'home');
+    await mkdir(join(home, '.kube'), { recursive: true });
+    await writeFile(join(home, '.kube', 'config'), [
+      'apiVersion: v1', 'kind: Config', 'current-context: gone',
+      'clusters:', '- name: gone', '  cluster: { server: "https://127.0.0.1:1" }', `- name: fake`, `  cluster: { server: "${api.url}", insecure-skip-tls-verify: true }`,
+      'users:', '- name: u', '  user: { token: fake-token }',
+      'contexts:', '- name: gone', '  context: { cluster: gone, user: u }', '- name: fake', '  context: { cluster: fake, user: u }', '',
+    ].join('\n'));
+    const env = { HOME: home, KUBECONFIG: '' };
+    const current = await runCli(['audit', '--config', baselineFile, '-n', 'team-1'], { env });
+    assert.equal(current.code, 2, 'the current context is unreachable');
+    assert.match(current.stderr, /cannot read the cluster at https:\/\/127\.0\.0\.1:1: .*check --kubeconfig\/--context/);
+    const picked = await runCli(['audit', '--config', baselineFile, '-n', 'team-1', '--context', 'fake', '-o', 'json'], { env });
+    assert.equal(picked.code, 1, picked.stderr);
+    assert.equal((JSON.parse(picked.stdout) as Report).summary.deniedObjects, 1);
+    const unknown = await runCli(['audit', '--config', baselineFile, '--context', 'prod'], { env });
+    assert.equal(unknown.code, 2);
+    assert.match(unknown.stderr, /--context prod: no such context \(the kubeconfig has: gone, fake\)/);
+  });
+
   it('exits 2 when the kubeconfig or the baseline is unusable', async () => {
     const noKube = await runCli(['audit', '--kubeconfig', join(dir, 'missing'), '--config', baselineFile]);
     assert.equal(noKube.code, 2);
-    assert.match(noKube.stderr, /--kubeconfig: cannot load the kubeconfig .*missing: no such file/);
+    assert.match(noKube.stderr, /cannot load the kubeconfig .*missing \(from --kubeconfig\): no such file/);
     const noConfig = await runCli(['audit', '--kubeconfig', kubeconfig]);
     assert.equal(noConfig.code, 2);
     assert.match(noConfig.stderr, /--config FILE/);
+  });
+});
+
+describe('idgate audit --apply-reports without the PolicyReport CRD', () => {
+  it('exits 2 before scanning, naming the CRD and how to install it, and writes nothing', async () => {
+    const api = await startFakeApiServer({ omit: ['policyreports'] });
+    const dir = await mkdtemp(join(tmpdir(), 'idgate-audit-nocrd-'));
+    try {
+      const baselineFile = join(dir, 'baseline.yaml');
+      await writeFile(baselineFile, BASELINE_YAML);
+      api.create({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p', namespace: 'team-1' }, spec: { containers: [{ name: 'a', image: 'a' }] } });
+      const res = await runCli(['audit', '--kubeconfig', await api.writeKubeconfig(dir), '--config', baselineFile, '--apply-reports']);
+      assert.equal(res.code, 2, res.stderr);
+      assert.equal(res.stderr.trim().split('\n').length, 1, 'one line');
+      assert.match(res.stderr, /--apply-reports: the cluster does not serve PolicyReport .*policyreports\.wgpolicyk8s\.io .*Kyverno/);
+      assert.equal(res.stdout, '', 'no report printed');
+      assert.equal(api.listRequests('pods'), 0, 'nothing scanned');
+    } finally {
+      await api.close();
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

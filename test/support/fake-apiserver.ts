@@ -8,13 +8,30 @@
  * (optimistic concurrency), patch (merge, strategic-as-merge, JSON patch, apply-as-merge), delete,
  * `?watch=true` streams, discovery; errors as `Status` bodies. Test controls cut, stall, compact
  * and hold, so informer recovery can be tested against real client-node code.
+ *
+ * Real kube-apiserver behaviours it reproduces, each checked against the responses recorded from
+ * v1.32 in `../shared/k8s-recorded/api/` (test/kube/fake-apiserver-recorded.test.ts) — where the
+ * two disagree, the recording wins:
+ * - list items of built-in kinds carry no `kind`/`apiVersion`, only the list does (`PodList`);
+ *   custom resources keep both on every item (fake-apiserver/list.ts);
+ * - `metadata.resourceVersion` on every list, `continue` and `remainingItemCount` on a page that
+ *   has more, `continue: ""` on a custom resource list's last page;
+ * - Table output only for `Accept: …;as=Table;v=v1;g=meta.k8s.io`, JSON otherwise;
+ * - single GET, create, update, patch responses and watch events carry `kind`/`apiVersion`;
+ * - an expired continue token: 410 with reason `Expired`, the apiserver's message and a fresh
+ *   token in the Status's metadata; a too-old watch resourceVersion: a 200 stream with one
+ *   `ERROR` event holding a 410 `Expired` Status (fake-apiserver/watch.ts);
+ * - BOOKMARK events with `allowWatchBookmarks=true`, carrying only `kind`, `apiVersion` and
+ *   `metadata.resourceVersion` of the watched kind;
+ * - a kind whose CRD is not installed: 404 for its URLs and absent from discovery (`omit`).
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { apiVersionOf, BUILTIN_RESOURCES, ResourceRegistry, resourceKey, type ResourceInfo } from './fake-apiserver/resources.ts';
+import { BUILTIN_RESOURCES, ResourceRegistry, resourceKey, type ResourceInfo } from './fake-apiserver/resources.ts';
+import { listBody, tableBody, wantsTable } from './fake-apiserver/list.ts';
 import { parseRoute } from './fake-apiserver/routes.ts';
 import { FakeStore, StatusError, type KubeObject } from './fake-apiserver/store.ts';
 import { serveWatch, type OpenWatch } from './fake-apiserver/watch.ts';
@@ -50,6 +67,8 @@ export interface FakeApiServerOptions {
   readonly resources?: readonly ResourceInfo[];
   /** BOOKMARK interval for watches with `allowWatchBookmarks=true`, ms. Default 1000 (the apiserver: about a minute). */
   readonly bookmarkIntervalMs?: number;
+  /** Plurals of resources not to serve, as if their CRD were not installed (e.g. `['policyreports']`). */
+  readonly omit?: readonly string[];
 }
 
 /** A `{ apiVersion, kind, metadata: { name, namespace } }` reference to an object. */
@@ -108,7 +127,8 @@ const MAX_BODY = 3 * 1024 * 1024;
 
 /** Starts a fake API server on 127.0.0.1 and an ephemeral port. Close it with `close()`. */
 export async function startFakeApiServer(options: FakeApiServerOptions = {}): Promise<FakeApiServer> {
-  const registry = new ResourceRegistry([...BUILTIN_RESOURCES, ...(options.resources ?? [])]);
+  const omitted = new Set(options.omit ?? []);
+  const registry = new ResourceRegistry([...BUILTIN_RESOURCES, ...(options.resources ?? [])].filter((r) => !omitted.has(r.resource)));
   const store = new FakeStore();
   const requests: RecordedRequest[] = [];
   const watches = new Set<OpenWatch>();
@@ -157,11 +177,8 @@ export async function startFakeApiServer(options: FakeApiServerOptions = {}): Pr
       }
       for (const h of holds.filter((x) => sameResource(resource, x.resource))) await h.gate;
       const page = store.list(resource, filter, query.limit ? Number(query.limit) : undefined, query.continue);
-      return sendJson(res, 200, {
-        kind: `${resource.kind}List`, apiVersion: apiVersionOf(resource),
-        metadata: { resourceVersion: page.resourceVersion, ...(page.continue ? { continue: page.continue } : {}) },
-        items: page.items,
-      });
+      if (wantsTable(req.headers.accept)) return sendJson(res, 200, tableBody(page));
+      return sendJson(res, 200, listBody(resource, page, Boolean(query.labelSelector || query.fieldSelector)));
     }
     if (method === 'GET') return sendJson(res, 200, store.get(resource, ns, route.name!));
     if (method === 'DELETE' && route.name) return sendJson(res, 200, store.delete(resource, ns, route.name, dryRun));

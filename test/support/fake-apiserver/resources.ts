@@ -12,6 +12,13 @@ export interface ResourceInfo {
   readonly resource: string;
   readonly kind: string;
   readonly namespaced: boolean;
+  /**
+   * Served by a CustomResourceDefinition. The apiserver stores custom resources as unstructured
+   * JSON, so their list items keep `kind` and `apiVersion` and the list's `metadata.continue` is
+   * always present (`""` on the last page), as `../shared/k8s-recorded/api/oidcgroupbindings-list.json`
+   * shows; built-in lists drop both from every item (`pods-list-page1.json`).
+   */
+  readonly custom?: boolean;
 }
 
 /** `group/version/resource` (core: `/v1/pods`), the store's key for a resource. */
@@ -26,6 +33,8 @@ const core = (resource: string, kind: string, namespaced = true): ResourceInfo =
   ({ group: '', version: 'v1', resource, kind, namespaced });
 const grouped = (group: string, version: string, resource: string, kind: string, namespaced = true): ResourceInfo =>
   ({ group, version, resource, kind, namespaced });
+const custom = (group: string, version: string, resource: string, kind: string, namespaced = true): ResourceInfo =>
+  ({ group, version, resource, kind, namespaced, custom: true });
 
 /** What idgate and its tests touch: workloads, identity, certificates, webhooks, reports. */
 export const BUILTIN_RESOURCES: readonly ResourceInfo[] = [
@@ -47,9 +56,9 @@ export const BUILTIN_RESOURCES: readonly ResourceInfo[] = [
   grouped('admissionregistration.k8s.io', 'v1', 'validatingwebhookconfigurations', 'ValidatingWebhookConfiguration', false),
   grouped('apiextensions.k8s.io', 'v1', 'customresourcedefinitions', 'CustomResourceDefinition', false),
   grouped('coordination.k8s.io', 'v1', 'leases', 'Lease'),
-  grouped('idgate.dev', 'v1alpha1', 'oidcgroupbindings', 'OIDCGroupBinding'),
-  grouped('wgpolicyk8s.io', 'v1alpha2', 'policyreports', 'PolicyReport'),
-  grouped('wgpolicyk8s.io', 'v1alpha2', 'clusterpolicyreports', 'ClusterPolicyReport', false),
+  custom('idgate.dev', 'v1alpha1', 'oidcgroupbindings', 'OIDCGroupBinding'),
+  custom('wgpolicyk8s.io', 'v1alpha2', 'policyreports', 'PolicyReport'),
+  custom('wgpolicyk8s.io', 'v1alpha2', 'clusterpolicyreports', 'ClusterPolicyReport', false),
 ];
 
 /** Lookup by URL parts and by object (apiVersion + kind). */

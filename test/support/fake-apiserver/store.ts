@@ -46,6 +46,8 @@ export interface ListPage {
   readonly items: KubeObject[];
   readonly resourceVersion: string;
   readonly continue?: string;
+  /** Objects after this page (the list's `remainingItemCount`), when there is a next page. */
+  readonly remaining?: number;
 }
 
 export class FakeStore {
@@ -97,7 +99,10 @@ export class FakeStore {
     if (continueToken) {
       const token = decodeContinue(continueToken);
       if (token.rv < this.#compactedRv) {
-        throw new StatusError(410, 'Expired', 'The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter.');
+        // k8s.io/apiserver/pkg/storage/etcd3/store.go: the 410 offers a token at the current
+        // revision that continues after the same key, and says the result would be inconsistent.
+        throw new StatusError(410, 'Expired', CONTINUE_EXPIRED_MESSAGE, undefined,
+          { continue: encodeContinue({ rv: this.#rv, after: token.after }) });
       }
       listRv = token.rv;
       after = token.after;
@@ -111,7 +116,7 @@ export class FakeStore {
     return {
       items: page.map(([, o]) => clone(o)),
       resourceVersion: String(listRv),
-      ...(more ? { continue: encodeContinue({ rv: listRv, after: last[0] }) } : {}),
+      ...(more ? { continue: encodeContinue({ rv: listRv, after: last[0] }), remaining: all.length - page.length } : {}),
     };
   }
 
@@ -219,12 +224,18 @@ export class FakeStore {
   }
 }
 
+/** The apiserver's message for an expired continue token (k8s.io/apiserver/pkg/storage/etcd3/store.go). */
+const CONTINUE_EXPIRED_MESSAGE = 'The provided continue parameter is too old to display a consistent list result. ' +
+  'You can start a new list without the continue parameter, or use the continue token in this response to retrieve the remainder of the results. ' +
+  'Continuing with the provided token results in an inconsistent list - objects that were created, modified, or deleted between the time the first chunk was returned and now may show up in the list.';
+
 function notFound(resource: ResourceInfo, name: string): StatusError {
   return new StatusError(404, 'NotFound', `${resource.resource}${resource.group ? `.${resource.group}` : ''} "${name}" not found`, details(resource, name));
 }
 
 function details(resource: ResourceInfo, name: string): Record<string, unknown> {
-  return { name, group: resource.group, kind: resource.resource };
+  // metav1.StatusDetails: `group` is omitted for the core group.
+  return { name, ...(resource.group ? { group: resource.group } : {}), kind: resource.resource };
 }
 
 function encodeContinue(token: { rv: number; after: string }): string {

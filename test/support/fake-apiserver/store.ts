@@ -136,7 +136,9 @@ export class FakeStore {
     obj.kind = resource.kind;
     meta.uid = randomUUID();
     meta.creationTimestamp = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
-    meta.generation = 1;
+    // Core v1 kinds (Pods, Namespaces, ConfigMaps…) have no generation in v1.32 (the recorded Pod
+    // list has none); workloads, NetworkPolicies and custom resources start at 1.
+    if (tracksGeneration(resource)) meta.generation = 1;
     if (dryRun) return { ...obj, metadata: { ...meta, resourceVersion: String(this.#rv) } };
     return this.#commit(resource, 'ADDED', k, obj);
   }
@@ -166,7 +168,7 @@ export class FakeStore {
     next.kind = resource.kind;
     next.metadata = { ...next.metadata, name, namespace, uid: current.metadata?.uid, creationTimestamp: current.metadata?.creationTimestamp };
     if (!resource.namespaced) delete next.metadata.namespace;
-    if (opts.subresource !== 'status' && JSON.stringify(next.spec) !== JSON.stringify(current.spec)) {
+    if (tracksGeneration(resource) && opts.subresource !== 'status' && JSON.stringify(next.spec) !== JSON.stringify(current.spec)) {
       next.metadata.generation = Number(current.metadata?.generation ?? 1) + 1;
     }
     if (opts.dryRun) return next;
@@ -228,6 +230,8 @@ export class FakeStore {
 const CONTINUE_EXPIRED_MESSAGE = 'The provided continue parameter is too old to display a consistent list result. ' +
   'You can start a new list without the continue parameter, or use the continue token in this response to retrieve the remainder of the results. ' +
   'Continuing with the provided token results in an inconsistent list - objects that were created, modified, or deleted between the time the first chunk was returned and now may show up in the list.';
+
+const tracksGeneration = (resource: ResourceInfo): boolean => resource.group !== '';
 
 function notFound(resource: ResourceInfo, name: string): StatusError {
   return new StatusError(404, 'NotFound', `${resource.resource}${resource.group ? `.${resource.group}` : ''} "${name}" not found`, details(resource, name));

@@ -10,7 +10,7 @@ import type { Pod } from '../admission/k8s.ts';
 import type { Baseline } from '../baseline/types.ts';
 import type { IdentityResolver } from '../identity/types.ts';
 import { mutatePod } from '../mutate/mutate.ts';
-import { NAMESPACE_INJECT_LABEL } from '../baseline/rules/common.ts';
+import { offlineScope } from '../baseline/rules/common.ts';
 
 /** What {@link asAdmitted} needs to run the mutation as the webhook would. */
 export interface AsAdmittedContext {
@@ -27,9 +27,7 @@ export interface AsAdmittedContext {
  * nothing about is assumed opted in: otherwise idgate would not apply to the Pod at all.
  */
 export function asAdmitted(pod: Pod, ctx: AsAdmittedContext): Pod {
-  if (ctx.baseline.mutation === 'dry-run') return pod;
-  const labels = ctx.identity.namespaceLabels(ctx.namespace);
-  if (labels !== undefined && labels[NAMESPACE_INJECT_LABEL] !== 'enabled') return pod;
+  if (ctx.baseline.mutation === 'dry-run' || offlineScope(ctx.identity, ctx.namespace) === 'integrity') return pod;
   const { patch } = mutatePod(pod, ctx);
   if (patch.length === 0) return pod;
   // Validated as the API server would (a path whose parent is missing throws), on a copy.

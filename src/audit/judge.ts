@@ -6,10 +6,11 @@
  * about an object at rest.
  */
 import type { KubeObject, Pod } from '../admission/k8s.ts';
-import { evaluate, judgesKind } from '../baseline/evaluate.ts';
+import { evaluate, judgesKind, type Decision } from '../baseline/evaluate.ts';
 import type { Baseline } from '../baseline/types.ts';
 import type { IdentityResolver } from '../identity/types.ts';
 import { asAdmitted } from './as-admitted.ts';
+import { offlineScope } from '../baseline/rules/common.ts';
 import type { ObjectRef, ObjectVerdict } from './report.ts';
 import { staleFinding, staleIdentity } from './stale.ts';
 import type { SourceLocation } from './objects.ts';
@@ -43,6 +44,9 @@ export function refOf(object: KubeObject, namespace: string | undefined, source?
   };
 }
 
+/** The decision for an object judged in a scope that asks nothing of its kind. */
+const NOTHING_TO_ANSWER: Decision = Object.freeze({ violations: [], unavailable: [], allowed: true, retryable: false });
+
 /** Judges one object; kinds idgate does not judge come back without a decision. */
 export function judgeObject(object: KubeObject, options: JudgeOptions, source?: SourceLocation): ObjectVerdict {
   const kind = String(object.kind ?? '');
@@ -50,11 +54,16 @@ export function judgeObject(object: KubeObject, options: JudgeOptions, source?: 
   const namespace = object.metadata?.namespace || options.defaultNamespace;
   const ref = refOf(object, namespace, source);
   const { baseline, identity } = options;
+  const scope = offlineScope(identity, namespace);
   let judged = object;
   if (kind === 'Pod' && options.mode === 'check' && !baseline.exemptNamespaces.includes(namespace)) {
     judged = asAdmitted(object as Pod, { baseline, identity, namespace, version: options.version });
   }
-  const decision = evaluate({ kind, operation: 'CREATE', namespace, object: judged }, { baseline, identity });
+  // In a namespace that is not enrolled, a kind only the baseline judges (a NetworkPolicy, a
+  // binding) has nothing to answer for: it counts as judged, with no finding.
+  const decision = judgesKind(kind, scope)
+    ? evaluate({ kind, operation: 'CREATE', namespace, object: judged, scope }, { baseline, identity })
+    : NOTHING_TO_ANSWER;
   if (kind === 'Pod' && options.mode === 'audit' && decision.skipped === undefined) {
     const stale = staleIdentity(object as Pod, namespace, { baseline, identity });
     const finding = stale && staleFinding(ref, stale, baseline);

@@ -59,10 +59,10 @@ export function staleIdentity(pod: Pod, namespace: string, ctx: { baseline: Base
 
 const list = (xs: readonly string[]): string => (xs.length === 0 ? 'none' : xs.join(', '));
 
-/** The report finding for a stale Pod (undefined when pod-identity-labels is off there). */
+/** The report finding for a stale Pod (pod-identity-labels is never off, evaluate.ts ALWAYS_ENFORCED). */
 export function staleFinding(ref: ObjectRef, stale: StaleIdentity, baseline: Baseline): ReportFinding | undefined {
   const mode = modeFor(baseline, 'pod-identity-labels', ref.namespace ?? '');
-  if (mode === 'off') return undefined;
+  if (mode === 'off') return undefined; // unreachable today; kept so a future mode change cannot report an off rule
   const revoked = stale.carriedGroups.filter((g) => !stale.currentGroups.includes(g));
   const granted = stale.currentGroups.filter((g) => !stale.carriedGroups.includes(g));
   const change = revoked.length + granted.length > 0

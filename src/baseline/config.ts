@@ -197,8 +197,11 @@ function toProblem(e: ErrorObject, doc: Document, lc: LineCounter): BaselineProb
   switch (e.keyword) {
     case 'enum':
       return { path, line, message: `must be one of: ${(params['allowedValues'] as unknown[]).join(', ')}` };
-    case 'const':
-      return { path, line, message: `must be ${String(params['allowedValue'])}` };
+    case 'const': {
+      // A const with a description says why only that value is allowed.
+      const why = typeof parent?.['description'] === 'string' ? `: ${parent['description']}` : '';
+      return { path, line, message: `must be ${String(params['allowedValue'])}${why}` };
+    }
     case 'type':
       return { path, line, message: `must be ${TYPE_NAMES[String(params['type'])] ?? String(params['type'])}` };
     case 'minimum':

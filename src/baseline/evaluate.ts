@@ -12,8 +12,10 @@ import {
   networkpolicyAllowAll, networkpolicyDefaultDeny, networkpolicyIdentityPeers, networkpolicyIpblockWorld,
   networkpolicyPolicyTypes, networkpolicyUnknownGroup,
 } from './rules/networkpolicy.ts';
-import { podHostNetwork, podIdentityLabels, podMaxGroups, podServiceAccount, podSidecar } from './rules/pod.ts';
-import { TEMPLATE_PATHS, workloadTemplate } from './rules/workload.ts';
+import { podIdentityIntegrity, podIdentityLabels } from './rules/identity.ts';
+import { podHostNetwork, podMaxGroups, podServiceAccount, podSidecar } from './rules/pod.ts';
+import { networkpolicySidecarPort } from './rules/sidecar-port.ts';
+import { TEMPLATE_PATHS, workloadIdentityIntegrity, workloadTemplate } from './rules/workload.ts';
 
 /** One rule of the registry. */
 export interface RuleEntry {
@@ -39,6 +41,7 @@ export const RULES_BY_KIND: Readonly<Record<string, readonly RuleEntry[]>> = Obj
     { id: 'networkpolicy-ipblock-world', check: networkpolicyIpblockWorld },
     { id: 'networkpolicy-unknown-group', check: networkpolicyUnknownGroup },
     { id: 'networkpolicy-default-deny', check: networkpolicyDefaultDeny },
+    { id: 'networkpolicy-sidecar-port', check: networkpolicySidecarPort },
   ],
   OIDCGroupBinding: [
     { id: 'binding-trusted-issuer', check: bindingTrustedIssuer },
@@ -46,10 +49,36 @@ export const RULES_BY_KIND: Readonly<Record<string, readonly RuleEntry[]>> = Obj
   ],
 });
 
-/** Whether idgate judges objects of this kind at all. */
-export function judgesKind(kind: string): boolean {
-  return Object.hasOwn(RULES_BY_KIND, kind);
+/**
+ * Identity integrity only (SPEC section 8): what `/validate/integrity` judges in namespaces that
+ * are not enrolled — Pods and pod templates carry no identity keys, running Pods keep theirs.
+ */
+export const INTEGRITY_RULES_BY_KIND: Readonly<Record<string, readonly RuleEntry[]>> = Object.freeze({
+  Pod: [{ id: 'pod-identity-labels', check: podIdentityIntegrity }],
+  ...Object.fromEntries(Object.keys(TEMPLATE_PATHS).map((kind) => [kind, [{ id: 'workload-template', check: workloadIdentityIntegrity }]])),
+});
+
+/**
+ * What a review is judged for, said by the path it arrives on (SPEC section 8): `baseline`
+ * (`/validate`, enrolled namespaces: every rule) or `integrity` (`/validate/integrity`, every
+ * other non-exempt namespace). No cache lookup decides it.
+ */
+export type Scope = 'baseline' | 'integrity';
+
+const registryFor = (scope: Scope): Readonly<Record<string, readonly RuleEntry[]>> =>
+  (scope === 'integrity' ? INTEGRITY_RULES_BY_KIND : RULES_BY_KIND);
+
+/** Whether idgate judges objects of this kind at all (in the scope). */
+export function judgesKind(kind: string, scope: Scope = 'baseline'): boolean {
+  return Object.hasOwn(registryFor(scope), kind);
 }
+
+/**
+ * Rules no mode softens: with identity labels spoofable in one audit-mode namespace, every
+ * NetworkPolicy of every other namespace could be walked around (SPEC section 3). The
+ * baseline loader refuses `audit` or `off` for them; namespace and global modes do not apply.
+ */
+export const ALWAYS_ENFORCED: ReadonlySet<RuleId> = new Set<RuleId>(['pod-identity-labels']);
 
 /** What is judged. `object` is absent on DELETE, where the object is in `oldObject`. */
 export interface EvaluateInput {
@@ -61,6 +90,14 @@ export interface EvaluateInput {
   readonly oldObject?: KubeObject | null;
   /** The request's name, for a DELETE whose oldObject the API server did not send. */
   readonly name?: string;
+  /** Which rules apply (default `baseline`). */
+  readonly scope?: Scope;
+  /** `request.subResource`. */
+  readonly subResource?: string;
+  /** `request.userInfo.username`. */
+  readonly user?: string;
+  /** idgate's own username, once learned. */
+  readonly selfUsername?: string;
 }
 
 /** A violation with its enforcement action. */
@@ -76,7 +113,7 @@ export interface JudgedViolation extends Violation {
 /** The outcome of {@link evaluate}: what was found, in which mode, and whether the request passes. */
 export interface Decision {
   /** Set when nothing was judged, and why. */
-  readonly skipped?: 'exempt-namespace' | 'kind-not-judged';
+  readonly skipped?: 'exempt-namespace' | 'kind-not-judged' | 'being-deleted';
   /** Every violation whose effective mode is enforce or audit. */
   readonly violations: readonly JudgedViolation[];
   /**
@@ -95,6 +132,7 @@ const weaker = (a: Mode, b: Mode): Mode => (STRENGTH[a] <= STRENGTH[b] ? a : b);
 
 /** The mode of a rule in a namespace: the rule's override, else the namespace's, else the global mode. */
 export function modeFor(baseline: Baseline, rule: RuleId, namespace: string): Mode {
+  if (ALWAYS_ENFORCED.has(rule)) return 'enforce';
   return baseline.rules[rule] ?? baseline.namespaces[namespace]?.mode ?? baseline.mode;
 }
 
@@ -107,17 +145,33 @@ export function modeFor(baseline: Baseline, rule: RuleId, namespace: string): Mo
  */
 export function findingMode(baseline: Baseline, f: Finding, namespace: string): Mode {
   if (f.rule !== 'workload-template' || f.podRule === undefined) return modeFor(baseline, f.rule, namespace);
+  if (ALWAYS_ENFORCED.has(f.podRule)) return 'enforce';
   const podMode = modeFor(baseline, f.podRule, namespace);
   const override = baseline.rules['workload-template'];
   return override === undefined ? podMode : weaker(podMode, override);
 }
 
+/**
+ * An UPDATE of an object being deleted: it waits only for its finalizers to come off (the
+ * garbage collector, the namespace controller, operators), and refusing any UPDATE of it
+ * wedges the deletion (SPEC section 8). Nothing is judged — except on Pods, whose UPDATE rules
+ * judge only identity keys and a swapped sidecar image, which no finalizer removal touches:
+ * a terminating Pod can stay selected by NetworkPolicies for its whole grace period, so a
+ * group label added then is still spoofing.
+ */
+export function beingDeleted(operation: Operation, object: KubeObject | null | undefined): boolean {
+  return operation === 'UPDATE' && object?.kind !== 'Pod' && Boolean(object?.metadata?.deletionTimestamp);
+}
+
 /** Judges one object with every rule of its kind, and applies the modes. */
 export function evaluate(input: EvaluateInput, ctx: { readonly baseline: Baseline; readonly identity: IdentityResolver }): Decision {
-  const entries = RULES_BY_KIND[input.kind];
+  const entries = registryFor(input.scope ?? 'baseline')[input.kind];
   if (entries === undefined) return { skipped: 'kind-not-judged', violations: [], unavailable: [], allowed: true, retryable: false };
   const { baseline } = ctx;
   const object = input.object ?? undefined;
+  if (beingDeleted(input.operation, object)) {
+    return { skipped: 'being-deleted', violations: [], unavailable: [], allowed: true, retryable: false };
+  }
   let oldObject = input.oldObject ?? undefined;
   if (input.operation === 'DELETE' && oldObject === undefined && input.name !== undefined) {
     oldObject = { kind: input.kind, metadata: { name: input.name, namespace: input.namespace } };
@@ -126,7 +180,12 @@ export function evaluate(input: EvaluateInput, ctx: { readonly baseline: Baselin
   if (baseline.exemptNamespaces.includes(namespace)) {
     return { skipped: 'exempt-namespace', violations: [], unavailable: [], allowed: true, retryable: false };
   }
-  const ruleCtx: RuleContext = { baseline, identity: ctx.identity, operation: input.operation, namespace };
+  const ruleCtx: RuleContext = {
+    baseline, identity: ctx.identity, operation: input.operation, namespace,
+    ...(input.subResource !== undefined ? { subResource: input.subResource } : {}),
+    ...(input.user !== undefined ? { user: input.user } : {}),
+    ...(input.selfUsername !== undefined ? { selfUsername: input.selfUsername } : {}),
+  };
   const violations: JudgedViolation[] = [];
   const unavailable: JudgedViolation[] = [];
   for (const entry of entries) {

@@ -13,7 +13,7 @@ import type { Logger } from 'pino';
 import { allowed, denied, withAuditAnnotations, withWarnings } from '../admission/response.ts';
 import type { AdmissionHandler, AdmissionResult } from '../admission/types.ts';
 import type { IdentityResolver } from '../identity/types.ts';
-import { evaluate, judgesKind, type Decision, type JudgedViolation } from './evaluate.ts';
+import { evaluate, judgesKind, type Decision, type JudgedViolation, type Scope } from './evaluate.ts';
 import type { Baseline } from './types.ts';
 
 /** Dependencies of {@link createValidateHandler}. */
@@ -24,6 +24,10 @@ export interface ValidateHandlerOptions {
   readonly logger: Logger;
   /** Called once per violation found, with the mode it was acted on in (metrics). */
   readonly onViolation?: (violation: JudgedViolation) => void;
+  /** What this handler judges: `baseline` for `/validate`, `integrity` for `/validate/integrity` (default baseline). */
+  readonly scope?: Scope;
+  /** idgate's own username, once learned (SelfSubjectReview): the only user that may relabel running Pods. */
+  readonly selfUsername?: () => string | undefined;
 }
 
 /**
@@ -96,20 +100,28 @@ export function resultFor(decision: Decision): AdmissionResult {
 /** Creates the validating webhook's handler. */
 export function createValidateHandler(options: ValidateHandlerOptions): AdmissionHandler {
   const { identity, logger } = options;
+  const scope = options.scope ?? 'baseline';
   return (request) => {
     const kind = request.kind?.kind ?? '';
-    if (!judgesKind(kind)) return { allowed: true, log: { violations: [], reason: `kind ${kind} not judged` } };
-    if (request.subResource) {
-      // Status and scale updates cannot change what the rules read (and must not be wedged by them).
+    if (!judgesKind(kind, scope)) return { allowed: true, log: { violations: [], reason: `kind ${kind} not judged` } };
+    if (request.subResource && !(kind === 'Pod' && request.subResource === 'status')) {
+      // Scale and ephemeral-container updates cannot change what the rules read (and must not be
+      // wedged by them). pods/status can: the API server lets it change labels (SPEC section 8).
       return { allowed: true, log: { violations: [], reason: `subresource ${request.subResource} not judged` } };
     }
+    const selfUsername = options.selfUsername?.();
+    const user = request.userInfo?.username;
     const decision = evaluate({
       kind,
       operation: request.operation,
       namespace: request.namespace ?? '',
       object: request.object,
       oldObject: request.oldObject,
+      scope,
       ...(request.name !== undefined ? { name: request.name } : {}),
+      ...(request.subResource ? { subResource: request.subResource } : {}),
+      ...(user !== undefined ? { user } : {}),
+      ...(selfUsername !== undefined ? { selfUsername } : {}),
     }, { baseline: options.baseline(), identity });
     if (options.onViolation) for (const v of decision.violations) options.onViolation(v);
     if (decision.unavailable.length > 0) {

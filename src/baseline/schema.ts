@@ -104,6 +104,14 @@ export const BASELINE_SCHEMA = {
       type: 'object',
       default: {},
       propertyNames: { enum: RULE_IDS },
+      properties: {
+        // SPEC section 3: the one rule modes never soften (evaluate.ts ALWAYS_ENFORCED).
+        'pod-identity-labels': {
+          const: 'enforce',
+          description: 'pod-identity-labels is always enforced, since identity labels spoofed in one namespace would ' +
+            'fool the NetworkPolicies of every other; remove this line',
+        },
+      },
       additionalProperties: { enum: MODES },
     },
   },

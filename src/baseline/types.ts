@@ -20,6 +20,7 @@ export const RULE_IDS = [
   'networkpolicy-ipblock-world',
   'networkpolicy-unknown-group',
   'networkpolicy-default-deny',
+  'networkpolicy-sidecar-port',
   'binding-trusted-issuer',
   'binding-group-ownership',
 ] as const;
@@ -94,6 +95,12 @@ export interface RuleContext {
   readonly operation: Operation;
   /** The namespace of the request (Pods from controllers have no metadata.namespace yet). */
   readonly namespace: string;
+  /** `request.subResource` (`status` for a kubelet's or anyone's `pods/status` write). */
+  readonly subResource?: string;
+  /** Who asks (`request.userInfo.username`); absent in `idgate check` and `idgate audit`. */
+  readonly user?: string;
+  /** idgate's own username (SelfSubjectReview at start-up): the only one that may relabel running Pods. */
+  readonly selfUsername?: string;
 }
 
 /** A rule family: a pure function of (object, old object, context) → every violation. */

@@ -29,6 +29,8 @@ export class BindingIndex implements IdentityResolver {
   /** `namespace/serviceAccount` → bindings that list it. */
   readonly #bySa = new Map<string, Binding[]>();
   readonly #namespaces = new Map<string, Readonly<Record<string, string>>>();
+  /** Namespaces being deleted (deletionTimestamp set): their contents may all be removed. */
+  readonly #terminating = new Set<string>();
   /** encoded group label name → bindings providing it. */
   readonly #groupLabels = new Map<string, Binding[]>();
 
@@ -70,21 +72,29 @@ export class BindingIndex implements IdentityResolver {
     return [...this.#bindings.values()];
   }
 
-  setNamespace(name: string, labels: Readonly<Record<string, string>>): void {
+  setNamespace(name: string, labels: Readonly<Record<string, string>>, terminating = false): void {
     this.#namespaces.set(name, labels);
+    if (terminating) this.#terminating.add(name);
+    else this.#terminating.delete(name);
   }
 
   deleteNamespace(name: string): void {
     this.#namespaces.delete(name);
+    this.#terminating.delete(name);
   }
 
-  replaceNamespaces(entries: Iterable<[string, Readonly<Record<string, string>>]>): void {
+  replaceNamespaces(entries: Iterable<[string, Readonly<Record<string, string>>, boolean?]>): void {
     this.#namespaces.clear();
-    for (const [name, labels] of entries) this.#namespaces.set(name, labels);
+    this.#terminating.clear();
+    for (const [name, labels, terminating] of entries) this.setNamespace(name, labels, terminating);
   }
 
   namespaceLabels(namespace: string): Readonly<Record<string, string>> | undefined {
     return this.#namespaces.get(namespace);
+  }
+
+  namespaceTerminating(namespace: string): boolean {
+    return this.#terminating.has(namespace);
   }
 
   resolve(namespace: string, serviceAccount: string, trustedIssuers: ReadonlySet<string>): ServiceAccountIdentity {

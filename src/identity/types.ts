@@ -34,6 +34,8 @@ export interface IdentityResolver {
   providesGroupLabel(labelName: string, trustedIssuers: ReadonlySet<string>): boolean;
   /** Labels of a Namespace from the Namespace cache, or undefined when unknown. */
   namespaceLabels(namespace: string): Readonly<Record<string, string>> | undefined;
+  /** Whether the Namespace is being deleted (false when unknown). */
+  namespaceTerminating(namespace: string): boolean;
 }
 
 /** What every identity source (file, Kubernetes) offers the server: an index to read, a life cycle, a status. */

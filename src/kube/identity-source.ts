@@ -99,6 +99,8 @@ export function createKubeIdentitySource(options: KubeIdentitySourceOptions): Ku
   });
 
   const labelsOf = (ns: V1Namespace): Readonly<Record<string, string>> => ({ ...ns.metadata?.labels });
+  // The namespace controller sets deletionTimestamp, then phase Terminating, then empties it.
+  const terminating = (ns: V1Namespace): boolean => Boolean(ns.metadata?.deletionTimestamp) || ns.status?.phase === 'Terminating';
   const namespaces: ResilientInformer = createResilientInformer<V1Namespace>({
     ...common,
     resource: 'namespaces',
@@ -106,10 +108,10 @@ export function createKubeIdentitySource(options: KubeIdentitySourceOptions): Ku
     listPage: (page) => core.listNamespace(page),
     handlers: {
       replace(items) {
-        index.replaceNamespaces(items.map((ns) => [ns.metadata?.name ?? '', labelsOf(ns)]));
+        index.replaceNamespaces(items.map((ns) => [ns.metadata?.name ?? '', labelsOf(ns), terminating(ns)]));
       },
       upsert(ns) {
-        index.setNamespace(ns.metadata?.name ?? '', labelsOf(ns));
+        index.setNamespace(ns.metadata?.name ?? '', labelsOf(ns), terminating(ns));
       },
       remove(ns) {
         index.deleteNamespace(ns.metadata?.name ?? '');

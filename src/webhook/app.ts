@@ -19,7 +19,10 @@ export interface AppDeps {
   readonly metrics: WebhookMetrics;
   readonly readiness: Readiness;
   readonly mutate: AdmissionHandler;
+  /** `/validate`: every rule of the baseline (enrolled namespaces). */
   readonly validate: AdmissionHandler;
+  /** `/validate/integrity`: identity integrity only (every other non-exempt namespace, SPEC section 8). */
+  readonly validateIntegrity: AdmissionHandler;
 }
 
 function sendJson(res: ServerResponse, status: number, body: unknown): void {
@@ -43,7 +46,7 @@ function decisionOf(result: AdmissionResult): string {
 }
 
 /** Runs one admission webhook: decode, call the handler, answer with the same uid, log and count. */
-function admissionRoute(webhook: 'mutate' | 'validate', handler: AdmissionHandler, deps: AppDeps): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
+function admissionRoute(webhook: 'mutate' | 'validate' | 'integrity', handler: AdmissionHandler, deps: AppDeps): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
   const { logger, metrics } = deps;
   return async (req, res) => {
     const started = performance.now();
@@ -115,9 +118,9 @@ export function createApp(deps: AppDeps): RequestListener {
   app.get('/metrics', async (_req, res) => {
     res.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics());
   });
-  for (const path of ['/mutate/pods', '/validate', '/healthz', '/readyz', '/metrics']) {
+  for (const path of ['/mutate/pods', '/validate', '/validate/integrity', '/healthz', '/readyz', '/metrics']) {
     app.all(path, (req, res) => {
-      res.set('Allow', path.startsWith('/mutate') || path === '/validate' ? 'POST' : 'GET');
+      res.set('Allow', path.startsWith('/mutate') || path.startsWith('/validate') ? 'POST' : 'GET');
       sendError(res, 405, 'ERR_METHOD', `${req.method} is not allowed on ${path}`);
     });
   }
@@ -141,6 +144,7 @@ export function createApp(deps: AppDeps): RequestListener {
   const admission = new Map([
     ['/mutate/pods', admissionRoute('mutate', deps.mutate, deps)],
     ['/validate', admissionRoute('validate', deps.validate, deps)],
+    ['/validate/integrity', admissionRoute('integrity', deps.validateIntegrity, deps)],
   ]);
   return (req, res) => {
     const url = req.url ?? '/';

@@ -9,6 +9,7 @@ import type { CertManager } from '../certs/managed.ts';
 import { BaselineError } from '../baseline/config.ts';
 import { createBaselineStore, type BaselineStore } from '../baseline/store.ts';
 import { createValidateHandler } from '../baseline/handler.ts';
+import type { JudgedViolation } from '../baseline/evaluate.ts';
 import { createFileIdentitySource } from '../identity/file-source.ts';
 import type { IdentitySource } from '../identity/types.ts';
 import { BindingError } from '../identity/binding.ts';
@@ -125,12 +126,14 @@ export async function startWebhook(options: WebhookOptions): Promise<Webhook> {
   readiness.register('identity-cache', () => source.index.ready());
 
   const deps = { baseline: () => baseline.current(), identity: source.index, logger };
+  const onViolation = (v: JudgedViolation): void => { metrics.violations.inc({ rule: v.rule, mode: v.mode }); };
   const app = createApp({
     logger,
     metrics,
     readiness,
     mutate: createMutateHandler({ ...deps, version: VERSION, onOutcome: (result) => metrics.mutations.inc({ result }) }),
-    validate: createValidateHandler({ ...deps, onViolation: (v) => metrics.violations.inc({ rule: v.rule, mode: v.mode }) }),
+    validate: createValidateHandler({ ...deps, onViolation }),
+    validateIntegrity: createValidateHandler({ ...deps, onViolation, scope: 'integrity' }),
   });
   const server = await serve({
     app,

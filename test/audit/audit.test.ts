@@ -75,7 +75,7 @@ function seed(api: FakeApiServer): string[] {
     objects.push(policy(ns, 'idgate-default-deny', { podSelector: {}, policyTypes: ['Ingress'] }));
     objects.push(policy(ns, 'callers', {
       podSelector: { matchLabels: { app: 'app' } }, policyTypes: ['Ingress'],
-      ingress: [{ from: [{ podSelector: { matchLabels: { [`group.idgate.dev/${ns}-callers`]: 'true' } } }] }],
+      ingress: [{ from: [{ podSelector: { matchLabels: { [`group.idgate.dev/${ns}-callers`]: 'true' } } }], ports: [{ port: 'idgate-proxy' }] }],
     }));
   }
   // The planted violations.
@@ -89,7 +89,7 @@ function seed(api: FakeApiServer): string[] {
   const template = (deployment('team-3', 'x', 'default').spec as { template: unknown }).template;
   objects.push({ apiVersion: 'batch/v1', kind: 'Job', metadata: { name: 'shared-job', namespace: 'team-3' }, spec: { template } });
   objects.push({ apiVersion: 'batch/v1', kind: 'CronJob', metadata: { name: 'shared-cronjob', namespace: 'team-3' }, spec: { schedule: '@daily', jobTemplate: { spec: { template } } } });
-  objects.push(policy('team-4', 'world', { podSelector: {}, policyTypes: ['Ingress'], ingress: [{ from: [{ ipBlock: { cidr: '0.0.0.0/0' } }] }] }));
+  objects.push(policy('team-4', 'world', { podSelector: {}, policyTypes: ['Ingress'], ingress: [{ from: [{ ipBlock: { cidr: '0.0.0.0/0' } }], ports: [{ port: 4180 }] }] }));
   objects.push(binding('team-5', 'rogue', ['team-5-admins'], 'https://evil.example.com'));
   // Labelled while a since-deleted binding still granted team-6-legacy: stale, not spoofed.
   const before = new BindingIndex();
@@ -98,6 +98,15 @@ function seed(api: FakeApiServer): string[] {
   before.setNamespace('team-6', { 'idgate.dev/inject': 'enabled' });
   objects.push(admitted(rawPod('team-6', 'started-last-year'), before));
   objects.push(admitted(rawPod('team-7', 'shared-sa', { serviceAccountName: 'default' }), index));
+  // A namespace that is not enrolled: identity integrity only. A monitoring Pod on the default
+  // ServiceAccount and a policy opening every port are none of idgate's business there; a Pod
+  // carrying a group label is spoofing, whatever the namespace.
+  api.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'monitoring', labels: { team: 'sre' } } });
+  objects.push(rawPod('monitoring', 'exporter', { serviceAccountName: 'default' }) as KubeObject);
+  objects.push(policy('monitoring', 'scrape', { podSelector: {}, policyTypes: ['Ingress'], ingress: [{}] }));
+  const spoofer = rawPod('monitoring', 'spoofer') as KubeObject;
+  spoofer.metadata = { ...spoofer.metadata, labels: { app: 'x', 'group.idgate.dev/team-0-callers': 'true' } };
+  objects.push(spoofer);
   // Never judged: an exempt namespace, and a ReplicaSet judged through its Deployment.
   objects.push(rawPod('kube-system', 'on-host', { hostNetwork: true }) as KubeObject);
   objects.push({
@@ -112,6 +121,7 @@ function seed(api: FakeApiServer): string[] {
     'Job team-3/shared-job workload-template spec.template.spec.serviceAccountName deny',
     'NetworkPolicy team-4/world networkpolicy-ipblock-world spec.ingress[0].from[0].ipBlock.cidr deny',
     'OIDCGroupBinding team-5/rogue binding-trusted-issuer spec.issuer deny',
+    'Pod monitoring/spoofer pod-identity-labels metadata.labels[group.idgate.dev/team-0-callers] deny',
     'Pod team-1/shared-sa pod-service-account spec.serviceAccountName deny',
     'Pod team-2/on-host pod-host-network spec.hostNetwork deny',
     'Pod team-6/started-last-year pod-identity-labels metadata.labels stale',
@@ -161,7 +171,7 @@ describe('idgate audit', () => {
     assert.equal(report.summary.exempt, 1);
     assert.equal(report.summary.owned, 1);
     assert.equal(report.summary.stalePods, 1);
-    assert.equal(report.summary.deniedObjects, 10);
+    assert.equal(report.summary.deniedObjects, 11);
     assert.equal(report.summary.notJudged, 0, 'every listed object is of a judged kind');
     assert.deepEqual(report.summary.byRule['pod-service-account'], { findings: 2, denied: 1 });
     const stale = report.findings.find((f) => f.stale);
@@ -182,7 +192,7 @@ describe('idgate audit', () => {
     const res = await audit('-o', 'policyreport');
     assert.equal(res.code, 1, res.stderr);
     const reports = parseAllDocuments(res.stdout).map((d) => d.toJS() as Record<string, any>);
-    assert.deepEqual(reports.map((r) => r.metadata.namespace), NAMESPACES);
+    assert.deepEqual(reports.map((r) => r.metadata.namespace), ['monitoring', ...NAMESPACES]);
     const validate = policyReportValidator();
     for (const r of reports) assert.ok(validate(r), `${r.metadata.namespace}: ${JSON.stringify(validate.errors)}`);
     const team1 = reports.find((r) => r.metadata.namespace === 'team-1')!;
@@ -199,17 +209,17 @@ describe('idgate audit', () => {
   it('--apply-reports creates one PolicyReport per namespace; a second run updates them', async () => {
     const first = await audit('-o', 'json', '--apply-reports');
     assert.equal(first.code, 1, first.stderr);
-    assert.match(first.stderr, /PolicyReports written: 8 created, 0 updated/);
+    assert.match(first.stderr, /PolicyReports written: 9 created, 0 updated/);
     const stored = () => api.list('wgpolicyk8s.io/v1alpha2', 'PolicyReport');
-    assert.equal(stored().length, 8);
+    assert.equal(stored().length, 9);
     const team2Before = stored().find((r) => r.metadata?.namespace === 'team-2') as Record<string, any>;
     assert.equal(team2Before.summary.fail, 1);
 
     api.delete({ apiVersion: 'v1', kind: 'Pod', metadata: { namespace: 'team-2', name: 'on-host' } });
     const second = await audit('-o', 'json', '--apply-reports');
     assert.equal(second.code, 1, second.stderr);
-    assert.match(second.stderr, /PolicyReports written: 0 created, 8 updated/);
-    assert.equal(stored().length, 8, 'updated, not duplicated');
+    assert.match(second.stderr, /PolicyReports written: 0 created, 9 updated/);
+    assert.equal(stored().length, 9, 'updated, not duplicated');
     const team2After = stored().find((r) => r.metadata?.namespace === 'team-2') as Record<string, any>;
     assert.notEqual(team2After.metadata.resourceVersion, team2Before.metadata.resourceVersion);
     assert.deepEqual(team2After.results, []);

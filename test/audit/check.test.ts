@@ -31,6 +31,7 @@ describe('idgate check', () => {
       'NetworkPolicy payments/orders-legacy-callers networkpolicy-identity-peers spec.ingress[0].from[1].podSelector.matchLabels[app] audit warn',
       'NetworkPolicy payments/orders-legacy-callers networkpolicy-ipblock-world spec.ingress[0].from[0].ipBlock.cidr enforce deny',
       'NetworkPolicy payments/orders-legacy-callers networkpolicy-policy-types spec.policyTypes enforce deny',
+      'NetworkPolicy payments/orders-legacy-callers networkpolicy-sidecar-port spec.ingress[0].ports enforce deny',
       'NetworkPolicy payments/orders-legacy-callers networkpolicy-unknown-group spec.ingress[0].from[2].podSelector.matchLabels[group.idgate.dev/payments-auditors] enforce warn',
     ]);
     assert.deepEqual(report.findings.filter((f) => f.rule === 'workload-template').map((f) => f.podRule).sort(),
@@ -47,9 +48,9 @@ describe('idgate check', () => {
     assert.equal(res.code, 1, res.stderr);
     const lines = res.stdout.split('\n');
     assert.match(lines[0] ?? '', /^LOCATION\s+OBJECT\s+RULE\s+PATH\s+MODE\s+ACTION\s+MESSAGE$/);
-    assert.match(res.stdout, /networkpolicy-bad\.yaml:6\s+NetworkPolicy payments\/orders-legacy-callers\s+networkpolicy-ipblock-world\s+spec\.ingress\[0\]\.from\[0\]\.ipBlock\.cidr\s+enforce\s+deny/);
-    assert.match(res.stdout, /4 findings: 2 would be denied \(1 object refused\), 2 warnings\./);
-    assert.match(res.stdout, /^NAMESPACE\s+JUDGED\s+FAILING\s+FINDINGS\s+DENIED\npayments\s+1\s+1\s+4\s+2$/m);
+    assert.match(res.stdout, /networkpolicy-bad\.yaml:7\s+NetworkPolicy payments\/orders-legacy-callers\s+networkpolicy-ipblock-world\s+spec\.ingress\[0\]\.from\[0\]\.ipBlock\.cidr\s+enforce\s+deny/);
+    assert.match(res.stdout, /5 findings: 3 would be denied \(1 object refused\), 2 warnings\./);
+    assert.match(res.stdout, /^NAMESPACE\s+JUDGED\s+FAILING\s+FINDINGS\s+DENIED\npayments\s+1\s+1\s+5\s+3$/m);
   });
 
   it("passes the project's own manifests (kubectl kustomize on stdin) against their own baseline, exit 0", async () => {
@@ -70,12 +71,12 @@ describe('idgate check', () => {
     // examples/bindings.yaml grants payments/api nothing for "orders": still unbound.
     const fromFile = await runCli(['check', '-f', 'examples/manifests/pod-good.yaml', '--config', BASELINE, '--bindings-file', 'examples/bindings.yaml', '-o', 'json']);
     assert.equal(fromFile.code, 1);
-    // A namespace in the input without injection: the injector never runs, pod-sidecar says how to opt in.
+    // A namespace in the input that is not enrolled: identity integrity only (SPEC section 8).
     const notInjected = await runCli(['check', '-f', 'test/fixtures/check/namespace-not-injected.yaml', '-f', 'examples/manifests/binding.yaml', '--config', BASELINE, '-o', 'json']);
     assert.equal(notInjected.code, 1);
     const report = parseReport(notInjected.stdout);
-    assert.deepEqual(rows(report), ['Pod payments/orders-debug pod-sidecar spec.initContainers enforce deny']);
-    assert.match(report.findings[0]?.message ?? '', /label namespace payments idgate\.dev\/inject=enabled/);
+    assert.deepEqual(rows(report), ['Pod payments/orders-spoof pod-identity-labels metadata.labels[group.idgate.dev/payments-admins] enforce deny']);
+    assert.match(report.findings[0]?.message ?? '', /in namespace payments, which is not enrolled/);
   });
 
   it('unwraps (nested) Lists from JSON on stdin and places objects without a namespace in default, or -n', async () => {
@@ -85,14 +86,15 @@ describe('idgate check', () => {
     const report = parseReport(res.stdout);
     assert.deepEqual(rows(report), [
       'NetworkPolicy default/open networkpolicy-allow-all spec.ingress[0].from enforce deny',
+      'NetworkPolicy default/open networkpolicy-sidecar-port spec.ingress[0].ports enforce deny',
       'Pod default/shared-sa pod-service-account spec.serviceAccountName enforce deny',
     ]);
     assert.equal(report.summary.notJudged, 1);
-    assert.deepEqual(report.findings.map((f) => f.object.file), ['-', '-']);
+    assert.deepEqual(report.findings.map((f) => f.object.file), ['-', '-', '-']);
     // sandbox is in audit mode in the example baseline: the same findings warn, exit 0.
     const sandbox = await runCli(['check', '-f', '-', '-n', 'sandbox', '--config', BASELINE, '-o', 'json'], { input });
     assert.equal(sandbox.code, 0, sandbox.stdout);
-    assert.deepEqual(parseReport(sandbox.stdout).findings.map((f) => `${f.object.namespace} ${f.mode} ${f.denies}`), ['sandbox audit false', 'sandbox audit false']);
+    assert.deepEqual(parseReport(sandbox.stdout).findings.map((f) => `${f.object.namespace} ${f.mode} ${f.denies}`), ['sandbox audit false', 'sandbox audit false', 'sandbox audit false']);
   });
 
   it('exits 2 on unreadable input, naming file and line', async () => {

@@ -36,7 +36,7 @@ describe('staleIdentity', () => {
     });
   }
 
-  it('reports what was revoked, never denies, and follows the rule mode', () => {
+  it('reports what was revoked, never denies, and is reported in every mode (pod-identity-labels is always enforced)', () => {
     const stale = staleIdentity(pod(['payments-admins', 'payments-writers'], 'payments/api,payments/admins'), 'payments', { baseline, identity: index });
     assert.ok(stale);
     assert.deepEqual(stale.currentGroups, ['payments-writers']);
@@ -45,6 +45,7 @@ describe('staleIdentity', () => {
     assert.equal(finding?.denies, false);
     assert.equal(finding?.stale, true);
     assert.match(finding?.message ?? '', /revoked: payments-admins/);
-    assert.equal(staleFinding(ref, stale, testBaseline({ rules: { 'pod-identity-labels': 'off' } })), undefined);
+    const inAuditNamespace = staleFinding(ref, stale, testBaseline({ mode: 'off', namespaces: { payments: { mode: 'off' } } }));
+    assert.equal(inAuditNamespace?.mode, 'enforce', 'no mode switches integrity reporting off');
   });
 });

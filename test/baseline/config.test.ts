@@ -78,7 +78,7 @@ test('every problem is reported at once, each with file, line and dotted path', 
     '15: rules.pod-sidecars: unknown rule id; known rules: ' + [
       'pod-identity-labels', 'pod-service-account', 'pod-host-network', 'pod-sidecar', 'pod-max-groups', 'workload-template',
       'networkpolicy-policy-types', 'networkpolicy-allow-all', 'networkpolicy-identity-peers', 'networkpolicy-ipblock-world',
-      'networkpolicy-unknown-group', 'networkpolicy-default-deny', 'binding-trusted-issuer', 'binding-group-ownership',
+      'networkpolicy-unknown-group', 'networkpolicy-default-deny', 'networkpolicy-sidecar-port', 'binding-trusted-issuer', 'binding-group-ownership',
     ].join(', '),
     '16: rules.pod-host-network: must be one of: enforce, audit, off',
   ]);
@@ -137,4 +137,16 @@ test('sidecar.kubernetesIssuer must be https and reaches the injected proxy as -
   assert.ok(!sidecarArgs({ config: parseBaseline(`${base}sidecar: { image: i }\n`, 'b.yaml').sidecar, upstreamPort: 8080, proxyPort: 4180, allowedGroups: [] })
     .some((a) => a.startsWith('--kubernetes-issuer')), 'absent unless configured');
   assert.throws(() => parseBaseline(`${base}sidecar: { image: i, kubernetesIssuer: "http://kubernetes.default.svc" }\n`, 'bad.yaml'), /bad\.yaml:4: sidecar\.kubernetesIssuer/);
+});
+
+test('pod-identity-labels cannot be softened: audit or off is refused at its line, enforce is accepted', () => {
+  const base = 'apiVersion: idgate.dev/v1alpha1\nkind: IdentityBaseline\ntrustedIssuers: [https://issuer.example]\nsidecar: { image: r/idgate:1 }\nrules:\n';
+  for (const mode of ['audit', 'off']) {
+    const err = captured(() => parseBaseline(`${base}  pod-sidecar: audit\n  pod-identity-labels: ${mode}\n`, 'b.yaml'));
+    assert.deepEqual(err.message.split('\n'), [
+      'b.yaml:7: rules.pod-identity-labels: must be enforce: pod-identity-labels is always enforced, since identity labels ' +
+        'spoofed in one namespace would fool the NetworkPolicies of every other; remove this line',
+    ]);
+  }
+  assert.equal(parseBaseline(`${base}  pod-identity-labels: enforce\n`, 'b.yaml').rules['pod-identity-labels'], 'enforce');
 });

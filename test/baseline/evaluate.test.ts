@@ -54,7 +54,7 @@ test('exempt namespaces and unjudged kinds are skipped', () => {
 test('warnOnly violations never deny, even in enforce', () => {
   const np: KubeObject = {
     kind: 'NetworkPolicy', metadata: { name: 'n' },
-    spec: { podSelector: {}, policyTypes: ['Ingress'], ingress: [{ from: [{ podSelector: { matchLabels: { 'group.idgate.dev/nobody-has-this': 'true' } } }] }] },
+    spec: { podSelector: {}, policyTypes: ['Ingress'], ingress: [{ from: [{ podSelector: { matchLabels: { 'group.idgate.dev/nobody-has-this': 'true' } } }], ports: [{ port: 4180 }] }] },
   };
   const d = run(np);
   assert.equal(d.allowed, true);

@@ -95,6 +95,8 @@ test('dryRun requests are judged the same way', async () => {
 test('kinds idgate does not judge, subresources and exempt namespaces are allowed', async () => {
   assert.equal((await handle({}, request({ kind: 'ConfigMap', metadata: { name: 'c' } }))).allowed, true);
   assert.equal((await handle({}, request(violatingPod, { subResource: 'status', operation: 'UPDATE', oldObject: violatingPod }))).allowed, true);
+  assert.equal((await handle({}, request({ kind: 'Scale', metadata: { name: 'd' } }, { subResource: 'scale', operation: 'UPDATE' }))).allowed, true);
+  assert.equal((await handle({}, request(violatingPod, { subResource: 'ephemeralcontainers', operation: 'UPDATE', oldObject: violatingPod }))).allowed, true);
   const exempt = await handle({}, request(violatingPod, { namespace: 'kube-system' }));
   assert.equal(exempt.allowed, true);
   assert.equal(exempt.log?.['reason'], 'exempt-namespace');
@@ -105,7 +107,7 @@ test('Pod label spoofing on UPDATE is denied through the handler', async () => {
   const spoofed: KubeObject = { ...old, metadata: { name: 'p', labels: { ...old.metadata?.labels, 'group.idgate.dev/payments-writers': 'true' } } };
   const r = await handle({}, request(spoofed, { operation: 'UPDATE', oldObject: old }));
   assert.equal(r.allowed, false);
-  assert.equal(r.status?.message, '[pod-identity-labels] metadata.labels[group.idgate.dev/payments-writers]: identity label added on a running Pod; only idgate sets them, at creation');
+  assert.equal(r.status?.message, '[pod-identity-labels] metadata.labels[group.idgate.dev/payments-writers]: identity label added on a running Pod; only idgate changes them, when bindings change');
 });
 
 test('DELETE: the object judged is oldObject', async () => {
@@ -137,4 +139,33 @@ test('warnings: no control characters, rule id and path kept whole, message shor
   const long = formatWarning({ rule: 'workload-template', path: `spec.template.metadata.labels[${'a'.repeat(110)}]`, message: 'y'.repeat(50) });
   assert.ok(long.includes('a'.repeat(110)));
   assert.match(long, /: y{20}\.\.\.$/);
+});
+
+test('identity integrity through the handler: every mode, pods/status, only idgate relabels, plain namespaces judged for nothing else', async () => {
+  const self = 'system:serviceaccount:idgate-system:idgate';
+  const handler = (overrides: BaselineOverrides, scope: 'baseline' | 'integrity' = 'baseline') =>
+    createValidateHandler({ baseline: () => testBaseline(overrides), identity: identity(true), logger, scope, selfUsername: () => self });
+  const old: KubeObject = { kind: 'Pod', metadata: { name: 'p', labels: { app: 'web' } }, spec: { serviceAccountName: 'web' } };
+  const spoofed: KubeObject = { ...old, metadata: { name: 'p', labels: { app: 'web', 'group.idgate.dev/payments-admins': 'true' } } };
+  const update = (user: string, extra: Partial<AdmissionRequest> = {}) =>
+    request(spoofed, { operation: 'UPDATE', oldObject: old, userInfo: { username: user }, ...extra });
+
+  for (const overrides of [{}, { mode: 'audit' as const }, { mode: 'off' as const }, { namespaces: { shop: { mode: 'audit' as const } } }]) {
+    for (const scope of ['baseline', 'integrity'] as const) {
+      const r = await handler(overrides, scope)(update('alice'));
+      assert.equal(r.allowed, false, `${scope} ${JSON.stringify(overrides)}: spoofing is denied whatever the mode`);
+    }
+  }
+  const viaStatus = await handler({}, 'integrity')(update('alice', { subResource: 'status' }));
+  assert.equal(viaStatus.allowed, false);
+  assert.match(viaStatus.status?.message ?? '', /label added on a running Pod through pods\/status/);
+  assert.equal((await handler({}, 'integrity')(update(self, { subResource: 'status' }))).allowed, true, 'idgate relabels');
+  assert.equal((await handler({})(update(self))).allowed, true);
+
+  // A plain namespace's Pod on the default ServiceAccount with hostNetwork: none of idgate's business there.
+  assert.equal((await handler({}, 'integrity')(request(violatingPod))).allowed, true);
+  assert.equal((await handler({}, 'baseline')(request(violatingPod))).allowed, false);
+  const created = await handler({}, 'integrity')(request(spoofed));
+  assert.equal(created.allowed, false);
+  assert.match(created.status?.message ?? '', /in namespace shop, which is not enrolled/);
 });

@@ -10,7 +10,7 @@ import type { AdmissionHandler } from '../../src/admission/types.ts';
 import { review } from '../support/review.ts';
 import { captureLogger } from '../support/logger.ts';
 
-function setup(handlers: { mutate?: AdmissionHandler; validate?: AdmissionHandler } = {}) {
+function setup(handlers: { mutate?: AdmissionHandler; validate?: AdmissionHandler; validateIntegrity?: AdmissionHandler } = {}) {
   const { logger, lines } = captureLogger();
   const metrics = createMetrics(undefined, { processMetrics: false });
   const readiness = createReadiness();
@@ -20,12 +20,13 @@ function setup(handlers: { mutate?: AdmissionHandler; validate?: AdmissionHandle
     readiness,
     mutate: handlers.mutate ?? (() => allowed()),
     validate: handlers.validate ?? (() => allowed()),
+    validateIntegrity: handlers.validateIntegrity ?? (() => allowed()),
   });
   return { app, lines, metrics, readiness };
 }
 
 describe('admission routes', () => {
-  for (const path of ['/mutate/pods', '/validate']) {
+  for (const path of ['/mutate/pods', '/validate', '/validate/integrity']) {
     it(`${path} answers a valid review with the same apiVersion, kind and uid`, async () => {
       const { app, lines } = setup();
       const res = await request(app).post(path).send(review({ uid: 'abc-123', name: 'web' })).expect(200);
@@ -102,7 +103,7 @@ describe('admission routes', () => {
       code: 'ERR_BODY_TOO_LARGE',
     },
   ];
-  for (const path of ['/mutate/pods', '/validate']) {
+  for (const path of ['/mutate/pods', '/validate', '/validate/integrity']) {
     for (const c of cases) {
       it(`${path} refuses ${c.name} with ${c.status} and a JSON error`, async () => {
         const { app } = setup();

@@ -21,6 +21,18 @@ export interface Finding extends Violation {
 /** Namespace label that opts a namespace into injection (the mutating webhook's namespaceSelector). */
 export const NAMESPACE_INJECT_LABEL = 'idgate.dev/inject';
 
+/**
+ * Offline (`idgate check`, `idgate audit`), the scope a namespace's objects are judged in: a
+ * namespace known (a Namespace object, or the cluster's) and not labelled
+ * idgate.dev/inject=enabled gets identity integrity only; one known enrolled, or unknown to
+ * check, gets every rule — otherwise idgate would not apply to its objects at all. The webhook
+ * never asks: the path a review arrives on says it (SPEC section 8).
+ */
+export function offlineScope(identity: Pick<RuleContext['identity'], 'namespaceLabels'>, namespace: string): 'baseline' | 'integrity' {
+  const labels = identity.namespaceLabels(namespace);
+  return labels !== undefined && labels[NAMESPACE_INJECT_LABEL] !== 'enabled' ? 'integrity' : 'baseline';
+}
+
 /** Message of an identity-dependent check that cannot run yet. */
 export const UNAVAILABLE_MESSAGE = 'the identity cache (OIDCGroupBindings) is still syncing; retry in a few seconds';
 

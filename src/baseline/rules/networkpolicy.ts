@@ -7,7 +7,7 @@ import { isDeepStrictEqual } from 'node:util';
 import type { LabelSelector, NetworkPolicy, NetworkPolicyPeer } from '../../admission/k8s.ts';
 import { GROUP_LABEL_PREFIX, isIdentityLabel } from '../../identity/labels.ts';
 import { quote } from '../../mutate/upstream.ts';
-import type { Rule } from '../types.ts';
+import type { Rule, RuleContext } from '../types.ts';
 import { asArray, keyPath, UNAVAILABLE_MESSAGE, writes, type Finding } from './common.ts';
 import { isRecord } from '../../admission/k8s.ts';
 import { coversEveryAddress, parseCidr, type CidrRange } from './cidr.ts';
@@ -190,6 +190,27 @@ function effectiveTypes(np: NetworkPolicy): string[] {
 }
 
 /**
+ * The cluster's own controllers that delete a namespace's contents: the namespace controller
+ * (a terminating namespace's delete-collection, `../shared/k8s-recorded/reviews`) and the
+ * garbage collector (owner references, foreground deletion). Refusing them leaves a namespace
+ * Terminating for ever.
+ */
+const CLEANUP_CONTROLLERS: ReadonlySet<string> = new Set([
+  'system:serviceaccount:kube-system:namespace-controller',
+  'system:serviceaccount:kube-system:generic-garbage-collector',
+]);
+
+/**
+ * Who may change or remove `idgate-default-deny` (SPEC section 3): idgate itself (the
+ * default-deny loop restores and removes it), the namespace controller and the garbage
+ * collector, and anyone once the namespace is terminating (everything in it goes anyway).
+ */
+function mayManageDefaultDeny(ctx: RuleContext): boolean {
+  if (ctx.user !== undefined && (ctx.user === ctx.selfUsername || CLEANUP_CONTROLLERS.has(ctx.user))) return true;
+  return ctx.identity.namespaceTerminating(ctx.namespace);
+}
+
+/**
  * networkpolicy-default-deny: `idgate-default-deny` may not be deleted, and an UPDATE may not
  * weaken it. Weakening, precisely — the new policy:
  * (a) selects other Pods: its podSelector differs from the old one (a `{}` must stay `{}`);
@@ -201,6 +222,7 @@ function effectiveTypes(np: NetworkPolicy): string[] {
  */
 export const networkpolicyDefaultDeny: Rule<NetworkPolicy> = (object, oldObject, ctx) => {
   const rule = 'networkpolicy-default-deny' as const;
+  if (mayManageDefaultDeny(ctx)) return [];
   if (ctx.operation === 'DELETE') {
     if (oldObject?.metadata?.name !== DEFAULT_DENY_NAME) return [];
     return [{ rule, path: 'metadata.name', message: `deleting ${DEFAULT_DENY_NAME} lifts namespace ${ctx.namespace}'s default deny, opening every Pod to every caller; keep it` }];

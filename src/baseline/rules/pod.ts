@@ -1,6 +1,6 @@
 /**
- * Pod rules (SPEC section 3): identity labels, ServiceAccount, host network, sidecar, group
- * count. Each check works on a {@link PodView} with a path prefix, so workload.ts judges a pod
+ * Pod rules (SPEC section 3): ServiceAccount, host network, sidecar, group count (identity
+ * labels are identity.ts's). Each check works on a {@link PodView} with a path prefix, so workload.ts judges a pod
  * template with the same code and paths that point into the template.
  *
  * Pod UPDATE: a Pod's spec is immutable except images and a few scheduling fields
@@ -12,16 +12,12 @@
  */
 import { isDeepStrictEqual } from 'node:util';
 import { serviceAccountOf, type Container, type ObjectMeta, type Pod, type PodSpec } from '../../admission/k8s.ts';
-import {
-  ANNOTATION_INJECTED, isIdentityAnnotation, isIdentityLabel,
-} from '../../identity/labels.ts';
-import { computeIdentity } from '../../mutate/identity.ts';
 import { isMirrorPod, optedOut } from '../../mutate/should-inject.ts';
 import { buildSidecar, SIDECAR_NAME } from '../../mutate/sidecar.ts';
 import { quote } from '../../mutate/upstream.ts';
 import type { Rule, RuleContext, RuleId } from '../types.ts';
 import {
-  asArray, keyPath, NAMESPACE_INJECT_LABEL, UNAVAILABLE_MESSAGE, newOnly, writes, type Finding,
+  asArray, NAMESPACE_INJECT_LABEL, UNAVAILABLE_MESSAGE, newOnly, writes, type Finding,
 } from './common.ts';
 import { sidecarParams } from './sidecar-params.ts';
 
@@ -172,107 +168,6 @@ export function checkSidecar(v: PodView, ctx: RuleContext): Finding[] {
   }
   return findings;
 }
-
-/** Parses a list annotation: a JSON array of strings, or a comma list. */
-function listAnnotation(value: string | undefined): string[] | undefined {
-  if (value === undefined) return undefined;
-  const trimmed = value.trim();
-  if (trimmed.startsWith('[')) {
-    try {
-      const parsed: unknown = JSON.parse(trimmed);
-      return Array.isArray(parsed) && parsed.every((x) => typeof x === 'string') ? [...parsed].sort() : ['<invalid>'];
-    } catch {
-      return ['<invalid>'];
-    }
-  }
-  return trimmed.split(',').map((s) => s.trim()).filter((s) => s !== '').sort();
-}
-
-/**
- * pod-identity-labels on CREATE. The validating webhook runs after the mutating one, so a Pod
- * that went through the mutation carries exactly the computed identity. Accepted:
- * - exactly the computed set (src/mutate/identity.ts): labels `idgate.dev/service-account`
- *   (the ServiceAccount name, hash-shortened past 63 characters) and one `group.idgate.dev/…`
- *   per group; annotations `idgate.dev/groups` and `idgate.dev/bindings` naming the same sets
- *   (JSON list or comma list; absent is fine when the set is empty); `idgate.dev/injected`
- *   with any value (it carries the idgate version), or absent;
- * - no identity label or annotation at all, when the namespace is not labelled
- *   idgate.dev/inject=enabled (or unknown, as in `idgate check`): the mutation never ran, and a
- *   Pod without identity labels is selected by no identity-based NetworkPolicy peer, so
- *   omission grants nothing. In an injection-enabled namespace (with `mutation: apply`)
- *   absence means the mutation was bypassed (failurePolicy Ignore), and is refused.
- * Anything else — a subset, an extra group, another value — is spoofing or staleness.
- */
-function identityOnCreate(pod: Pod, ctx: RuleContext): Finding[] {
-  const labels = pod.metadata?.labels ?? {};
-  const annotations = pod.metadata?.annotations ?? {};
-  const presentLabels = Object.keys(labels).filter(isIdentityLabel);
-  const presentAnnotations = Object.keys(annotations).filter(isIdentityAnnotation);
-  // With `mutation: dry-run` the injector writes nothing, so absence is expected there too.
-  const injectEnabled = ctx.baseline.mutation === 'apply' &&
-    ctx.identity.namespaceLabels(ctx.namespace)?.[NAMESPACE_INJECT_LABEL] === 'enabled';
-  if (presentLabels.length === 0 && presentAnnotations.length === 0 && !injectEnabled) return [];
-  if (!ctx.identity.ready()) return [unavailable('pod-identity-labels', 'metadata.labels')];
-  const sa = serviceAccountOf(pod.spec);
-  const identity = ctx.identity.resolve(ctx.namespace, sa, ctx.baseline.trustedIssuerSet);
-  if (presentLabels.length === 0 && presentAnnotations.length === 0) {
-    return [{
-      rule: 'pod-identity-labels', path: 'metadata.labels',
-      message: `no identity labels, though namespace ${ctx.namespace} has ${NAMESPACE_INJECT_LABEL}=enabled: ` +
-        'the mutating webhook did not run for this Pod; check its failurePolicy and retry',
-    }];
-  }
-  // The mutation's own function: injector and validator cannot disagree on the expected set.
-  // `idgate.dev/injected` carries a version, any value of which is fine: it is not computed here.
-  const { labels: expected, annotations: expectedAnnotations } = computeIdentity(sa, identity, undefined);
-  const findings: Finding[] = [];
-  const fix = 'only idgate sets identity labels; remove it and let the injector compute them';
-  for (const key of presentLabels) {
-    const path = keyPath('metadata.labels', key);
-    if (!(key in expected)) findings.push({ rule: 'pod-identity-labels', path, message: `not granted by any binding of ServiceAccount ${quote(sa)}; ${fix}` });
-    else if (labels[key] !== expected[key]) findings.push({ rule: 'pod-identity-labels', path, message: `is ${quote(labels[key])}, the bindings give ${quote(expected[key])}; ${fix}` });
-  }
-  for (const key of Object.keys(expected)) {
-    if (!(key in labels)) findings.push({ rule: 'pod-identity-labels', path: keyPath('metadata.labels', key), message: `missing: the bindings of ServiceAccount ${quote(sa)} give it; ${fix}` });
-  }
-  for (const key of presentAnnotations) {
-    if (key === ANNOTATION_INJECTED || key in expectedAnnotations) continue;
-    findings.push({ rule: 'pod-identity-labels', path: keyPath('metadata.annotations', key), message: `not an annotation idgate sets; ${fix}` });
-  }
-  for (const [key, value] of Object.entries(expectedAnnotations)) {
-    // Compared as sets: a JSON or comma list in any order names the same groups or bindings.
-    const want = listAnnotation(value) ?? [];
-    if (!isDeepStrictEqual(listAnnotation(annotations[key]) ?? [], want)) {
-      findings.push({ rule: 'pod-identity-labels', path: keyPath('metadata.annotations', key), message: `is ${quote(annotations[key] ?? '(absent)')}, the bindings give ${quote(want.join(','))}; ${fix}` });
-    }
-  }
-  return findings;
-}
-
-/** pod-identity-labels on UPDATE: no identity label or annotation may be added, changed or removed. */
-function identityOnUpdate(pod: Pod, old: Pod | undefined): Finding[] {
-  const findings: Finding[] = [];
-  for (const [field, isIdentity] of [['labels', isIdentityLabel], ['annotations', isIdentityAnnotation]] as const) {
-    const now = pod.metadata?.[field] ?? {};
-    const before = old?.metadata?.[field] ?? {};
-    const keys = new Set([...Object.keys(now), ...Object.keys(before)].filter(isIdentity));
-    for (const key of [...keys].sort()) {
-      if (now[key] === before[key]) continue;
-      const change = !(key in before) ? 'added' : !(key in now) ? 'removed' : 'changed';
-      findings.push({
-        rule: 'pod-identity-labels', path: keyPath(`metadata.${field}`, key),
-        message: `identity ${field === 'labels' ? 'label' : 'annotation'} ${change} on a running Pod; only idgate sets them, at creation`,
-      });
-    }
-  }
-  return findings;
-}
-
-/** Rule pod-identity-labels. */
-export const podIdentityLabels: Rule<Pod> = (object, oldObject, ctx) => {
-  if (!judged(object, ctx)) return [];
-  return ctx.operation === 'UPDATE' ? identityOnUpdate(object, oldObject) : identityOnCreate(object, ctx);
-};
 
 /** Rule pod-service-account (CREATE only, see the file comment). */
 export const podServiceAccount: Rule<Pod> = (object, _old, ctx) =>

@@ -13,8 +13,9 @@
  *   hand-written copy that drifts from the baseline (image, issuers) at the next change.
  * Each violation carries the pod rule it breaks (`podRule`); evaluate.ts uses that rule's mode.
  */
-import type { KubeObject, ObjectMeta, PodSpec, PodTemplateSpec } from '../../admission/k8s.ts';
-import { isIdentityAnnotation, isIdentityLabel } from '../../identity/labels.ts';
+import { isDeepStrictEqual } from 'node:util';
+import type { KubeObject, PodSpec, PodTemplateSpec } from '../../admission/k8s.ts';
+import { identityKeysOf } from './identity.ts';
 import { optedOut } from '../../mutate/should-inject.ts';
 import { SIDECAR_NAME } from '../../mutate/sidecar.ts';
 import type { Rule, RuleContext, RuleId } from '../types.ts';
@@ -40,18 +41,11 @@ function templateOf(object: KubeObject, path: readonly string[]): PodTemplateSpe
 }
 
 function identityKeys(v: PodView): Finding[] {
-  const findings: Finding[] = [];
-  const meta: ObjectMeta | undefined = v.meta;
-  for (const [field, isIdentity] of [['labels', isIdentityLabel], ['annotations', isIdentityAnnotation]] as const) {
-    for (const key of Object.keys(meta?.[field] ?? {}).filter(isIdentity).sort()) {
-      findings.push({
-        rule: 'pod-identity-labels', path: keyPath(`${v.prefix}metadata.${field}`, key),
-        message: `identity ${field === 'labels' ? 'label' : 'annotation'} set in the template; only idgate sets them, ` +
-          'at Pod creation: remove it',
-      });
-    }
-  }
-  return findings;
+  return identityKeysOf(v.meta).map(([field, key]) => ({
+    rule: 'pod-identity-labels', path: keyPath(`${v.prefix}metadata.${field}`, key),
+    message: `identity ${field === 'labels' ? 'label' : 'annotation'} set in the template; only idgate sets them, ` +
+      'at Pod creation: remove it',
+  }));
 }
 
 function sidecarInTemplate(v: PodView, ctx: RuleContext): Finding[] {
@@ -77,18 +71,38 @@ export function judgeTemplate(v: PodView, ctx: RuleContext): Finding[] {
   ];
 }
 
-/** Rule workload-template: every finding re-labelled `workload-template`, naming the pod rule it breaks. */
-export const workloadTemplate: Rule = (object, _old, ctx) => {
-  if (object === undefined || !writes(ctx)) return [];
+/**
+ * The template to judge, or undefined when there is none to judge. An UPDATE is judged only
+ * when it changes the template (SPEC section 8): the deployment controller scales old
+ * ReplicaSets to zero, the garbage collector removes finalizers and owner references, the TTL
+ * and CronJob controllers clean up Jobs — UPDATEs of objects whose unchanged template may have
+ * fallen out of policy since (a revoked binding), none of which may be refused.
+ */
+function changedTemplate(object: KubeObject | undefined, oldObject: KubeObject | undefined, ctx: RuleContext): PodView | undefined {
+  if (object === undefined || !writes(ctx)) return undefined;
   const path = TEMPLATE_PATHS[object.kind ?? ''];
-  if (path === undefined) return [];
+  if (path === undefined) return undefined;
   const template = templateOf(object, path);
-  const prefix = `${path.join('.')}.`;
-  const view: PodView = { meta: template?.metadata, spec: template?.spec as PodSpec | undefined, prefix };
-  return judgeTemplate(view, ctx).map((f): Finding => ({
-    ...f,
-    rule: 'workload-template',
-    podRule: f.rule as RuleId,
-    message: f.unavailable ? f.message : `breaks ${f.rule}: ${f.message}`,
-  }));
+  if (ctx.operation === 'UPDATE' && oldObject !== undefined && isDeepStrictEqual(template, templateOf(oldObject, path))) return undefined;
+  return { meta: template?.metadata, spec: template?.spec as PodSpec | undefined, prefix: `${path.join('.')}.` };
+}
+
+/** Findings of pod rules re-labelled `workload-template`, naming the pod rule each breaks. */
+const asTemplateFindings = (findings: Finding[]): Finding[] => findings.map((f): Finding => ({
+  ...f,
+  rule: 'workload-template',
+  podRule: f.rule as RuleId,
+  message: f.unavailable ? f.message : `breaks ${f.rule}: ${f.message}`,
+}));
+
+/** Rule workload-template, in an enrolled namespace: the template judged as its Pods will be. */
+export const workloadTemplate: Rule = (object, oldObject, ctx) => {
+  const view = changedTemplate(object, oldObject, ctx);
+  return view === undefined ? [] : asTemplateFindings(judgeTemplate(view, ctx));
+};
+
+/** Rule workload-template, in a namespace that is not enrolled: identity keys only. */
+export const workloadIdentityIntegrity: Rule = (object, oldObject, ctx) => {
+  const view = changedTemplate(object, oldObject, ctx);
+  return view === undefined ? [] : asTemplateFindings(identityKeys(view));
 };

@@ -101,6 +101,18 @@ for (const overlay of ['enforce', 'audit'] as const) {
       assert.deepEqual(errors, []);
     });
 
+    it('the example namespaces: a Pod in the enrolled one is mutated and judged, in the plain one left alone', () => {
+      const namespaces = parseAllDocuments(readFileSync(join(ROOT, 'examples/manifests/namespaces.yaml'), 'utf8')).map((d) => d.toJS() as Obj);
+      const pod = parseAllDocuments(readFileSync(join(ROOT, 'examples/manifests/pod-good.yaml'), 'utf8'))[0]!.toJS() as Obj;
+      const called = Object.fromEntries(namespaces.map((ns) => {
+        const name = ns.metadata.name as string;
+        const labels = { ...ns.metadata.labels, 'kubernetes.io/metadata.name': name };
+        const request = inNamespace({ ...ROWS[0]!.request, object: pod }, name);
+        return [name, webhooksCalled(configs, request, labels)];
+      }));
+      assert.deepEqual(called, { payments: [B, M], monitoring: [] });
+    });
+
     const recorded = recordedReviews();
     it('routes the reviews a real API server sent, namespace enrolled and plain', () => {
       assert.ok(recorded.length >= 25, `${recorded.length} recorded reviews in ${RECORDED}`);

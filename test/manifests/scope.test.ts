@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
-import { conditionErrors, rulesMatch, webhooksCalled } from '../support/admission-routing.ts';
+import { conditionErrors, objectSelected, rulesMatch, selects, webhooksCalled } from '../support/admission-routing.ts';
 import { ROWS, type Row } from './scope-rows.ts';
 
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -64,6 +64,35 @@ function recordedReviews(): Array<{ file: string; request: Obj }> {
   return readdirSync(RECORDED).filter((f) => f.endsWith('.json') && f !== 'index.json').sort()
     .map((file) => ({ file, request: (JSON.parse(readFileSync(join(RECORDED, file), 'utf8')) as Obj).request as Obj }));
 }
+
+describe('the API server model the scope test relies on', () => {
+  it('label selectors: matchLabels and In/NotIn/Exists/DoesNotExist, NotIn holding for an absent key', () => {
+    const labels = { a: '1', b: '2' };
+    const cases: Array<[Parameters<typeof selects>[0], boolean]> = [
+      [undefined, true], [{}, true], [{ matchLabels: { a: '1' } }, true], [{ matchLabels: { a: '2' } }, false],
+      [{ matchExpressions: [{ key: 'a', operator: 'In', values: ['1', '3'] }] }, true],
+      [{ matchExpressions: [{ key: 'c', operator: 'In', values: ['1'] }] }, false],
+      [{ matchExpressions: [{ key: 'a', operator: 'NotIn', values: ['1'] }] }, false],
+      [{ matchExpressions: [{ key: 'c', operator: 'NotIn', values: ['1'] }] }, true],
+      [{ matchExpressions: [{ key: 'b', operator: 'Exists' }] }, true],
+      [{ matchExpressions: [{ key: 'b', operator: 'DoesNotExist' }] }, false],
+      [{ matchLabels: { a: '1' }, matchExpressions: [{ key: 'c', operator: 'Exists' }] }, false],
+    ];
+    for (const [selector, expected] of cases) assert.equal(selects(selector, labels), expected, JSON.stringify(selector));
+  });
+
+  it('rules: a resource never matches its subresources unless listed, and objectSelector looks at old and new', () => {
+    const hook = { rules: [{ apiGroups: [''], apiVersions: ['v1'], operations: ['UPDATE'], resources: ['pods', '*/scale'] }] };
+    const req = (resource: string, subResource?: string) => ({ operation: 'UPDATE', namespace: 'x', resource: { group: '', version: 'v1', resource }, ...(subResource ? { subResource } : {}) });
+    assert.equal(rulesMatch(hook, req('pods')), true);
+    assert.equal(rulesMatch(hook, req('pods', 'status')), false);
+    assert.equal(rulesMatch(hook, req('replicationcontrollers', 'scale')), true);
+    assert.equal(rulesMatch(hook, { ...req('pods'), operation: 'CREATE' }), false);
+    const selected = { objectSelector: { matchLabels: { a: '1' } } };
+    assert.equal(objectSelected(selected, { object: null, oldObject: { metadata: { labels: { a: '1' } } } }), true);
+    assert.equal(objectSelected(selected, { object: { metadata: {} }, oldObject: null }), false);
+  });
+});
 
 for (const overlay of ['enforce', 'audit'] as const) {
   describe(`webhook scope, ${overlay} overlay`, async () => {

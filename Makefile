@@ -24,6 +24,8 @@ certs/tls.crt: | install
 run: build certs/tls.crt
 	@echo ''
 	@echo 'idgate webhook on https://$(LISTEN) (examples/baseline.yaml, examples/bindings.yaml, no cluster).'
+	@echo 'In a cluster, a namespace labelled idgate.dev/inject=enabled is enrolled: its Pods get the sidecar and identity labels, and every baseline rule applies.'
+	@echo 'Every other namespace outside kube-system, idgate-system and the like gets identity integrity only: no one but idgate may set its identity labels there (examples/manifests/namespaces.yaml).'
 	@echo 'In another terminal, admit the example Pod:'
 	@echo ''
 	@echo '  curl -sS --cacert certs/ca.crt -H "Content-Type: application/json" \'

@@ -111,32 +111,44 @@ describe('kustomize overlays', () => {
         assert.ok(mutating!.webhooks[0].matchConditions.some((c: Obj) => c.expression.includes('kubernetes.io/config.mirror')));
       });
 
-      it('the validating webhook matches exactly the operations and resources the rules need', () => {
+      it('each validating webhook matches exactly the operations and resources its route needs', () => {
         const [validating] = find(objs, 'ValidatingWebhookConfiguration');
-        const seen = new Map<string, string[]>();
-        for (const hook of validating!.webhooks) {
+        const matched = (name: string) => {
+          const hook = validating!.webhooks.find((h: Obj) => h.name === name);
+          assert.ok(hook, name);
+          const seen = new Map<string, string[]>();
           for (const rule of hook.rules) {
             for (const group of rule.apiGroups) for (const res of rule.resources) seen.set(`${group}/${res}`, [...rule.operations].sort());
           }
-        }
+          return Object.fromEntries(seen);
+        };
         const cu = ['CREATE', 'UPDATE'];
-        assert.deepEqual(Object.fromEntries(seen), {
+        const podsAndWorkloads = {
           '/pods': cu,
+          // The API server lets a status UPDATE change labels and annotations.
+          '/pods/status': ['UPDATE'],
           'apps/deployments': cu,
           'apps/statefulsets': cu,
           'apps/daemonsets': cu,
           'apps/replicasets': cu,
           'batch/jobs': cu,
           'batch/cronjobs': cu,
+        };
+        assert.deepEqual(validating!.webhooks.map((h: Obj) => h.name), ['baseline.validate.idgate.dev', 'integrity.validate.idgate.dev']);
+        assert.deepEqual(matched('baseline.validate.idgate.dev'), {
+          ...podsAndWorkloads,
           'networking.k8s.io/networkpolicies': ['CREATE', 'DELETE', 'UPDATE'],
           'idgate.dev/oidcgroupbindings': cu,
         });
+        assert.deepEqual(matched('integrity.validate.idgate.dev'), podsAndWorkloads);
       });
 
-      it('failure policy follows the overlay', () => {
+      it('failure policy follows the overlay; identity integrity fails closed in every overlay', () => {
         const expected = overlay === 'audit' ? 'Ignore' : 'Fail';
         for (const config of [...find(objs, 'MutatingWebhookConfiguration'), ...find(objs, 'ValidatingWebhookConfiguration')]) {
-          for (const hook of config.webhooks) assert.equal(hook.failurePolicy, expected, `${overlay} ${hook.name}`);
+          for (const hook of config.webhooks) {
+            assert.equal(hook.failurePolicy, hook.name === 'integrity.validate.idgate.dev' ? 'Fail' : expected, `${overlay} ${hook.name}`);
+          }
         }
         const text = find(objs, 'ConfigMap', 'idgate-baseline')[0]!.data['baseline.yaml'] as string;
         // The shipped baseline loads with the webhook's own loader, in the overlay's mode.

@@ -12,7 +12,8 @@ import {
   networkpolicyAllowAll, networkpolicyDefaultDeny, networkpolicyIdentityPeers, networkpolicyIpblockWorld,
   networkpolicyPolicyTypes, networkpolicyUnknownGroup,
 } from './rules/networkpolicy.ts';
-import { podHostNetwork, podIdentityLabels, podMaxGroups, podServiceAccount, podSidecar } from './rules/pod.ts';
+import { podHostNetwork, podIdentityLabels, podMaxGroups, podServiceAccount } from './rules/pod.ts';
+import { podSidecar } from './rules/sidecar.ts';
 import { TEMPLATE_PATHS, workloadTemplate } from './rules/workload.ts';
 
 /** One rule of the registry. */

@@ -6,7 +6,8 @@ import type { ObjectMeta, Pod } from '../admission/k8s.ts';
 import type { Baseline } from '../baseline/types.ts';
 import { ANNOTATION_INJECT } from '../identity/labels.ts';
 import { SIDECAR_NAME } from './sidecar.ts';
-import { resolvePorts, type ResolvedPorts } from './upstream.ts';
+import { resolveSidecar } from './platform.ts';
+import type { ResolvedPorts } from './upstream.ts';
 
 /** The annotation the kubelet puts on mirror pods of static pods. */
 export const MIRROR_POD_ANNOTATION = 'kubernetes.io/config.mirror';
@@ -68,8 +69,9 @@ export function isMirrorPod(meta: ObjectMeta | undefined): boolean {
  *    node's own network, where its port clashes with every other such Pod on the node, and
  *    NetworkPolicy does not apply to host-network Pods anyway (validation rule
  *    pod-host-network rejects them);
- * 6. no resolvable upstream port, a malformed port annotation or a proxy port clash → not
- *    injected; validation (pod-sidecar) reports the missing sidecar.
+ * 6. a Windows Pod, no resolvable upstream port, a malformed port annotation or a proxy port
+ *    clash with any container → not injected; validation (pod-sidecar) reports the missing
+ *    sidecar and why (src/mutate/platform.ts).
  * From 3 on, identity labels are still applied.
  */
 export function shouldInject(pod: Pod, ctx: ShouldInjectContext): InjectDecision {
@@ -93,7 +95,7 @@ export function shouldInject(pod: Pod, ctx: ShouldInjectContext): InjectDecision
   if (pod.spec?.hostNetwork === true) {
     return { inject: false, identity: true, present: false, reason: 'hostNetwork pod: the proxy would listen on the node network' + note };
   }
-  const ports = resolvePorts(pod, baseline.sidecar);
+  const ports = resolveSidecar(pod, baseline.sidecar);
   if (!ports.ok) return { inject: false, identity: true, present: false, reason: ports.reason + note };
   const { upstreamPort, proxyPort } = ports.value;
   return {

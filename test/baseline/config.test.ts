@@ -16,6 +16,7 @@ test('a minimal baseline gets every documented default', () => {
   assert.deepEqual(b.identity, { maxGroupsPerServiceAccount: 8, onUnavailable: 'deny' });
   assert.deepEqual({ ...b.sidecar }, {
     image: 'registry.example.com/idgate:0.1.0',
+    acceptedImages: [],
     mode: 'native',
     port: 4180,
     audience: 'idgate',
@@ -137,4 +138,16 @@ test('sidecar.kubernetesIssuer must be https and reaches the injected proxy as -
   assert.ok(!sidecarArgs({ config: parseBaseline(`${base}sidecar: { image: i }\n`, 'b.yaml').sidecar, upstreamPort: 8080, proxyPort: 4180, allowedGroups: [] })
     .some((a) => a.startsWith('--kubernetes-issuer')), 'absent unless configured');
   assert.throws(() => parseBaseline(`${base}sidecar: { image: i, kubernetesIssuer: "http://kubernetes.default.svc" }\n`, 'bad.yaml'), /bad\.yaml:4: sidecar\.kubernetesIssuer/);
+});
+
+test('sidecar.acceptedImages: a list of patterns, each checked where it stands', () => {
+  const text = (list: string) => [
+    'apiVersion: idgate.dev/v1alpha1', 'kind: IdentityBaseline', 'trustedIssuers: [https://a.example.com]',
+    'sidecar:', '  image: registry.example.com/idgate:1', `  acceptedImages: ${list}`,
+  ].join('\n');
+  const b = parseBaseline(text('["mirror.example.com/idgate:1", "registry-*.example.com/idgate:1"]'), 'inline.yaml');
+  assert.deepEqual(b.sidecar.acceptedImages, ['mirror.example.com/idgate:1', 'registry-*.example.com/idgate:1']);
+  const err = captured(() => parseBaseline(text('["a b", ""]'), 'inline.yaml'));
+  assert.match(err.message, /^inline\.yaml:6: sidecar\.acceptedImages\[0\]: must not contain spaces$/m);
+  assert.match(err.message, /^inline\.yaml:6: sidecar\.acceptedImages\[1\]: must not be empty$/m);
 });

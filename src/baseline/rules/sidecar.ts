@@ -1,15 +1,17 @@
 /**
- * pod-sidecar (SPEC section 3): exactly one idgate-proxy, as the injector builds it. Works on a
- * {@link PodView}, so workload.ts finds sidecars in pod templates with the same code.
+ * pod-sidecar (SPEC section 3): exactly one idgate-proxy, in the place the baseline's mode puts
+ * it, and as the injector builds it for this Pod's annotations (sidecar-compare.ts). Works on a
+ * {@link PodView}, so workload.ts finds sidecars in pod templates with the same code. The
+ * sidecar is found by name wherever other webhooks have moved it, and the app container by the
+ * `idgate.dev/upstream-container` annotation the injector recorded (mutate/upstream.ts).
  */
-import { isDeepStrictEqual } from 'node:util';
 import type { Container, Pod } from '../../admission/k8s.ts';
 import { optedOut } from '../../mutate/should-inject.ts';
 import { buildSidecar, SIDECAR_NAME } from '../../mutate/sidecar.ts';
-import { quote } from '../../mutate/upstream.ts';
 import type { Rule, RuleContext } from '../types.ts';
 import { asArray, NAMESPACE_INJECT_LABEL, newOnly, type Finding } from './common.ts';
 import { judged, podView, type PodView } from './pod.ts';
+import { compareSidecar } from './sidecar-compare.ts';
 import { sidecarParams } from './sidecar-params.ts';
 
 /** Every container or init container named idgate-proxy, with its path. */
@@ -21,11 +23,6 @@ export function findSidecars(v: PodView): Array<{ path: string; list: 'initConta
     });
   }
   return found;
-}
-
-/** The ports as the API server stores them: protocol defaults to TCP (core/v1 defaulting). */
-function normalizedPorts(ports: unknown): unknown[] {
-  return asArray<Record<string, unknown>>(ports).map((p) => ({ ...p, protocol: p?.['protocol'] ?? 'TCP' }));
 }
 
 /** pod-sidecar: exactly one idgate-proxy, as the injector builds it, unless the Pod opted out. */
@@ -52,7 +49,13 @@ export function checkSidecar(v: PodView, ctx: RuleContext): Finding[] {
         ? `label namespace ${ctx.namespace} ${NAMESPACE_INJECT_LABEL}=enabled so the injector adds it`
         : 'the injector did not run for this Pod; check the mutating webhook';
     const optOut = optedOut(v.meta) ? '; the baseline does not allow opting out (sidecar.allowOptOut)' : '';
-    return [...findings, { rule: 'pod-sidecar', path: params.ok ? `${v.prefix}spec.${list}` : params.path, message: `no ${SIDECAR_NAME} sidecar: ${why}${optOut}` }];
+    // With mutation: dry-run the injector adds nothing on purpose: a sidecar it would have added
+    // is reported, never denied (SPEC section 2). One it could not add is refused as with apply.
+    const warnOnly = params.ok && ctx.baseline.mutation === 'dry-run';
+    return [...findings, {
+      rule: 'pod-sidecar', path: params.ok ? `${v.prefix}spec.${list}` : params.path, message: `no ${SIDECAR_NAME} sidecar: ${why}${optOut}`,
+      ...(warnOnly ? { warnOnly: true } : {}),
+    }];
   }
   const { container, list, path } = first;
   if (config.mode === 'native' && list !== 'initContainers') {
@@ -66,35 +69,8 @@ export function checkSidecar(v: PodView, ctx: RuleContext): Finding[] {
     findings.push({ rule: 'pod-sidecar', path: params.path, message: `${SIDECAR_NAME} is present but idgate would not inject it: ${params.reason}` });
     return findings;
   }
-  const expected = buildSidecar(params.params);
-  const fields: Array<[string, unknown, unknown]> = [
-    ['image', container.image, expected.image],
-    ['command', asArray(container.command), asArray(expected.command)],
-    ['args', asArray(container.args), asArray(expected.args)],
-    ['ports', normalizedPorts(container.ports), normalizedPorts(expected.ports)],
-    ['securityContext', container.securityContext, expected.securityContext],
-  ];
-  for (const [field, actual, want] of fields) {
-    if (isDeepStrictEqual(actual, want)) continue;
-    if (Array.isArray(actual) && Array.isArray(want) && actual.length === want.length && field !== 'ports') {
-      // Same length: name the first differing element, which is what the user has to fix.
-      const i = actual.findIndex((a, k) => !isDeepStrictEqual(a, want[k]));
-      findings.push({
-        rule: 'pod-sidecar', path: `${path}.${field}`,
-        message: `${SIDECAR_NAME} ${field} was altered: [${i}] is ${quote(actual[i], 50)}, idgate injects ${quote(want[i], 50)}; ` +
-          'remove the container and let the injector add it',
-      });
-      continue;
-    }
-    findings.push({
-      rule: 'pod-sidecar', path: `${path}.${field}`,
-      message: `${SIDECAR_NAME} ${field} was altered (is ${quote(actual, 50)}, idgate injects ${quote(want, 50)}); ` +
-        'remove the container and let the injector add it',
-    });
-  }
-  return findings;
+  return [...findings, ...compareSidecar(container, buildSidecar(params.params), v.spec, path, config)];
 }
-
 
 /** Rule pod-sidecar; on UPDATE only what the update changed (a swapped sidecar image). */
 export const podSidecar: Rule<Pod> = (object, oldObject, ctx) => {

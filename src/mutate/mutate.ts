@@ -50,8 +50,9 @@ export const IDENTITY_UNAVAILABLE_WARNING =
 /**
  * Computes the patch for a Pod CREATE:
  * 1. identity labels and annotations replaced by the computed ones (spoofed ones removed);
- * 2. when the sidecar is injected: the app container it forwards to recorded in
- *    `idgate.dev/upstream-container`, the token volume and its mounts (volume.ts);
+ * 2. the app container the sidecar forwards to (or would, but for a port problem) recorded in
+ *    `idgate.dev/upstream-container`; when the sidecar is injected, the token volume and its
+ *    mounts (volume.ts);
  * 3. the sidecar. Native mode puts it first in initContainers, as Istio does: native sidecars
  *    start in list order and stop in reverse, so the proxy is up before any later init
  *    container runs and is the last to stop, serving inbound requests while the Pod drains.
@@ -76,10 +77,9 @@ export function mutatePod(pod: Pod, ctx: MutateContext): MutationResult {
 
   const meta = pod.metadata;
   const annotations = desiredAnnotations(meta?.annotations ?? undefined, computed);
-  const upstreamContainer = decision.inject ? decision.ports?.upstreamContainer : undefined;
   // Recorded so that validation and later passes find the app container by name, wherever
   // other webhooks move it (upstream.ts, ANNOTATION_UPSTREAM_CONTAINER).
-  if (upstreamContainer !== undefined) annotations[ANNOTATION_UPSTREAM_CONTAINER] = upstreamContainer;
+  if (decision.recordContainer !== undefined) annotations[ANNOTATION_UPSTREAM_CONTAINER] = decision.recordContainer;
   if (meta === undefined || meta === null) {
     // Never seen from a real API server, but an `add` under a missing /metadata would fail.
     patch.push({ op: 'add', path: '/metadata', value: { labels: desiredLabels(undefined, computed), annotations } });

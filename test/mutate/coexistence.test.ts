@@ -95,6 +95,7 @@ const VERDICTS: Record<string, RegExp | 'admitted'> = {
   'already-injected-mesh-first': 'admitted',
   'already-injected-digest-pinned': 'admitted',
   'kubernetes-issuer-no-automount': 'admitted',
+  'kubernetes-issuer': 'admitted',
   'windows': /^\[pod-sidecar\] spec\.os\.name: no idgate-proxy sidecar: it was not injected: idgate-proxy is Linux-only and this Pod runs on Windows \(spec\.os\.name\); run the workload on Linux, or opt it out with annotation idgate\.dev\/inject: "false"$/,
   'port-clash-native-sidecar': /^\[pod-sidecar\] metadata\.annotations\[idgate\.dev\/proxy-port\]: no idgate-proxy sidecar: it was not injected: proxy port 4180 is already a port of init container "oauth2-proxy"; set annotation idgate\.dev\/proxy-port to a free port$/,
 };
@@ -120,6 +121,11 @@ for (const file of fixtures) {
     assert.deepEqual(again.patch, [], 'the reinvocation changes nothing: no second sidecar, no token for the late proxy');
     assert.deepEqual(afterPlugins.spec?.containers?.[0]?.volumeMounts, undefined, 'the late proxy has no idgate token');
     assert.deepEqual(sidecarVerdict(afterPlugins), expected, 'validation judges the Pod as it judged idgate\'s output');
+
+    if (BASELINE_FOR[name]?.sidecar?.kubernetesIssuer) {
+      const sidecar = afterPlugins.spec?.initContainers?.find((c) => c.name === 'idgate-proxy');
+      assert.deepEqual(sidecar?.volumeMounts?.map((m) => m.name), ['idgate-kube-api-access'], 'the sidecar has its own credentials, only those');
+    }
 
     const want = VERDICTS[name];
     if (want === 'admitted') {

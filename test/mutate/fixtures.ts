@@ -44,4 +44,5 @@ export const BASELINE_FOR: Record<string, BaselineOverrides> = {
   'container-mode': { sidecar: { mode: 'container' } },
   'already-injected-container-mode': { sidecar: { mode: 'container' } },
   'kubernetes-issuer-no-automount': { sidecar: { kubernetesIssuer: 'https://kubernetes.default.svc.cluster.local' } },
+  'kubernetes-issuer': { sidecar: { kubernetesIssuer: 'https://kubernetes.default.svc.cluster.local' } },
 };

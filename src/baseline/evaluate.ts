@@ -13,7 +13,8 @@ import {
   networkpolicyPolicyTypes, networkpolicyUnknownGroup,
 } from './rules/networkpolicy.ts';
 import { podIdentityIntegrity, podIdentityLabels } from './rules/identity.ts';
-import { podHostNetwork, podMaxGroups, podServiceAccount, podSidecar } from './rules/pod.ts';
+import { podHostNetwork, podMaxGroups, podServiceAccount } from './rules/pod.ts';
+import { podSidecar } from './rules/sidecar.ts';
 import { networkpolicySidecarPort } from './rules/sidecar-port.ts';
 import { TEMPLATE_PATHS, workloadIdentityIntegrity, workloadTemplate } from './rules/workload.ts';
 

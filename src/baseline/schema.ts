@@ -79,6 +79,9 @@ export const BASELINE_SCHEMA = {
       required: ['image'],
       properties: {
         image: { type: 'string', minLength: 1, pattern: '^\\S+$' },
+        // Other forms of the sidecar image that pod-sidecar accepts (registry mirrors, other
+        // pinning): `*`-only globs over the whole reference (rules/sidecar-image.ts).
+        acceptedImages: { type: 'array', uniqueItems: true, default: [], items: { type: 'string', minLength: 1, pattern: '^\\S+$' } },
         mode: { enum: ['native', 'container'], default: 'native' },
         port: { type: 'integer', minimum: 1, maximum: 65535, default: 4180 },
         audience: { type: 'string', minLength: 1, default: 'idgate' },

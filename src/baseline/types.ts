@@ -35,6 +35,13 @@ export interface NamespacePolicy {
 
 export interface SidecarConfig {
   readonly image: string;
+  /**
+   * Image references pod-sidecar accepts besides `image` and its digest-pinned forms
+   * (`repo@sha256:…`, `repo:tag@sha256:…`, always accepted): `*`-only glob patterns matched
+   * against the whole reference, for registry mirrors and re-tagging webhooks. A pattern also
+   * accepts the digest-pinned form of what it matches. Default: none.
+   */
+  readonly acceptedImages: readonly string[];
   /** `native`: init container with restartPolicy Always (Kubernetes ≥ 1.29); `container`: a plain container. */
   readonly mode: 'native' | 'container';
   readonly port: number;

@@ -18,6 +18,7 @@ import { computeIdentity, desiredAnnotations, desiredLabels } from './identity.t
 import { appendPatch, mapPatch, prependPatch } from './patch.ts';
 import { shouldInject } from './should-inject.ts';
 import { buildSidecar } from './sidecar.ts';
+import { ANNOTATION_UPSTREAM_CONTAINER } from './upstream.ts';
 import { tokenVolumePatch } from './volume.ts';
 
 /** Everything {@link mutatePod} reads besides the Pod. */
@@ -49,7 +50,9 @@ export const IDENTITY_UNAVAILABLE_WARNING =
 /**
  * Computes the patch for a Pod CREATE:
  * 1. identity labels and annotations replaced by the computed ones (spoofed ones removed);
- * 2. the token volume and its mounts, when the Pod carries (or now gets) the sidecar;
+ * 2. the app container the sidecar forwards to (or would, but for a port problem) recorded in
+ *    `idgate.dev/upstream-container`; when the sidecar is injected, the token volume and its
+ *    mounts (volume.ts);
  * 3. the sidecar. Native mode puts it first in initContainers, as Istio does: native sidecars
  *    start in list order and stop in reverse, so the proxy is up before any later init
  *    container runs and is the last to stop, serving inbound requests while the Pod drains.
@@ -73,21 +76,23 @@ export function mutatePod(pod: Pod, ctx: MutateContext): MutationResult {
   const patch: PatchOperation[] = [];
 
   const meta = pod.metadata;
+  const annotations = desiredAnnotations(meta?.annotations ?? undefined, computed);
+  // Recorded so that validation and later passes find the app container by name, wherever
+  // other webhooks move it (upstream.ts, ANNOTATION_UPSTREAM_CONTAINER).
+  if (decision.recordContainer !== undefined) annotations[ANNOTATION_UPSTREAM_CONTAINER] = decision.recordContainer;
   if (meta === undefined || meta === null) {
     // Never seen from a real API server, but an `add` under a missing /metadata would fail.
-    patch.push({ op: 'add', path: '/metadata', value: { labels: desiredLabels(undefined, computed), annotations: desiredAnnotations(undefined, computed) } });
+    patch.push({ op: 'add', path: '/metadata', value: { labels: desiredLabels(undefined, computed), annotations } });
   } else {
     patch.push(...mapPatch('/metadata/labels', meta.labels, desiredLabels(meta.labels, computed)));
-    patch.push(...mapPatch('/metadata/annotations', meta.annotations, desiredAnnotations(meta.annotations, computed)));
-  }
-
-  if (carriesSidecar) {
-    const volume = tokenVolumePatch(pod, baseline.sidecar);
-    patch.push(...volume.patch);
-    warnings.push(...volume.warnings);
+    patch.push(...mapPatch('/metadata/annotations', meta.annotations, annotations));
   }
 
   if (decision.inject && decision.ports !== undefined) {
+    // Only the injecting pass adds volumes and mounts (volume.ts says why).
+    const volume = tokenVolumePatch(pod, baseline.sidecar);
+    patch.push(...volume.patch);
+    warnings.push(...volume.warnings);
     const sidecar = buildSidecar({ config: baseline.sidecar, ...decision.ports });
     if (baseline.sidecar.mode === 'native') patch.push(...prependPatch('/spec/initContainers', pod.spec?.initContainers, sidecar));
     else patch.push(...appendPatch('/spec/containers', pod.spec?.containers, [sidecar]));

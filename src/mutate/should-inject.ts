@@ -6,7 +6,8 @@ import type { ObjectMeta, Pod } from '../admission/k8s.ts';
 import type { Baseline } from '../baseline/types.ts';
 import { ANNOTATION_INJECT } from '../identity/labels.ts';
 import { SIDECAR_NAME } from './sidecar.ts';
-import { resolvePorts, type ResolvedPorts } from './upstream.ts';
+import { resolveSidecar, windowsField } from './platform.ts';
+import { ANNOTATION_UPSTREAM_CONTAINER, resolveUpstreamContainer, type Resolution, type ResolvedPorts } from './upstream.ts';
 
 /** The annotation the kubelet puts on mirror pods of static pods. */
 export const MIRROR_POD_ANNOTATION = 'kubernetes.io/config.mirror';
@@ -27,6 +28,21 @@ export interface InjectDecision {
   readonly ports?: ResolvedPorts;
   /** The sidecar is already in the Pod (a reinvocation, or a copied Pod spec). */
   readonly present: boolean;
+  /**
+   * The app container to record in `idgate.dev/upstream-container`, when the Pod has none yet:
+   * set whenever the decision reached the ports (step 6), injected or not, so that a later
+   * pass decides on the same container even after another webhook has put its own first (a
+   * Pod left without sidecar for want of a port must not get one forwarding to a mesh's port).
+   */
+  readonly recordContainer?: string;
+}
+
+/** See {@link InjectDecision.recordContainer}. Never for a Windows Pod, which gets no sidecar whatever its containers. */
+function appContainerToRecord(pod: Pod, ports: Resolution<ResolvedPorts>): string | undefined {
+  if (pod.metadata?.annotations?.[ANNOTATION_UPSTREAM_CONTAINER] !== undefined || windowsField(pod) !== undefined) return undefined;
+  if (ports.ok && ports.value.upstreamContainer !== undefined) return ports.value.upstreamContainer;
+  const target = resolveUpstreamContainer(pod);
+  return target.ok ? target.value?.name : undefined;
 }
 
 /** What {@link shouldInject} reads besides the Pod. */
@@ -68,8 +84,9 @@ export function isMirrorPod(meta: ObjectMeta | undefined): boolean {
  *    node's own network, where its port clashes with every other such Pod on the node, and
  *    NetworkPolicy does not apply to host-network Pods anyway (validation rule
  *    pod-host-network rejects them);
- * 6. no resolvable upstream port, a malformed port annotation or a proxy port clash → not
- *    injected; validation (pod-sidecar) reports the missing sidecar.
+ * 6. a Windows Pod, no resolvable upstream port, a malformed port annotation or a proxy port
+ *    clash with any container → not injected; validation (pod-sidecar) reports the missing
+ *    sidecar and why (src/mutate/platform.ts).
  * From 3 on, identity labels are still applied.
  */
 export function shouldInject(pod: Pod, ctx: ShouldInjectContext): InjectDecision {
@@ -93,14 +110,17 @@ export function shouldInject(pod: Pod, ctx: ShouldInjectContext): InjectDecision
   if (pod.spec?.hostNetwork === true) {
     return { inject: false, identity: true, present: false, reason: 'hostNetwork pod: the proxy would listen on the node network' + note };
   }
-  const ports = resolvePorts(pod, baseline.sidecar);
-  if (!ports.ok) return { inject: false, identity: true, present: false, reason: ports.reason + note };
+  const ports = resolveSidecar(pod, baseline.sidecar);
+  const record = appContainerToRecord(pod, ports);
+  const recorded = record !== undefined ? { recordContainer: record } : {};
+  if (!ports.ok) return { inject: false, identity: true, present: false, reason: ports.reason + note, ...recorded };
   const { upstreamPort, proxyPort } = ports.value;
   return {
     inject: true,
     identity: true,
     present: false,
     ports: ports.value,
+    ...recorded,
     reason: `injected ${SIDECAR_NAME} (${baseline.sidecar.mode}) on port ${proxyPort} forwarding to 127.0.0.1:${upstreamPort}` + note,
   };
 }

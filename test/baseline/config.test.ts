@@ -16,6 +16,7 @@ test('a minimal baseline gets every documented default', () => {
   assert.deepEqual(b.identity, { maxGroupsPerServiceAccount: 8, onUnavailable: 'deny' });
   assert.deepEqual({ ...b.sidecar }, {
     image: 'registry.example.com/idgate:0.1.0',
+    acceptedImages: [],
     mode: 'native',
     port: 4180,
     audience: 'idgate',
@@ -149,4 +150,16 @@ test('pod-identity-labels cannot be softened: audit or off is refused at its lin
     ]);
   }
   assert.equal(parseBaseline(`${base}  pod-identity-labels: enforce\n`, 'b.yaml').rules['pod-identity-labels'], 'enforce');
+});
+
+test('sidecar.acceptedImages: a list of patterns, each checked where it stands', () => {
+  const text = (list: string) => [
+    'apiVersion: idgate.dev/v1alpha1', 'kind: IdentityBaseline', 'trustedIssuers: [https://a.example.com]',
+    'sidecar:', '  image: registry.example.com/idgate:1', `  acceptedImages: ${list}`,
+  ].join('\n');
+  const b = parseBaseline(text('["mirror.example.com/idgate:1", "registry-*.example.com/idgate:1"]'), 'inline.yaml');
+  assert.deepEqual(b.sidecar.acceptedImages, ['mirror.example.com/idgate:1', 'registry-*.example.com/idgate:1']);
+  const err = captured(() => parseBaseline(text('["a b", ""]'), 'inline.yaml'));
+  assert.match(err.message, /^inline\.yaml:6: sidecar\.acceptedImages\[0\]: must not contain spaces$/m);
+  assert.match(err.message, /^inline\.yaml:6: sidecar\.acceptedImages\[1\]: must not be empty$/m);
 });

@@ -173,7 +173,7 @@ describe('a bindings file rewritten in place under admission load', () => {
     const source = createFileIdentitySource({ path: file, logger, watch: true, pollMs: 5, settleMs: 50 });
     await source.start();
     const mutate = createMutateHandler({ baseline: () => testBaseline(), identity: source.index, logger, version: '0.1.0' });
-    const app = createApp({ logger, metrics: createMetrics(undefined, { processMetrics: false }), readiness: createReadiness(), mutate, validate: () => allowed() });
+    const app = createApp({ logger, metrics: createMetrics(undefined, { processMetrics: false }), readiness: createReadiness(), mutate, validate: () => allowed(), validateIntegrity: () => allowed() });
     const server: Server = createServer(app);
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;

@@ -8,6 +8,7 @@ import { parse } from 'yaml';
 import type { Pod } from '../../src/admission/k8s.ts';
 import type { Binding } from '../../src/identity/types.ts';
 import { BindingIndex } from '../../src/identity/index.ts';
+import type { BaselineOverrides } from '../support/baseline.ts';
 
 export const FIXTURES_DIR = fileURLToPath(new URL('../fixtures/pods/', import.meta.url));
 export const GOLDEN_DIR = fileURLToPath(new URL('../golden/pods/', import.meta.url));
@@ -37,3 +38,11 @@ export function fixtureBindings(): BindingIndex {
   index.markSynced();
   return index;
 }
+
+/** Fixtures that need a baseline other than the SPEC example. */
+export const BASELINE_FOR: Record<string, BaselineOverrides> = {
+  'container-mode': { sidecar: { mode: 'container' } },
+  'already-injected-container-mode': { sidecar: { mode: 'container' } },
+  'kubernetes-issuer-no-automount': { sidecar: { kubernetesIssuer: 'https://kubernetes.default.svc.cluster.local' } },
+  'kubernetes-issuer': { sidecar: { kubernetesIssuer: 'https://kubernetes.default.svc.cluster.local' } },
+};

@@ -13,17 +13,12 @@ import { parse, stringify } from 'yaml';
 import type { Pod } from '../../src/admission/k8s.ts';
 import { mutatePod } from '../../src/mutate/mutate.ts';
 import { SIDECAR_NAME } from '../../src/mutate/sidecar.ts';
-import { testBaseline, type BaselineOverrides } from '../support/baseline.ts';
-import { BINDINGS_FILE, FIXTURES_DIR, GOLDEN_DIR, fixtureBindings, loadPodFixture } from './fixtures.ts';
+import { testBaseline } from '../support/baseline.ts';
+import { BASELINE_FOR, BINDINGS_FILE, FIXTURES_DIR, GOLDEN_DIR, fixtureBindings, loadPodFixture } from './fixtures.ts';
 
 const UPDATE = process.env.UPDATE_GOLDEN === '1';
 const VERSION = '0.1.0';
 
-/** Fixtures that need a baseline other than the SPEC example. */
-const BASELINE_FOR: Record<string, BaselineOverrides> = {
-  'container-mode': { sidecar: { mode: 'container' } },
-  'already-injected-container-mode': { sidecar: { mode: 'container' } },
-};
 
 const fixtures = readdirSync(FIXTURES_DIR).filter((f) => f.endsWith('.yaml') && f !== BINDINGS_FILE).sort();
 const identity = fixtureBindings();

@@ -80,7 +80,10 @@ test('a sidecar in containers is recognised in native mode: never a second one',
   const out = apply(pod, result.patch);
   assert.equal(out.spec?.containers?.[1]?.image, 'old', 'the existing sidecar is left as found');
   assert.equal(out.spec?.containers?.[1]?.volumeMounts?.length, 1, 'no token mount in the sidecar');
-  assert.equal(out.spec?.containers?.[0]?.volumeMounts?.[0]?.mountPath, TOKEN_MOUNT_PATH, 'the app still gets its token');
+  // Only the injecting pass mounts the token: a container that appears later was added by
+  // another webhook (volume.ts), so a Pod found with the sidecar gets no new mount.
+  assert.equal(out.spec?.containers?.[0]?.volumeMounts, undefined, 'no mount added on a pass that did not inject');
+  assert.ok(!result.patch.some((op) => op.path.startsWith('/spec/volumes')), 'no volume added either');
   assert.equal(out.metadata?.annotations?.['idgate.dev/injected'], '0.1.0');
 });
 
@@ -100,7 +103,7 @@ test('identity cache not synced: only the ServiceAccount label, spoofed groups r
   assert.deepEqual(result.warnings, [IDENTITY_UNAVAILABLE_WARNING]);
   const out = apply(pod, result.patch);
   assert.deepEqual(out.metadata?.labels, { app: 'api', 'idgate.dev/service-account': 'api' });
-  assert.deepEqual(out.metadata?.annotations, { 'idgate.dev/injected': '0.1.0' }, 'no claim of "no groups"');
+  assert.deepEqual(out.metadata?.annotations, { 'idgate.dev/injected': '0.1.0', 'idgate.dev/upstream-container': 'app' }, 'no claim of "no groups"');
   assert.equal(result.injected, true, 'the sidecar needs no identity cache');
 });
 
@@ -143,4 +146,34 @@ test('a Pod without metadata gets it added whole', () => {
   const pod: Pod = { spec: basePod().spec! };
   const out = apply(pod, mutatePod(pod, ctx()).patch);
   assert.equal(out.metadata?.labels?.['idgate.dev/service-account'], 'api');
+});
+
+test('a mesh proxy present at injection is neither the upstream nor given the token', () => {
+  const pod = basePod();
+  pod.spec!.containers!.unshift({ name: 'istio-proxy', image: 'proxyv2', ports: [{ containerPort: 15090 }] });
+  const out = apply(pod, mutatePod(pod, ctx()).patch);
+  assert.equal(out.metadata?.annotations?.['idgate.dev/upstream-container'], 'app');
+  assert.ok(out.spec?.initContainers?.[0]?.args?.includes('--upstream=http://127.0.0.1:8080'));
+  assert.equal(out.spec?.containers?.[0]?.volumeMounts, undefined, 'istio-proxy gets no idgate token');
+  assert.equal(out.spec?.containers?.[1]?.volumeMounts?.[0]?.mountPath, TOKEN_MOUNT_PATH);
+});
+
+test('reinvocation after another webhook added a proxy: nothing mounted into it', () => {
+  const first = apply(basePod(), mutatePod(basePod(), ctx()).patch);
+  first.spec!.containers!.unshift({ name: 'late-proxy', image: 'p:1', ports: [{ containerPort: 15001 }] });
+  const again = mutatePod(first, ctx());
+  assert.deepEqual(again.patch, [], 'no change: the late container was not seen at injection');
+});
+
+test('kubernetesIssuer: the sidecar alone gets its own API credentials, also with automount off', () => {
+  const pod = basePod();
+  pod.spec!['automountServiceAccountToken'] = false;
+  const baseline = testBaseline({ sidecar: { kubernetesIssuer: 'https://kubernetes.default.svc.cluster.local' } });
+  const out = apply(pod, mutatePod(pod, ctx({ baseline })).patch);
+  const sidecar = out.spec?.initContainers?.[0];
+  assert.deepEqual(sidecar?.volumeMounts, [{ name: 'idgate-kube-api-access', mountPath: '/var/run/secrets/kubernetes.io/serviceaccount', readOnly: true }]);
+  const volume = out.spec?.volumes?.find((v) => v.name === 'idgate-kube-api-access');
+  assert.ok(volume, 'the credentials volume is added');
+  assert.ok(!out.spec?.containers?.[0]?.volumeMounts?.some((m) => m.name === 'idgate-kube-api-access'), 'never in the app');
+  assert.equal(out.spec?.['automountServiceAccountToken'], false, "the Pod's choice is kept");
 });

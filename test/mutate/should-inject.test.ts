@@ -5,12 +5,13 @@ import { shouldInject } from '../../src/mutate/should-inject.ts';
 import { testBaseline } from '../support/baseline.ts';
 
 const app = { name: 'app', image: 'app:1', ports: [{ containerPort: 8080 }] };
-const pod = (over: { annotations?: Record<string, string>; hostNetwork?: boolean; containers?: Container[]; initContainers?: Container[] } = {}): Pod => ({
+const pod = (over: { annotations?: Record<string, string>; hostNetwork?: boolean; containers?: Container[]; initContainers?: Container[]; spec?: Record<string, unknown> } = {}): Pod => ({
   metadata: { name: 'p', ...(over.annotations ? { annotations: over.annotations } : {}) },
   spec: {
     containers: over.containers ?? [app],
     ...(over.initContainers ? { initContainers: over.initContainers } : {}),
     ...(over.hostNetwork !== undefined ? { hostNetwork: over.hostNetwork } : {}),
+    ...over.spec,
   },
 });
 const sidecar = { name: 'idgate-proxy', image: 'registry.example.com/idgate:0.1.0', restartPolicy: 'Always' };
@@ -40,6 +41,11 @@ const cases: Case[] = [
   { name: 'no ports with upstream annotation is injected', pod: pod({ containers: [{ name: 'app' }], annotations: { 'idgate.dev/upstream-port': '3000' } }), want: { inject: true, identity: true, reason: /127.0.0.1:3000/ } },
   { name: 'bad proxy-port annotation is not injected', pod: pod({ annotations: { 'idgate.dev/proxy-port': '0' } }), want: { inject: false, identity: true, reason: /idgate.dev\/proxy-port "0"/ } },
   { name: 'opt-out ignored and no port: both in the reason', pod: pod({ containers: [{ name: 'app' }], annotations: { 'idgate.dev/inject': 'false' } }), allowOptOut: false, want: { inject: false, identity: true, reason: /no upstream port.*ignored/ } },
+  { name: 'Windows pod (spec.os.name) gets identity, no sidecar', pod: pod({ spec: { os: { name: 'windows' } } }), want: { inject: false, identity: true, reason: /idgate-proxy is Linux-only and this Pod runs on Windows \(spec.os.name\); run the workload on Linux, or opt it out/ } },
+  { name: 'Windows by nodeSelector kubernetes.io/os', pod: pod({ spec: { nodeSelector: { 'kubernetes.io/os': 'windows' } } }), want: { inject: false, identity: true, reason: /Windows \(spec.nodeSelector\[kubernetes.io\/os\]\)/ } },
+  { name: 'spec.os.name linux wins over a nodeSelector', pod: pod({ spec: { os: { name: 'linux' }, nodeSelector: { 'kubernetes.io/os': 'windows' } } }), want: { inject: true, identity: true, reason: /^injected/ } },
+  { name: 'Windows without opt-out allowed says so', pod: pod({ spec: { os: { name: 'windows' } } }), allowOptOut: false, want: { inject: false, identity: true, reason: /Windows.*does not allow opting out/ } },
+  { name: 'a native sidecar already on 4180 in initContainers: not injected', pod: pod({ initContainers: [{ name: 'mesh', restartPolicy: 'Always', ports: [{ containerPort: 4180 }] }] }), want: { inject: false, identity: true, reason: /proxy port 4180 is already a port of init container "mesh"/ } },
 ];
 
 for (const c of cases) {
@@ -56,5 +62,5 @@ for (const c of cases) {
 
 test('shouldInject passes the resolved ports and groups along', () => {
   const got = shouldInject(pod({ annotations: { 'idgate.dev/allowed-groups': 'a,b', 'idgate.dev/proxy-port': '9000' } }), { baseline: testBaseline(), namespace: 'payments' });
-  assert.deepEqual(got.ports, { upstreamPort: 8080, proxyPort: 9000, allowedGroups: ['a', 'b'] });
+  assert.deepEqual(got.ports, { upstreamPort: 8080, upstreamContainer: 'app', proxyPort: 9000, allowedGroups: ['a', 'b'] });
 });

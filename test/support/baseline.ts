@@ -38,6 +38,7 @@ export function testBaseline(overrides: BaselineOverrides = {}): Baseline {
     identity: { maxGroupsPerServiceAccount: 8, onUnavailable: 'deny', ...identity },
     sidecar: {
       image: TEST_SIDECAR_IMAGE,
+      acceptedImages: [],
       mode: 'native',
       port: 4180,
       audience: 'idgate',

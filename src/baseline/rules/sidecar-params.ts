@@ -5,7 +5,7 @@
  */
 import type { ObjectMeta, PodSpec } from '../../admission/k8s.ts';
 import type { SidecarParams } from '../../mutate/sidecar.ts';
-import { resolvePorts } from '../../mutate/upstream.ts';
+import { resolveSidecar } from '../../mutate/platform.ts';
 import type { SidecarConfig } from '../types.ts';
 
 /** The sidecar's parameters, or why (and at which field) the injector would build none. */
@@ -18,7 +18,7 @@ export type ParamsResult =
  * this metadata and spec, or why the injector would have injected nothing, and where.
  */
 export function sidecarParams(meta: ObjectMeta | undefined, spec: PodSpec | undefined, config: SidecarConfig, prefix: string): ParamsResult {
-  const resolved = resolvePorts({ ...(meta ? { metadata: meta } : {}), ...(spec ? { spec } : {}) }, config);
+  const resolved = resolveSidecar({ ...(meta ? { metadata: meta } : {}), ...(spec ? { spec } : {}) }, config);
   if (!resolved.ok) return { ok: false, reason: resolved.reason, path: `${prefix}${resolved.field}` };
   return { ok: true, params: { config, ...resolved.value } };
 }

@@ -21,7 +21,8 @@ import { SIDECAR_NAME } from '../../mutate/sidecar.ts';
 import type { Rule, RuleContext, RuleId } from '../types.ts';
 import { keyPath, writes, type Finding } from './common.ts';
 import { isRecord } from '../../admission/k8s.ts';
-import { checkHostNetwork, checkMaxGroups, checkServiceAccount, findSidecars, type PodView } from './pod.ts';
+import { checkHostNetwork, checkMaxGroups, checkServiceAccount, type PodView } from './pod.ts';
+import { findSidecars } from './sidecar.ts';
 import { sidecarParams } from './sidecar-params.ts';
 
 /** Kinds with a pod template, and where it sits (apps/v1, batch/v1). */

@@ -1,0 +1,81 @@
+/**
+ * pod-sidecar (SPEC section 3): exactly one idgate-proxy, in the place the baseline's mode puts
+ * it, and as the injector builds it for this Pod's annotations (sidecar-compare.ts). Works on a
+ * {@link PodView}, so workload.ts finds sidecars in pod templates with the same code. The
+ * sidecar is found by name wherever other webhooks have moved it, and the app container by the
+ * `idgate.dev/upstream-container` annotation the injector recorded (mutate/upstream.ts).
+ */
+import type { Container, Pod } from '../../admission/k8s.ts';
+import { optedOut } from '../../mutate/should-inject.ts';
+import { buildSidecar, SIDECAR_NAME } from '../../mutate/sidecar.ts';
+import type { Rule, RuleContext } from '../types.ts';
+import { asArray, NAMESPACE_INJECT_LABEL, newOnly, type Finding } from './common.ts';
+import { judged, podView, type PodView } from './pod.ts';
+import { compareSidecar } from './sidecar-compare.ts';
+import { sidecarParams } from './sidecar-params.ts';
+
+/** Every container or init container named idgate-proxy, with its path. */
+export function findSidecars(v: PodView): Array<{ path: string; list: 'initContainers' | 'containers'; container: Container }> {
+  const found: Array<{ path: string; list: 'initContainers' | 'containers'; container: Container }> = [];
+  for (const list of ['initContainers', 'containers'] as const) {
+    asArray<Container>(v.spec?.[list]).forEach((c, i) => {
+      if (c?.name === SIDECAR_NAME) found.push({ path: `${v.prefix}spec.${list}[${i}]`, list, container: c });
+    });
+  }
+  return found;
+}
+
+/** pod-sidecar: exactly one idgate-proxy, as the injector builds it, unless the Pod opted out. */
+export function checkSidecar(v: PodView, ctx: RuleContext): Finding[] {
+  const config = ctx.baseline.sidecar;
+  const found = findSidecars(v);
+  const findings: Finding[] = found.slice(1).map((f) => ({
+    rule: 'pod-sidecar' as const, path: f.path,
+    message: `duplicate ${SIDECAR_NAME} container; keep only the one the injector adds`,
+  }));
+  const params = sidecarParams(v.meta, v.spec, config, v.prefix);
+  const first = found[0];
+  if (first === undefined) {
+    if (optedOut(v.meta) && config.allowOptOut) return findings;
+    // The injector skips host-network Pods on purpose; pod-host-network judges them.
+    if (v.spec?.hostNetwork === true) return findings;
+    const list = config.mode === 'native' ? 'initContainers' : 'containers';
+    const labels = ctx.identity.namespaceLabels(ctx.namespace);
+    const why = !params.ok
+      ? `it was not injected: ${params.reason}`
+      : ctx.baseline.mutation === 'dry-run'
+        ? 'the baseline has mutation: dry-run, so the injector only reported what it would add'
+      : labels !== undefined && labels[NAMESPACE_INJECT_LABEL] !== 'enabled'
+        ? `label namespace ${ctx.namespace} ${NAMESPACE_INJECT_LABEL}=enabled so the injector adds it`
+        : 'the injector did not run for this Pod; check the mutating webhook';
+    const optOut = optedOut(v.meta) ? '; the baseline does not allow opting out (sidecar.allowOptOut)' : '';
+    // With mutation: dry-run the injector adds nothing on purpose: a sidecar it would have added
+    // is reported, never denied (SPEC section 2). One it could not add is refused as with apply.
+    const warnOnly = params.ok && ctx.baseline.mutation === 'dry-run';
+    return [...findings, {
+      rule: 'pod-sidecar', path: params.ok ? `${v.prefix}spec.${list}` : params.path, message: `no ${SIDECAR_NAME} sidecar: ${why}${optOut}`,
+      ...(warnOnly ? { warnOnly: true } : {}),
+    }];
+  }
+  const { container, list, path } = first;
+  if (config.mode === 'native' && list !== 'initContainers') {
+    findings.push({ rule: 'pod-sidecar', path, message: `${SIDECAR_NAME} must be a native sidecar in spec.initContainers with restartPolicy: Always (baseline sidecar.mode native)` });
+  } else if (config.mode === 'container' && list !== 'containers') {
+    findings.push({ rule: 'pod-sidecar', path, message: `${SIDECAR_NAME} must be in spec.containers (baseline sidecar.mode container)` });
+  } else if (config.mode === 'native' && container.restartPolicy !== 'Always') {
+    findings.push({ rule: 'pod-sidecar', path: `${path}.restartPolicy`, message: `must be Always: a native sidecar keeps running beside the app` });
+  }
+  if (!params.ok) {
+    findings.push({ rule: 'pod-sidecar', path: params.path, message: `${SIDECAR_NAME} is present but idgate would not inject it: ${params.reason}` });
+    return findings;
+  }
+  return [...findings, ...compareSidecar(container, buildSidecar(params.params), v.spec, path, config)];
+}
+
+/** Rule pod-sidecar; on UPDATE only what the update changed (a swapped sidecar image). */
+export const podSidecar: Rule<Pod> = (object, oldObject, ctx) => {
+  if (!judged(object, ctx)) return [];
+  const now = checkSidecar(podView(object), ctx);
+  if (ctx.operation !== 'UPDATE' || oldObject === undefined) return now;
+  return newOnly(now, checkSidecar(podView(oldObject), ctx));
+};

@@ -21,8 +21,11 @@ export interface ProxyConfig {
   readonly skipPaths: readonly string[];
   /** Time the upstream has to send response headers once the request is sent. */
   readonly upstreamTimeoutMs: number;
-  /** Drop the caller's Authorization header before forwarding (`--strip-authorization`). */
-  readonly stripAuthorization: boolean;
+  /**
+   * Pass the caller's Authorization header to the upstream (`--pass-authorization`). Off by
+   * default: an app that receives tokens can replay them to every service of the same audience.
+   */
+  readonly passAuthorization: boolean;
   /** Leeway for `exp`/`nbf`, in seconds (`--clock-skew`). */
   readonly clockToleranceSec: number;
   /** Bound of the verified-token cache; 0 disables it (`--token-cache-size`). */
@@ -51,7 +54,7 @@ export interface ProxyConfigInput {
   readonly groupsClaim?: string;
   readonly skipPaths?: readonly string[];
   readonly upstreamTimeoutMs?: number;
-  readonly stripAuthorization?: boolean;
+  readonly passAuthorization?: boolean;
   readonly clockToleranceSec?: number;
   readonly tokenCacheMaxEntries?: number;
   readonly jwksCooldownMs?: number;
@@ -142,7 +145,7 @@ export function buildProxyConfig(input: ProxyConfigInput): ProxyConfig {
     groupsClaim,
     skipPaths: Object.freeze([...(input.skipPaths ?? [])]),
     upstreamTimeoutMs,
-    stripAuthorization: input.stripAuthorization ?? false,
+    passAuthorization: input.passAuthorization ?? false,
     clockToleranceSec: nonNegative('--clock-skew', input.clockToleranceSec, PROXY_DEFAULTS.clockToleranceSec),
     tokenCacheMaxEntries: Math.floor(nonNegative('--token-cache-size', input.tokenCacheMaxEntries, PROXY_DEFAULTS.tokenCacheMaxEntries)),
     jwksCooldownMs: nonNegative('jwksCooldownMs', input.jwksCooldownMs, PROXY_DEFAULTS.jwksCooldownMs),

@@ -9,13 +9,11 @@ import { pipeline } from 'node:stream';
 import type { Logger } from 'pino';
 import type { ProxyConfig } from './config.ts';
 import { downstreamHeaders, upstreamHeaders } from './headers.ts';
+import type { IdentityHeaders } from './identity.ts';
 import type { ProxyMetrics } from './metrics.ts';
 
-/** The identity announced to the upstream. */
-export interface ForwardIdentity {
-  readonly subject: string;
-  readonly groups: readonly string[];
-}
+/** The identity announced to the upstream: the encoded header values (identity.ts). */
+export type ForwardIdentity = IdentityHeaders;
 
 /** Sends admitted requests to the upstream (see {@link createForwarder}). */
 export interface Forwarder {
@@ -56,7 +54,7 @@ function headBlock(status: number, message: string | undefined, raw: readonly st
 
 /** Creates the forwarder and its keep-alive Agent. */
 export function createForwarder({ config, logger, metrics }: ForwarderDeps): Forwarder {
-  const { upstream, upstreamTimeoutMs, stripAuthorization } = config;
+  const { upstream, upstreamTimeoutMs, passAuthorization } = config;
   // Keep-alive to the app: a new TCP handshake per request would dominate loopback latency.
   const agent = new http.Agent({ keepAlive: true, maxFreeSockets: 64 });
   const basePath = upstream.pathname.replace(/\/+$/, '');
@@ -65,7 +63,7 @@ export function createForwarder({ config, logger, metrics }: ForwarderDeps): For
   function requestOptions(req: http.IncomingMessage, identity: ForwardIdentity | undefined, agent: http.Agent | false, upgrade?: string): http.RequestOptions {
     const headers = upstreamHeaders(req.rawHeaders, {
       identity,
-      stripAuthorization,
+      passAuthorization,
       upgrade,
       remoteAddress: req.socket.remoteAddress,
     });

@@ -206,7 +206,7 @@ export function createProxy(deps: ProxyDeps): http.Server {
       res.end(denialBody(outcome));
       return;
     }
-    forwarder.http(req, res, outcome);
+    forwarder.http(req, res, outcome.headers);
   }
 
   async function onUpgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
@@ -221,7 +221,7 @@ export function createProxy(deps: ProxyDeps): http.Server {
       writeRawResponse(socket, outcome.status, denialHeaders(outcome), denialBody(outcome));
       return;
     }
-    forwarder.upgrade(req, socket, head, outcome);
+    forwarder.upgrade(req, socket, head, outcome.headers);
   }
 
   const server = http.createServer({ keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS, headersTimeout: KEEP_ALIVE_TIMEOUT_MS + 1_000 });

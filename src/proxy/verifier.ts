@@ -15,7 +15,7 @@ import {
   jwtVerify,
   type JWTVerifyGetKey,
 } from 'jose';
-import { groupsFrom } from './claims.ts';
+import { identityFrom } from './identity.ts';
 import { idpUnavailable, invalidToken, ProxyDenial } from './errors.ts';
 import type { VerifiedIdentity } from './token-cache.ts';
 
@@ -177,12 +177,9 @@ export function createVerifier(options: VerifierOptions): Verifier {
           currentDate: new Date(clock()),
           requiredClaims: ['exp', 'sub'],
         });
-        return {
-          issuer: iss,
-          subject: payload.sub as string,
-          groups: groupsFrom(payload, options.groupsClaim),
-          expiresAt: (payload.exp as number) * 1000,
-        };
+        const identity = identityFrom(payload, options.groupsClaim);
+        if (!identity.ok) throw invalidToken(identity.reason);
+        return { issuer: iss, subject: identity.subject, groups: identity.groups, headers: identity.headers, expiresAt: (payload.exp as number) * 1000 };
       } catch (err) {
         throw toDenial(err);
       }

@@ -32,8 +32,10 @@ export interface ProxyConfig {
   readonly tokenCacheMaxEntries: number;
   /** Minimum time between JWKS refetches triggered by an unknown `kid`. */
   readonly jwksCooldownMs: number;
-  /** How long fetched keys are trusted before a refetch. */
+  /** Keys older than this are refreshed in the background, while still in use. */
   readonly jwksCacheMaxAgeMs: number;
+  /** How long the last good keys stay in use while the identity provider cannot be reached. */
+  readonly jwksMaxStaleMs: number;
   /**
    * The cluster's ServiceAccount issuer (`--kubernetes-issuer`), also in `issuers`: its discovery
    * and JWKS are fetched with the Pod's ServiceAccount credentials (kubernetes-issuer.ts).
@@ -59,6 +61,7 @@ export interface ProxyConfigInput {
   readonly tokenCacheMaxEntries?: number;
   readonly jwksCooldownMs?: number;
   readonly jwksCacheMaxAgeMs?: number;
+  readonly jwksMaxStaleMs?: number;
   readonly kubernetesIssuer?: string;
   readonly kubernetesCaFile?: string;
   readonly kubernetesTokenFile?: string;
@@ -74,9 +77,16 @@ export const PROXY_DEFAULTS = Object.freeze({
   clockToleranceSec: 30,
   // 10,000 entries of ~300 bytes each: a few MiB at most, far under the sidecar's memory limit.
   tokenCacheMaxEntries: 10_000,
-  // jose's own defaults: refetch on unknown kid at most every 30 s, keys trusted for 10 min.
+  // jose's own defaults: refetch on unknown kid at most every 30 s, keys refreshed after 10 min.
   jwksCooldownMs: 30_000,
   jwksCacheMaxAgeMs: 600_000,
+  // Last-good keys outlive a failing identity provider by 24 h. go-oidc (the Kubernetes API
+  // server's and oauth2-proxy's OIDC verifier) keeps them with no bound at all; a bound means a
+  // proxy cut off from its provider stops trusting a key the provider may have withdrawn, while
+  // 24 h rides through a day-long outage: longer than any token the proxy sees lives (IdP access
+  // tokens live minutes to an hour; kubelet-projected ServiceAccount tokens 1 h, rotated at 80%),
+  // so callers keep working on tokens issued before the outage and shortly after it.
+  jwksMaxStaleMs: 86_400_000,
 });
 
 /** A configuration error naming the flag at fault (the CLI exits 2 with it). */
@@ -150,6 +160,7 @@ export function buildProxyConfig(input: ProxyConfigInput): ProxyConfig {
     tokenCacheMaxEntries: Math.floor(nonNegative('--token-cache-size', input.tokenCacheMaxEntries, PROXY_DEFAULTS.tokenCacheMaxEntries)),
     jwksCooldownMs: nonNegative('jwksCooldownMs', input.jwksCooldownMs, PROXY_DEFAULTS.jwksCooldownMs),
     jwksCacheMaxAgeMs: nonNegative('jwksCacheMaxAgeMs', input.jwksCacheMaxAgeMs, PROXY_DEFAULTS.jwksCacheMaxAgeMs),
+    jwksMaxStaleMs: nonNegative('jwksMaxStaleMs', input.jwksMaxStaleMs, PROXY_DEFAULTS.jwksMaxStaleMs),
     ...(kubernetesIssuer ? { kubernetesIssuer } : {}),
   });
 }

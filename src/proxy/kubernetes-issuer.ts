@@ -9,7 +9,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { request } from 'node:https';
-import type { FetchLike } from './verifier.ts';
+import type { FetchLike } from './oidc-fetch.ts';
 
 /** Where the kubelet mounts a Pod's ServiceAccount credentials (the kube-api-access volume). */
 export const IN_POD_CA_FILE = '/var/run/secrets/kubernetes.io/serviceaccount/ca.crt';

@@ -69,7 +69,7 @@ describe('fault: identity values that cannot be written into a header as they ar
       counts.intact++;
     }
     assert.equal(counts.other, 0);
-    assert.deepEqual(log.lines.filter((l) => l.level >= 50 || JSON.stringify(l).includes('"stack"')), [], 'no errors or stack traces logged');
+    assert.deepEqual(log.lines.filter((l) => (l.level as number) >= 50 || JSON.stringify(l).includes('"stack"')), [], 'no errors or stack traces logged');
     console.log(`identity encoding: ${cases.length} tokens, ${counts.intact} forwarded intact, ${counts.refused401} refused 401, ${counts.other} other answers`);
   });
 

@@ -1,5 +1,6 @@
 /**
- * Which requests skip authentication (SPEC section 5), and the request path as logs show it.
+ * Which requests are answered without a token (SPEC section 5), and the request path as logs
+ * show it.
  */
 
 /** The path of a request target, without its query: what logs and path matching see. */
@@ -11,13 +12,14 @@ export function pathOf(url: string | undefined): string {
 }
 
 /**
- * Whether a request is forwarded without a token: its path is exactly a skip path, and it only
- * reads (`GET`/`HEAD`) without asking to switch protocols. A probe needs nothing more; a write or
- * a WebSocket on `/healthz` to an app that serves every path would be an open door
- * (oauth2-proxy's `--skip-auth-route` likewise takes a method; Envoy's health check filter
- * answers only the probe). Paths are compared byte for byte: `/healthz/` and `/healthz/../x`
- * are not `/healthz`, and go through authentication like any other path.
+ * A request a probe or scraper makes: `GET`/`HEAD` without an upgrade. Only these are answered
+ * without a token, by the app on a skip path or by the proxy's own `/healthz` and `/metrics`.
+ * A probe needs nothing more; a write or a WebSocket on `/healthz` to an app that serves every
+ * path would be an open door (oauth2-proxy's `--skip-auth-route` likewise takes a method;
+ * Envoy's health check filter answers only the probe). Skip paths are then compared byte for
+ * byte: `/healthz/`, `/HEALTHZ` and `/healthz/../x` are not `/healthz`, and are authenticated
+ * like any other path.
  */
-export function skipsAuthentication(skipPaths: ReadonlySet<string>, method: string | undefined, path: string, upgrade: boolean): boolean {
-  return (method === 'GET' || method === 'HEAD') && !upgrade && skipPaths.has(path);
+export function isProbe(method: string | undefined, upgrade: boolean): boolean {
+  return (method === 'GET' || method === 'HEAD') && !upgrade;
 }

@@ -14,7 +14,7 @@ import { groupsAllowed } from './claims.ts';
 import type { ProxyConfig } from './config.ts';
 import { ProxyDenial } from './errors.ts';
 import { createForwarder } from './forward.ts';
-import { pathOf, skipsAuthentication } from './paths.ts';
+import { isProbe, pathOf } from './paths.ts';
 import { refuse, refuseUpgrade } from './refuse.ts';
 import { createProxyMetrics, type Decision } from './metrics.ts';
 import { createTokenCache, tokenKey, type VerifiedIdentity } from './token-cache.ts';
@@ -176,17 +176,19 @@ export function createProxy(deps: ProxyDeps): http.Server {
 
   async function onRequest(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const path = pathOf(req.url);
-    if (skipsAuthentication(skip, req.method, path, req.headers.upgrade !== undefined)) {
+    const probe = isProbe(req.method, req.headers.upgrade !== undefined);
+    if (probe && skip.has(path)) {
       logDecision(req, 'skipped', {});
       forwarder.http(req, res, undefined);
       return;
     }
-    if (path === HEALTH_PATH) {
+    // Any other method on these paths is the app's, behind authentication like everything else.
+    if (probe && path === HEALTH_PATH) {
       res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' });
       res.end('{"status":"ok"}');
       return;
     }
-    if (path === METRICS_PATH) {
+    if (probe && path === METRICS_PATH) {
       const body = await registry.metrics();
       res.writeHead(200, { 'content-type': registry.contentType });
       res.end(body);

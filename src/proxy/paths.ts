@@ -12,7 +12,8 @@ export function pathOf(url: string | undefined): string {
 }
 
 /**
- * A request a probe or scraper makes: `GET`/`HEAD` without an upgrade. Only these are answered
+ * A request a probe or scraper makes: `GET`/`HEAD` without an upgrade and without a body (a
+ * body on a GET is still a way to hand the app data unauthenticated). Only these are answered
  * without a token, by the app on a skip path or by the proxy's own `/healthz` and `/metrics`.
  * A probe needs nothing more; a write or a WebSocket on `/healthz` to an app that serves every
  * path would be an open door (oauth2-proxy's `--skip-auth-route` likewise takes a method;
@@ -20,6 +21,8 @@ export function pathOf(url: string | undefined): string {
  * byte: `/healthz/`, `/HEALTHZ` and `/healthz/../x` are not `/healthz`, and are authenticated
  * like any other path.
  */
-export function isProbe(method: string | undefined, upgrade: boolean): boolean {
-  return (method === 'GET' || method === 'HEAD') && !upgrade;
+export function isProbe(method: string | undefined, headers: { readonly upgrade?: string; readonly 'content-length'?: string; readonly 'transfer-encoding'?: string }): boolean {
+  if (method !== 'GET' && method !== 'HEAD') return false;
+  const body = headers['transfer-encoding'] !== undefined || (headers['content-length'] !== undefined && headers['content-length'] !== '0');
+  return headers.upgrade === undefined && !body;
 }

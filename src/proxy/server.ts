@@ -176,7 +176,7 @@ export function createProxy(deps: ProxyDeps): http.Server {
 
   async function onRequest(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const path = pathOf(req.url);
-    const probe = isProbe(req.method, req.headers.upgrade !== undefined);
+    const probe = isProbe(req.method, req.headers);
     if (probe && skip.has(path)) {
       logDecision(req, 'skipped', {});
       forwarder.http(req, res, undefined);

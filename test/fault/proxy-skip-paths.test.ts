@@ -66,6 +66,8 @@ describe('fault: skip paths open nothing but probes', () => {
     { name: 'PATCH', method: 'PATCH', path: '/healthz', body: 'x' },
     { name: 'OPTIONS', method: 'OPTIONS', path: '/healthz' },
     { name: 'GET with an Upgrade header but no Connection: upgrade', method: 'GET', path: '/healthz', headers: { upgrade: 'h2c' } },
+    { name: 'GET with a body', method: 'GET', path: '/ready', headers: { 'content-length': '17' }, body: '{"drop":"tables"}' },
+    { name: 'GET with a chunked body', method: 'GET', path: '/ready', headers: { 'transfer-encoding': 'chunked' }, body: 'x' },
     { name: 'a trailing slash', method: 'GET', path: '/healthz/' },
     { name: 'a path below it', method: 'GET', path: '/healthz/../admin' },
     { name: 'another case', method: 'GET', path: '/HEALTHZ' },

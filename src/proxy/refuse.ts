@@ -5,9 +5,11 @@
  * Node's server reads and discards whatever body is left once a response has been sent, to
  * reuse the connection for the next request (IncomingMessage's dump on response finish): a
  * caller without a token could push a gigabyte through the proxy that way, which is bandwidth
- * and CPU spent on a request already refused. So a refusal with a body still coming says
- * `Connection: close` and the connection is closed as soon as the answer is written,
- * after at most {@link MAX_DISCARDED_BYTES} more bytes have been read. Envoy does the same
+ * and CPU spent on a request already refused. So a refusal with more than
+ * {@link MAX_DISCARDED_BYTES} of body still coming (or a chunked body of unknown length) says
+ * `Connection: close`, and the connection is closed as soon as the answer is written, after at
+ * most that many more bytes have been read. A small declared body is left to node to drain, so
+ * the common refusal (an expired token on a small POST) keeps its connection. Envoy does the same
  * (its local replies close a connection whose request is not fully read); nginx reads on for
  * its lingering_close, which protects the answer from a reset, for up to 30 s.
  */
@@ -32,14 +34,16 @@ export function denialHeaders(d: ProxyDenial): Record<string, string> {
   return headers;
 }
 
-/** Answers `req` with the denial; a body still being sent is not read, and the connection closes. */
+/** Answers `req` with the denial; a large body still being sent is not read, and the connection closes. */
 export function refuse(req: http.IncomingMessage, res: http.ServerResponse, d: ProxyDenial): void {
   const headers = denialHeaders(d);
-  const bodyPending = !req.complete;
-  if (bodyPending) headers.connection = 'close';
+  const declared = Number(req.headers['content-length'] ?? NaN);
+  const small = req.headers['transfer-encoding'] === undefined && declared <= MAX_DISCARDED_BYTES;
+  const cut = !req.complete && !small;
+  if (cut) headers.connection = 'close';
   res.writeHead(d.status, headers);
   res.end(denialBody(d));
-  if (!bodyPending) return;
+  if (!cut) return;
   let discarded = 0;
   req.on('data', (chunk: Buffer) => {
     discarded += chunk.length;

@@ -8,6 +8,7 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import http from 'node:http';
 import net from 'node:net';
 import { startEchoUpstream, startProxy, type Echo, type Running, type RunningProxy } from '../proxy/helpers.ts';
 import { startSigningIssuer, type SigningIssuer } from '../proxy/signing-issuer.ts';
@@ -72,5 +73,26 @@ describe('fault: a 1 GiB body to a refused request', () => {
       assert.ok(r.written < 256 * MiB, `${c.name}: the connection closed long before 1 GiB (${r.written} bytes)`);
     }
     assert.equal(upstream.seen.length, 0, 'the app saw none of it');
+  });
+
+  it('keeps the connection of a refused request with a small body (an expired token on a POST)', async () => {
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    const connections = new Set<number>();
+    const post = () => new Promise<number>((resolve, reject) => {
+      const req = http.request(`${proxy.url}/orders`, { method: 'POST', agent, headers: { 'content-length': '1024' } }, (res) => {
+        connections.add(res.socket.localPort!);
+        res.resume();
+        res.on('end', () => resolve(res.statusCode!));
+      });
+      req.on('error', reject);
+      req.end(Buffer.alloc(1024, 0x62));
+    });
+    try {
+      assert.deepEqual([await post(), await post(), await post()], [401, 401, 401]);
+      console.log(`refused small bodies: 3 POSTs of 1 KiB refused over ${connections.size} connection(s)`);
+      assert.equal(connections.size, 1, 'node drained the small body and kept the connection');
+    } finally {
+      agent.destroy();
+    }
   });
 });

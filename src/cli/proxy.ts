@@ -19,7 +19,7 @@ interface ProxyFlags {
   listen: { host: string; port: number };
   skipPaths: string[];
   upstreamTimeout: number;
-  stripAuthorization: boolean;
+  passAuthorization: boolean;
   clockSkew: number;
   tokenCacheSize: number;
   shutdownGrace: number;
@@ -29,7 +29,7 @@ interface ProxyFlags {
   kubernetesTokenFile: string;
 }
 
-/** `true`/`false` (also 1/0, yes/no), so `IDGATE_STRIP_AUTHORIZATION=false` means false. */
+/** `true`/`false` (also 1/0, yes/no), so `IDGATE_PASS_AUTHORIZATION=false` means false. */
 export function parseBool(value: string): boolean {
   const v = value.trim().toLowerCase();
   if (['true', '1', 'yes'].includes(v)) return true;
@@ -52,7 +52,7 @@ export function proxyCommand(): Command {
     .addOption(option('--listen <host:port>', 'address to listen on').argParser(parseListen).default(parseListen(PROXY_DEFAULTS.listen), PROXY_DEFAULTS.listen))
     .addOption(option('--skip-paths <p,p>', 'exact paths forwarded without a token (probes)').argParser(parseList).default([]))
     .addOption(option('--upstream-timeout <duration>', 'time the upstream has to send response headers').argParser(parseDuration).default(PROXY_DEFAULTS.upstreamTimeoutMs, '30s'))
-    .addOption(option('--strip-authorization [bool]', 'do not pass the caller\'s Authorization header to the upstream').argParser(parseBool).preset(true).default(false))
+    .addOption(option('--pass-authorization [bool]', 'pass the caller\'s Authorization header to the upstream (off: the app cannot replay callers\' tokens)').argParser(parseBool).preset(true).default(false))
     .addOption(option('--clock-skew <duration>', 'tolerance for exp and nbf').argParser(parseDuration).default(PROXY_DEFAULTS.clockToleranceSec * 1000, '30s'))
     .addOption(option('--token-cache-size <n>', 'verified tokens remembered until they expire').argParser(parsePositiveInt).default(PROXY_DEFAULTS.tokenCacheMaxEntries))
     // 20 s: inside Kubernetes' default 30 s terminationGracePeriodSeconds, so draining ends before SIGKILL.
@@ -70,7 +70,7 @@ export function proxyCommand(): Command {
           groupsClaim: flags.groupsClaim,
           skipPaths: flags.skipPaths,
           upstreamTimeoutMs: flags.upstreamTimeout,
-          stripAuthorization: flags.stripAuthorization,
+          passAuthorization: flags.passAuthorization,
           clockToleranceSec: flags.clockSkew / 1000,
           tokenCacheMaxEntries: flags.tokenCacheSize,
         });

@@ -34,14 +34,18 @@ export function claimAt(payload: unknown, path: string): unknown {
 }
 
 /**
- * The groups named by the claim at `path`: an array of strings (non-strings dropped), or a
- * single string (some providers emit one group that way); anything else is no groups.
+ * The groups named by the claim at `path`: an array of strings (empty strings dropped), or a
+ * single string (some providers emit one group that way); a missing or `null` claim is no
+ * groups. Anything else (a number, an object, an array holding a non-string) is `undefined`:
+ * the token's groups cannot be known, and the caller refuses it, as the Kubernetes API
+ * server's OIDC authenticator refuses a groups claim that is not a string or a string array.
  */
-export function groupsFrom(payload: unknown, path: string): string[] {
+export function groupsAt(payload: unknown, path: string): string[] | undefined {
   const value = claimAt(payload, path);
+  if (value === undefined || value === null) return [];
   if (typeof value === 'string') return value === '' ? [] : [value];
-  if (!Array.isArray(value)) return [];
-  return value.filter((g): g is string => typeof g === 'string' && g !== '');
+  if (!Array.isArray(value) || !value.every((g) => typeof g === 'string')) return undefined;
+  return (value as string[]).filter((g) => g !== '');
 }
 
 /** Whether `groups` meet the allow-list: any one allowed group suffices; an empty list allows all. */

@@ -21,16 +21,21 @@ export interface ProxyConfig {
   readonly skipPaths: readonly string[];
   /** Time the upstream has to send response headers once the request is sent. */
   readonly upstreamTimeoutMs: number;
-  /** Drop the caller's Authorization header before forwarding (`--strip-authorization`). */
-  readonly stripAuthorization: boolean;
+  /**
+   * Pass the caller's Authorization header to the upstream (`--pass-authorization`). Off by
+   * default: an app that receives tokens can replay them to every service of the same audience.
+   */
+  readonly passAuthorization: boolean;
   /** Leeway for `exp`/`nbf`, in seconds (`--clock-skew`). */
   readonly clockToleranceSec: number;
   /** Bound of the verified-token cache; 0 disables it (`--token-cache-size`). */
   readonly tokenCacheMaxEntries: number;
   /** Minimum time between JWKS refetches triggered by an unknown `kid`. */
   readonly jwksCooldownMs: number;
-  /** How long fetched keys are trusted before a refetch. */
+  /** Keys older than this are refreshed in the background, while still in use. */
   readonly jwksCacheMaxAgeMs: number;
+  /** How long the last good keys stay in use while the identity provider cannot be reached. */
+  readonly jwksMaxStaleMs: number;
   /**
    * The cluster's ServiceAccount issuer (`--kubernetes-issuer`), also in `issuers`: its discovery
    * and JWKS are fetched with the Pod's ServiceAccount credentials (kubernetes-issuer.ts).
@@ -51,11 +56,12 @@ export interface ProxyConfigInput {
   readonly groupsClaim?: string;
   readonly skipPaths?: readonly string[];
   readonly upstreamTimeoutMs?: number;
-  readonly stripAuthorization?: boolean;
+  readonly passAuthorization?: boolean;
   readonly clockToleranceSec?: number;
   readonly tokenCacheMaxEntries?: number;
   readonly jwksCooldownMs?: number;
   readonly jwksCacheMaxAgeMs?: number;
+  readonly jwksMaxStaleMs?: number;
   readonly kubernetesIssuer?: string;
   readonly kubernetesCaFile?: string;
   readonly kubernetesTokenFile?: string;
@@ -71,9 +77,16 @@ export const PROXY_DEFAULTS = Object.freeze({
   clockToleranceSec: 30,
   // 10,000 entries of ~300 bytes each: a few MiB at most, far under the sidecar's memory limit.
   tokenCacheMaxEntries: 10_000,
-  // jose's own defaults: refetch on unknown kid at most every 30 s, keys trusted for 10 min.
+  // jose's own defaults: refetch on unknown kid at most every 30 s, keys refreshed after 10 min.
   jwksCooldownMs: 30_000,
   jwksCacheMaxAgeMs: 600_000,
+  // Last-good keys outlive a failing identity provider by 24 h. go-oidc (the Kubernetes API
+  // server's and oauth2-proxy's OIDC verifier) keeps them with no bound at all; a bound means a
+  // proxy cut off from its provider stops trusting a key the provider may have withdrawn, while
+  // 24 h rides through a day-long outage: longer than any token the proxy sees lives (IdP access
+  // tokens live minutes to an hour; kubelet-projected ServiceAccount tokens 1 h, rotated at 80%),
+  // so callers keep working on tokens issued before the outage and shortly after it.
+  jwksMaxStaleMs: 86_400_000,
 });
 
 /** A configuration error naming the flag at fault (the CLI exits 2 with it). */
@@ -142,11 +155,12 @@ export function buildProxyConfig(input: ProxyConfigInput): ProxyConfig {
     groupsClaim,
     skipPaths: Object.freeze([...(input.skipPaths ?? [])]),
     upstreamTimeoutMs,
-    stripAuthorization: input.stripAuthorization ?? false,
+    passAuthorization: input.passAuthorization ?? false,
     clockToleranceSec: nonNegative('--clock-skew', input.clockToleranceSec, PROXY_DEFAULTS.clockToleranceSec),
     tokenCacheMaxEntries: Math.floor(nonNegative('--token-cache-size', input.tokenCacheMaxEntries, PROXY_DEFAULTS.tokenCacheMaxEntries)),
     jwksCooldownMs: nonNegative('jwksCooldownMs', input.jwksCooldownMs, PROXY_DEFAULTS.jwksCooldownMs),
     jwksCacheMaxAgeMs: nonNegative('jwksCacheMaxAgeMs', input.jwksCacheMaxAgeMs, PROXY_DEFAULTS.jwksCacheMaxAgeMs),
+    jwksMaxStaleMs: nonNegative('jwksMaxStaleMs', input.jwksMaxStaleMs, PROXY_DEFAULTS.jwksMaxStaleMs),
     ...(kubernetesIssuer ? { kubernetesIssuer } : {}),
   });
 }

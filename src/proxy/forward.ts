@@ -9,13 +9,12 @@ import { pipeline } from 'node:stream';
 import type { Logger } from 'pino';
 import type { ProxyConfig } from './config.ts';
 import { downstreamHeaders, upstreamHeaders } from './headers.ts';
+import type { IdentityHeaders } from './identity.ts';
+import { pathOf } from './paths.ts';
 import type { ProxyMetrics } from './metrics.ts';
 
-/** The identity announced to the upstream. */
-export interface ForwardIdentity {
-  readonly subject: string;
-  readonly groups: readonly string[];
-}
+/** The identity announced to the upstream: the encoded header values (identity.ts). */
+export type ForwardIdentity = IdentityHeaders;
 
 /** Sends admitted requests to the upstream (see {@link createForwarder}). */
 export interface Forwarder {
@@ -44,7 +43,9 @@ export function jsonError(status: number, error: string, message: string): { sta
 export function writeRawResponse(socket: Duplex, status: number, headers: Record<string, string>, body: string): void {
   if (!socket.writable) return;
   const raw = [...Object.entries(headers).flat(), 'content-length', String(Buffer.byteLength(body)), 'connection', 'close'];
-  socket.end(headBlock(status, undefined, raw) + body);
+  // Closed once the answer is out: an upgrade socket is nobody's to read, and would otherwise
+  // sit half-open while the caller keeps sending into it.
+  socket.end(headBlock(status, undefined, raw) + body, () => socket.destroy());
 }
 
 /** The status line and header block of an HTTP/1.1 response, from a flat raw header list. */
@@ -56,7 +57,7 @@ function headBlock(status: number, message: string | undefined, raw: readonly st
 
 /** Creates the forwarder and its keep-alive Agent. */
 export function createForwarder({ config, logger, metrics }: ForwarderDeps): Forwarder {
-  const { upstream, upstreamTimeoutMs, stripAuthorization } = config;
+  const { upstream, upstreamTimeoutMs, passAuthorization } = config;
   // Keep-alive to the app: a new TCP handshake per request would dominate loopback latency.
   const agent = new http.Agent({ keepAlive: true, maxFreeSockets: 64 });
   const basePath = upstream.pathname.replace(/\/+$/, '');
@@ -65,7 +66,7 @@ export function createForwarder({ config, logger, metrics }: ForwarderDeps): For
   function requestOptions(req: http.IncomingMessage, identity: ForwardIdentity | undefined, agent: http.Agent | false, upgrade?: string): http.RequestOptions {
     const headers = upstreamHeaders(req.rawHeaders, {
       identity,
-      stripAuthorization,
+      passAuthorization,
       upgrade,
       remoteAddress: req.socket.remoteAddress,
     });
@@ -89,7 +90,7 @@ export function createForwarder({ config, logger, metrics }: ForwarderDeps): For
   function upstreamFailed(req: http.IncomingMessage, err: Error, timedOut: boolean, msg: string): ReturnType<typeof jsonError> {
     const reason = timedOut ? 'timeout' : 'connect';
     metrics.upstreamErrors.inc({ reason });
-    logger.warn({ err: err.message, reason, path: req.url, upstream: upstream.origin }, msg);
+    logger.warn({ err: err.message, reason, path: pathOf(req.url), upstream: upstream.origin }, msg);
     return timedOut
       ? jsonError(504, 'upstream_timeout', `the upstream did not answer within ${upstreamTimeoutMs} ms`)
       : jsonError(502, 'upstream_unavailable', 'the upstream could not be reached');
@@ -119,7 +120,7 @@ export function createForwarder({ config, logger, metrics }: ForwarderDeps): For
           // The caller going away is routine; the upstream dying mid-body is worth counting.
           if ((err as NodeJS.ErrnoException).code !== 'ERR_STREAM_PREMATURE_CLOSE') {
             metrics.upstreamErrors.inc({ reason: 'reset' });
-            logger.warn({ err: err.message, path: req.url }, 'upstream response broke off');
+            logger.warn({ err: err.message, path: pathOf(req.url) }, 'upstream response broke off');
           }
         });
       });

@@ -1,7 +1,9 @@
 /**
  * The auth sidecar as a node:http server (SPEC section 5), without listening: the CLI and the
- * tests decide where. Order per request: skip paths (forwarded without a token), the proxy's own
- * `/healthz` and `/metrics`, then bearer-token authentication, the groups check, forwarding.
+ * tests decide where. Order per request: skip paths (exact, GET/HEAD only, forwarded without a
+ * token), the proxy's own `/healthz` and `/metrics`, then bearer-token authentication, the
+ * groups check, forwarding. A refused request gets a fixed answer (errors.ts) and its body is
+ * not read (refuse.ts).
  */
 import http from 'node:http';
 import { performance } from 'node:perf_hooks';
@@ -10,8 +12,10 @@ import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { groupsAllowed } from './claims.ts';
 import type { ProxyConfig } from './config.ts';
-import { challengeFor, denialBody, ProxyDenial } from './errors.ts';
-import { createForwarder, writeRawResponse } from './forward.ts';
+import { ProxyDenial } from './errors.ts';
+import { createForwarder } from './forward.ts';
+import { isProbe, pathOf } from './paths.ts';
+import { refuse, refuseUpgrade } from './refuse.ts';
 import { createProxyMetrics, type Decision } from './metrics.ts';
 import { createTokenCache, tokenKey, type VerifiedIdentity } from './token-cache.ts';
 import { createVerifier, type FetchLike, type Verifier } from './verifier.ts';
@@ -39,12 +43,6 @@ export const METRICS_PATH = '/metrics';
 // Clients and load balancers commonly keep idle connections 60 s (AWS ALB's default idle
 // timeout); the server must not close first or a reused connection races the close.
 const KEEP_ALIVE_TIMEOUT_MS = 65_000;
-
-function pathOf(url: string | undefined): string {
-  const u = url ?? '/';
-  const q = u.indexOf('?');
-  return q === -1 ? u : u.slice(0, q);
-}
 
 /** Every value of the Authorization header, from rawHeaders (req.headers keeps only one). */
 function authorizationValues(raw: readonly string[]): string[] {
@@ -80,6 +78,7 @@ export function createProxy(deps: ProxyDeps): http.Server {
     clockToleranceSec: config.clockToleranceSec,
     jwksCooldownMs: config.jwksCooldownMs,
     jwksCacheMaxAgeMs: config.jwksCacheMaxAgeMs,
+    jwksMaxStaleMs: config.jwksMaxStaleMs,
     logger,
     clock,
     fetch: deps.fetch,
@@ -113,7 +112,8 @@ export function createProxy(deps: ProxyDeps): http.Server {
     if (values.length > 1) throw new ProxyDenial('IDGATE_PROXY_BAD_REQUEST', 400, 'send exactly one Authorization header');
     const match = BEARER.exec(values[0]!);
     if (!match) {
-      if (/^bearer(\s|$)/i.test(values[0]!)) throw new ProxyDenial('IDGATE_PROXY_BAD_REQUEST', 400, 'the bearer token is malformed');
+      // SPEC section 5: a malformed token is a 401 (invalid_token), like any other bad token.
+      if (/^bearer(\s|$)/i.test(values[0]!)) throw new ProxyDenial('IDGATE_PROXY_INVALID_TOKEN', 401, 'the bearer token is malformed');
       throw new ProxyDenial('IDGATE_PROXY_NO_TOKEN', 401, 'only the Bearer authentication scheme is accepted');
     }
     const token = match[1]!;
@@ -151,18 +151,10 @@ export function createProxy(deps: ProxyDeps): http.Server {
     const forwarded = decision === 'allowed' || decision === 'skipped';
     // Forwarded requests log at debug: below that level, skip building a line nobody writes.
     if (forwarded && !logger.isLevelEnabled('debug')) return;
+    // The path without its query: `?access_token=…` never reaches a log line.
     const line = { decision, method: req.method, path: pathOf(req.url), ...fields };
     if (forwarded) logger.debug(line, 'request forwarded');
     else logger.info(line, 'request refused');
-  }
-
-  function denialHeaders(d: ProxyDenial): Record<string, string> {
-    const headers: Record<string, string> = { 'content-type': 'application/json', 'cache-control': 'no-store' };
-    const challenge = challengeFor(d);
-    if (challenge !== undefined) headers['www-authenticate'] = challenge;
-    // When the proxy itself will next try the identity provider (its discovery backoff).
-    if (d.retryAfterSeconds !== undefined) headers['retry-after'] = String(d.retryAfterSeconds);
-    return headers;
   }
 
   /**
@@ -175,7 +167,7 @@ export function createProxy(deps: ProxyDeps): http.Server {
       identity = await authenticate(req);
     } catch (err) {
       const d = denial(err);
-      logDecision(req, DECISION_OF[d.code], { status: d.status, code: d.code, reason: d.message, ...fields });
+      logDecision(req, DECISION_OF[d.code], { status: d.status, code: d.code, reason: d.message, ...(d.detail === undefined ? {} : { detail: d.detail }), ...fields });
       return d;
     }
     logDecision(req, 'allowed', { subject: identity.subject, issuer: identity.issuer, ...fields });
@@ -184,17 +176,19 @@ export function createProxy(deps: ProxyDeps): http.Server {
 
   async function onRequest(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const path = pathOf(req.url);
-    if (skip.has(path)) {
+    const probe = isProbe(req.method, req.headers);
+    if (probe && skip.has(path)) {
       logDecision(req, 'skipped', {});
       forwarder.http(req, res, undefined);
       return;
     }
-    if (path === HEALTH_PATH) {
+    // Any other method on these paths is the app's, behind authentication like everything else.
+    if (probe && path === HEALTH_PATH) {
       res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' });
       res.end('{"status":"ok"}');
       return;
     }
-    if (path === METRICS_PATH) {
+    if (probe && path === METRICS_PATH) {
       const body = await registry.metrics();
       res.writeHead(200, { 'content-type': registry.contentType });
       res.end(body);
@@ -202,26 +196,21 @@ export function createProxy(deps: ProxyDeps): http.Server {
     }
     const outcome = await admit(req, {});
     if (outcome instanceof ProxyDenial) {
-      res.writeHead(outcome.status, denialHeaders(outcome));
-      res.end(denialBody(outcome));
+      refuse(req, res, outcome);
       return;
     }
-    forwarder.http(req, res, outcome);
+    forwarder.http(req, res, outcome.headers);
   }
 
   async function onUpgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
     socket.on('error', (err) => logger.debug({ err: err.message }, 'upgrade socket error'));
-    if (skip.has(pathOf(req.url))) {
-      logDecision(req, 'skipped', UPGRADE_FIELDS);
-      forwarder.upgrade(req, socket, head, undefined);
-      return;
-    }
+    // No skip path for upgrades: a WebSocket on /healthz is authenticated like any other request.
     const outcome = await admit(req, UPGRADE_FIELDS);
     if (outcome instanceof ProxyDenial) {
-      writeRawResponse(socket, outcome.status, denialHeaders(outcome), denialBody(outcome));
+      refuseUpgrade(socket, outcome);
       return;
     }
-    forwarder.upgrade(req, socket, head, outcome);
+    forwarder.upgrade(req, socket, head, outcome.headers);
   }
 
   const server = http.createServer({ keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS, headersTimeout: KEEP_ALIVE_TIMEOUT_MS + 1_000 });

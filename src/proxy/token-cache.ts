@@ -5,12 +5,15 @@
  * bounded by a maximum entry count with least-recently-used eviction.
  */
 import { createHash } from 'node:crypto';
+import type { IdentityHeaders } from './identity.ts';
 
 /** What the proxy needs from a verified token; the same shape the verifier returns. */
 export interface VerifiedIdentity {
   readonly issuer: string;
   readonly subject: string;
   readonly groups: readonly string[];
+  /** `subject` and `groups` encoded for the upstream (identity.ts). */
+  readonly headers: IdentityHeaders;
   /** The token's `exp`, in epoch milliseconds. */
   readonly expiresAt: number;
 }

@@ -1,23 +1,21 @@
 /**
- * Bearer-token verification with jose (SPEC section 5): per-issuer OIDC discovery, a remote
- * JWKS cached by jose and refreshed on an unknown `kid` no more often than a cooldown allows,
- * `iss` from a trusted list, `aud`, `exp`/`nbf` with a small clock tolerance, asymmetric
- * algorithms only. Nothing here is fetched per request: discovery runs once per issuer (retried
- * with backoff after a failure) and jose serves keys from its cache.
+ * Bearer-token verification with jose (SPEC section 5): `alg` from an asymmetric allow-list and
+ * `iss` from the trusted list checked before any key lookup, then the signature against the
+ * issuer's keys (key-set.ts: cached, refreshed on an unknown `kid` at most once per cooldown,
+ * backed off while the provider fails, last-good keys kept for a bounded time), `aud`,
+ * `exp`/`nbf` with a small clock tolerance, and an identity the proxy can forward (identity.ts).
+ * Every refusal is a {@link ProxyDenial} with a fixed message; anything from the token goes to
+ * `detail`, for the log only.
  */
 import type { Logger } from 'pino';
-import {
-  createRemoteJWKSet,
-  customFetch,
-  decodeJwt,
-  decodeProtectedHeader,
-  errors,
-  jwtVerify,
-  type JWTVerifyGetKey,
-} from 'jose';
-import { groupsFrom } from './claims.ts';
-import { idpUnavailable, invalidToken, ProxyDenial } from './errors.ts';
+import { decodeJwt, decodeProtectedHeader, errors, jwtVerify } from 'jose';
+import { idpUnavailable, invalidToken, logDetail, ProxyDenial } from './errors.ts';
+import { identityFrom } from './identity.ts';
+import { createKeySet, type KeySet } from './key-set.ts';
+import { createJwksLoader, type FetchLike } from './oidc-fetch.ts';
 import type { VerifiedIdentity } from './token-cache.ts';
+
+export { discoveryUrl, type FetchLike } from './oidc-fetch.ts';
 
 /**
  * Signature algorithms a token may use. Asymmetric only: `none` carries no signature, and HS*
@@ -26,9 +24,6 @@ import type { VerifiedIdentity } from './token-cache.ts';
 export const ALLOWED_ALGORITHMS: readonly string[] = Object.freeze([
   'RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA',
 ]);
-
-/** The fetch the verifier uses for discovery and JWKS; injectable for tests and counting. */
-export type FetchLike = (input: string | URL, init?: RequestInit) => Promise<Response>;
 
 /** Settings and dependencies of {@link createVerifier}. */
 export interface VerifierOptions {
@@ -40,14 +35,16 @@ export interface VerifierOptions {
   readonly groupsClaim: string;
   /** Leeway for `exp`/`nbf`, in seconds. */
   readonly clockToleranceSec: number;
-  /** Minimum time between JWKS refetches triggered by an unknown `kid` (jose `cooldownDuration`). */
+  /** Minimum time between JWKS refetches triggered by an unknown `kid`. */
   readonly jwksCooldownMs: number;
-  /** How long fetched keys are trusted before a refetch (jose `cacheMaxAge`). */
+  /** Keys older than this are refreshed (in the background, while still in use). */
   readonly jwksCacheMaxAgeMs: number;
+  /** How long the last good keys stay in use while the provider fails (key-set.ts). */
+  readonly jwksMaxStaleMs: number;
   /** Timeout for discovery and JWKS requests. */
   readonly fetchTimeoutMs?: number;
   readonly logger: Logger;
-  /** Epoch milliseconds; `exp`/`nbf` are judged against it. */
+  /** Epoch milliseconds; `exp`/`nbf` and the key cache are judged against it. */
   readonly clock?: () => number;
   readonly fetch?: FetchLike;
   /** A fetch of its own for one issuer's discovery and JWKS (the Kubernetes issuer's credentials). */
@@ -61,93 +58,50 @@ export interface Verifier {
   verify(token: string): Promise<VerifiedIdentity>;
 }
 
-/** First retry of a failed discovery after 1 s, doubling up to 30 s. */
-const DISCOVERY_BACKOFF_MS = { first: 1_000, max: 30_000 };
-
-interface IssuerState {
-  jwks?: JWTVerifyGetKey;
-  pending?: Promise<JWTVerifyGetKey>;
-  failures: number;
-  retryAt: number;
-  lastError?: string;
-}
-
-/** The discovery URL of an issuer (OpenID Connect Discovery 1.0, section 4). */
-export function discoveryUrl(issuer: string): string {
-  return `${issuer.replace(/\/+$/, '')}/.well-known/openid-configuration`;
-}
+/**
+ * After a failed fetch (discovery or JWKS) the next one waits 1 s, doubling up to 30 s: a
+ * provider that is down sees at most one request per 30 s from each proxy, however many
+ * requests arrive (Envoy's jwt_authn retries a failed JWKS fetch after a fixed 1 s; go-oidc, in
+ * the Kubernetes API server and oauth2-proxy, refetches on every unknown kid).
+ */
+const BACKOFF_MS = { first: 1_000, max: 30_000 };
 
 /** Creates a verifier; no network traffic happens until the first token of an issuer. */
 export function createVerifier(options: VerifierOptions): Verifier {
   const { logger, clock = Date.now, fetch: defaultFetch = globalThis.fetch } = options;
   const fetchTimeoutMs = options.fetchTimeoutMs ?? 5_000;
   const trusted = new Set(options.issuers);
-  const states = new Map<string, IssuerState>();
+  const keySets = new Map<string, KeySet>();
   // jose takes mutable arrays; copy the readonly ones once, not on every verification.
   const audience = [...options.audiences];
   const algorithms = [...ALLOWED_ALGORITHMS];
+  const policy = {
+    cooldownMs: options.jwksCooldownMs,
+    refreshAfterMs: options.jwksCacheMaxAgeMs,
+    maxStaleMs: options.jwksMaxStaleMs,
+    backoffFirstMs: BACKOFF_MS.first,
+    backoffMaxMs: BACKOFF_MS.max,
+  };
 
-  async function discover(issuer: string): Promise<JWTVerifyGetKey> {
-    const fetchImpl = options.fetchFor?.(issuer) ?? defaultFetch;
-    const url = discoveryUrl(issuer);
-    const res = await fetchImpl(url, { signal: AbortSignal.timeout(fetchTimeoutMs), redirect: 'manual', headers: { accept: 'application/json' } });
-    if (res.status !== 200) throw new Error(`${url} answered ${res.status}, expected 200`);
-    const doc = (await res.json()) as { issuer?: unknown; jwks_uri?: unknown };
-    // OpenID Connect Discovery 1.0 section 4.3: the document's issuer MUST equal the configured one.
-    if (doc.issuer !== issuer) throw new Error(`${url} names issuer ${JSON.stringify(doc.issuer)}, expected ${JSON.stringify(issuer)}`);
-    if (typeof doc.jwks_uri !== 'string') throw new Error(`${url} has no jwks_uri`);
-    const jwksUri = new URL(doc.jwks_uri);
-    logger.info({ issuer, jwksUri: jwksUri.href }, 'OIDC discovery done');
-    const countingFetch: FetchLike = async (input, init) => {
-      try {
-        const response = await fetchImpl(input, init);
-        options.onJwksFetch?.(issuer, response.status === 200 ? 'ok' : 'error');
-        if (response.status !== 200) throw idpUnavailable(`JWKS of ${issuer} answered ${response.status}`);
-        return response;
-      } catch (err) {
-        if (err instanceof ProxyDenial) throw err;
-        options.onJwksFetch?.(issuer, 'error');
-        throw idpUnavailable(`JWKS of ${issuer} could not be fetched`, err);
-      }
-    };
-    return createRemoteJWKSet(jwksUri, {
-      cooldownDuration: options.jwksCooldownMs,
-      cacheMaxAge: options.jwksCacheMaxAgeMs,
-      timeoutDuration: fetchTimeoutMs,
-      [customFetch]: countingFetch,
-    });
-  }
-
-  async function keysOf(issuer: string): Promise<JWTVerifyGetKey> {
-    let state = states.get(issuer);
-    if (state === undefined) {
-      state = { failures: 0, retryAt: 0 };
-      states.set(issuer, state);
+  function keySetOf(issuer: string): KeySet {
+    let keySet = keySets.get(issuer);
+    if (keySet === undefined) {
+      const load = createJwksLoader({
+        issuer,
+        fetch: options.fetchFor?.(issuer) ?? defaultFetch,
+        timeoutMs: fetchTimeoutMs,
+        logger,
+        onJwksFetch: (outcome) => options.onJwksFetch?.(issuer, outcome),
+      });
+      keySet = createKeySet({
+        issuer, load, policy, clock,
+        onFailure: (err, failures, retryInMs, servingStaleKeys) => logger.warn({
+          issuer, err: err instanceof Error ? err.message : String(err), failures, retryInMs, servingStaleKeys,
+        }, servingStaleKeys ? 'fetching the issuer\'s keys failed; the last good keys stay in use' : 'fetching the issuer\'s keys failed'),
+      });
+      keySets.set(issuer, keySet);
     }
-    if (state.jwks) return state.jwks;
-    if (state.pending) return state.pending;
-    if (clock() < state.retryAt) {
-      const wait = state.retryAt - clock();
-      throw idpUnavailable(`discovery of ${issuer} failed (${state.lastError ?? 'unknown error'}); retrying in ${Math.ceil(wait / 1000)} s`, undefined, wait);
-    }
-    const s = state;
-    s.pending = discover(issuer).then(
-      (jwks) => {
-        s.jwks = jwks;
-        s.failures = 0;
-        s.pending = undefined;
-        return jwks;
-      },
-      (err: unknown) => {
-        s.failures += 1;
-        s.retryAt = clock() + Math.min(DISCOVERY_BACKOFF_MS.first * 2 ** (s.failures - 1), DISCOVERY_BACKOFF_MS.max);
-        s.lastError = err instanceof Error ? err.message : String(err);
-        s.pending = undefined;
-        logger.warn({ issuer, err: s.lastError, failures: s.failures }, 'OIDC discovery failed');
-        throw idpUnavailable(`discovery of ${issuer} failed: ${s.lastError}`, err, s.retryAt - clock());
-      },
-    );
-    return s.pending;
+    return keySet;
   }
 
   return {
@@ -157,48 +111,53 @@ export function createVerifier(options: VerifierOptions): Verifier {
       try {
         alg = decodeProtectedHeader(token).alg;
         iss = decodeJwt(token).iss;
-      } catch (err) {
-        throw invalidToken('token is not a well-formed JWT', err);
+      } catch {
+        throw invalidToken('token is not a well-formed JWT');
       }
       // Refuse before any key lookup, so forged tokens cannot make the proxy fetch anything.
       if (typeof alg !== 'string' || !ALLOWED_ALGORITHMS.includes(alg)) {
-        throw invalidToken(`algorithm ${JSON.stringify(alg)} is not allowed`);
+        throw invalidToken('the token\'s algorithm is not allowed', undefined, `alg ${logDetail(alg)}`);
       }
       if (typeof iss !== 'string' || !trusted.has(iss)) {
-        throw invalidToken(`issuer ${JSON.stringify(iss)} is not trusted`);
+        throw invalidToken('the token\'s issuer is not trusted', undefined, `iss ${logDetail(iss)}`);
       }
-      const keys = await keysOf(iss);
+      let payload: Record<string, unknown>;
       try {
-        const { payload } = await jwtVerify(token, keys, {
+        ({ payload } = await jwtVerify(token, keySetOf(iss).getKey, {
           issuer: iss,
           audience,
           algorithms,
           clockTolerance: options.clockToleranceSec,
           currentDate: new Date(clock()),
           requiredClaims: ['exp', 'sub'],
-        });
-        return {
-          issuer: iss,
-          subject: payload.sub as string,
-          groups: groupsFrom(payload, options.groupsClaim),
-          expiresAt: (payload.exp as number) * 1000,
-        };
+        }));
       } catch (err) {
         throw toDenial(err);
       }
+      const identity = identityFrom(payload, options.groupsClaim);
+      if (!identity.ok) throw invalidToken(identity.reason);
+      return { issuer: iss, subject: identity.subject, groups: identity.groups, headers: identity.headers, expiresAt: (payload.exp as number) * 1000 };
     },
   };
 }
 
-/** Maps jose's errors to what the caller is told; key-fetch failures stay 503. */
+/**
+ * Maps what jwtVerify throws to what the caller is told, in fixed words. Key-fetch failures
+ * stay 503 (the provider's fault); everything else, including an error this code did not
+ * foresee, is the token's problem: 401, never a 500.
+ */
 function toDenial(err: unknown): ProxyDenial {
   if (err instanceof ProxyDenial) return err;
-  if (err instanceof errors.JWTExpired) return invalidToken('token expired', err);
-  if (err instanceof errors.JWTClaimValidationFailed) return invalidToken(err.message, err); // e.g. 'unexpected "aud" claim value'
-  if (err instanceof errors.JWSSignatureVerificationFailed) return invalidToken('signature verification failed', err);
-  if (err instanceof errors.JWKSNoMatchingKey) return invalidToken('no key of the issuer matches the token (kid)', err);
+  if (err instanceof errors.JWTExpired) return invalidToken('token expired');
+  if (err instanceof errors.JWTClaimValidationFailed) {
+    // jose names the claim from its own fixed list (iss, aud, exp, nbf, iat, sub, typ…).
+    return invalidToken(err.reason === 'missing' ? `the "${err.claim}" claim is missing` : `the "${err.claim}" claim check failed`);
+  }
+  if (err instanceof errors.JWSSignatureVerificationFailed) return invalidToken('signature verification failed');
+  if (err instanceof errors.JWKSNoMatchingKey) return invalidToken('no key of the issuer matches the token (kid)');
+  if (err instanceof errors.JWKSMultipleMatchingKeys) return invalidToken('the token does not say which key of the issuer signed it (kid)');
   if (err instanceof errors.JWKSTimeout) return idpUnavailable('JWKS request timed out', err);
-  if (err instanceof errors.JOSEAlgNotAllowed) return invalidToken('algorithm not allowed', err);
-  if (err instanceof errors.JOSEError) return invalidToken('token is invalid', err);
-  return idpUnavailable('token could not be verified', err);
+  if (err instanceof errors.JOSEAlgNotAllowed) return invalidToken('the token\'s algorithm is not allowed');
+  if (err instanceof errors.JOSEError) return invalidToken('token is invalid', undefined, err.code);
+  return invalidToken('token is invalid', undefined, err instanceof Error ? `${err.name}: ${err.message}` : logDetail(err));
 }

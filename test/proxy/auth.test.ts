@@ -67,9 +67,9 @@ describe('proxy authentication against a real OIDC provider', () => {
 
   const refusals: Array<{ name: string; token: () => Promise<string>; message: RegExp }> = [
     { name: 'wrong audience', token: () => idp.token('payments-api', 'urn:some-other-api'), message: /"aud"/ },
-    { name: 'wrong issuer (another real provider)', token: () => otherIdp.token('payments-api'), message: /issuer "http:\/\/127\.0\.0\.1:\d+" is not trusted/ },
-    { name: 'unsigned (alg none)', token: forged['unsigned (alg none)']!, message: /algorithm "none" is not allowed/ },
-    { name: 'HS256 signed with the public key', token: forged['HS256 signed with the public key']!, message: /algorithm "HS256" is not allowed/ },
+    { name: 'wrong issuer (another real provider)', token: () => otherIdp.token('payments-api'), message: /^the token's issuer is not trusted$/ },
+    { name: 'unsigned (alg none)', token: forged['unsigned (alg none)']!, message: /^the token's algorithm is not allowed$/ },
+    { name: 'HS256 signed with the public key', token: forged['HS256 signed with the public key']!, message: /^the token's algorithm is not allowed$/ },
     { name: 'tampered payload', token: forged['tampered payload (groups escalated, signature kept)']!, message: /signature verification failed/ },
     { name: 'not a JWT at all', token: async () => 'abc.def', message: /not a well-formed JWT/ },
   ];

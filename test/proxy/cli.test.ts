@@ -31,7 +31,7 @@ describe('idgate proxy usage errors', () => {
     { name: 'bad --upstream-timeout', args: [...REQUIRED, '--upstream-timeout', 'soon'], flag: /--upstream-timeout/ },
     { name: 'https --upstream', args: ['--upstream', 'https://127.0.0.1:1', ...REQUIRED.slice(2)], flag: /^--upstream: / },
     { name: 'wildcard --skip-paths', args: [...REQUIRED, '--skip-paths', '/public/*'], flag: /^--skip-paths: / },
-    { name: 'bad --strip-authorization value', args: [...REQUIRED, '--strip-authorization', 'perhaps'], flag: /--strip-authorization/ },
+    { name: 'bad --pass-authorization value', args: [...REQUIRED, '--pass-authorization', 'perhaps'], flag: /--pass-authorization/ },
   ];
   for (const c of cases) {
     it(`${c.name}: exit 2 naming the flag`, async () => {

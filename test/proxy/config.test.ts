@@ -13,7 +13,7 @@ describe('buildProxyConfig', () => {
     assert.equal(c.upstreamTimeoutMs, 30_000);
     assert.equal(c.clockToleranceSec, 30);
     assert.equal(c.jwksCooldownMs, 30_000);
-    assert.equal(c.stripAuthorization, false);
+    assert.equal(c.passAuthorization, false, 'the caller\'s token stays with the proxy unless asked for');
     assert.ok(Object.isFrozen(c));
   });
 

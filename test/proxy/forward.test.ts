@@ -89,17 +89,17 @@ describe('proxy forwarding', () => {
     assert.deepEqual(headerValues(echo.rawHeaders, 'x-auth-groups'), ['payments,readers']);
     assert.deepEqual(headerValues(echo.rawHeaders, 'host'), ['app.local']);
     for (const hop of ['x-secret', 'proxy-authorization', 'keep-alive']) assert.deepEqual(headerValues(echo.rawHeaders, hop), [], hop);
-    assert.deepEqual(headerValues(echo.rawHeaders, 'authorization'), [`Bearer ${token}`], 'passed on unless --strip-authorization');
+    assert.deepEqual(headerValues(echo.rawHeaders, 'authorization'), [], 'the token stays with the proxy unless --pass-authorization');
     // Response side: the upstream's Connection-named header is dropped, both cookies kept.
     assert.doesNotMatch(head!, /x-internal/i);
     assert.equal(head!.match(/set-cookie/gi)?.length, 2);
   });
 
-  it('strips Authorization when configured to', async () => {
-    const p = await startProxy({ upstream: upstream.url, issuers: [idp.issuer], audiences: [AUDIENCE], stripAuthorization: true });
+  it('passes Authorization on when configured to (--pass-authorization)', async () => {
+    const p = await startProxy({ upstream: upstream.url, issuers: [idp.issuer], audiences: [AUDIENCE], passAuthorization: true });
     try {
       const echo = (await (await fetch(`${p.url}/a`, { headers: { authorization: `Bearer ${token}` } })).json()) as Echo;
-      assert.deepEqual(headerValues(echo.rawHeaders, 'authorization'), []);
+      assert.deepEqual(headerValues(echo.rawHeaders, 'authorization'), [`Bearer ${token}`]);
       assert.deepEqual(headerValues(echo.rawHeaders, 'x-auth-subject'), ['payments-api']);
     } finally {
       await p.close();

@@ -24,30 +24,38 @@ describe('upstreamHeaders', () => {
     'X-Forwarded-For', '10.0.0.1',
   ];
 
-  it('strips hop-by-hop, Connection-named and forged identity headers, and sets the identity', () => {
-    const out = upstreamHeaders(raw, { identity: { subject: 'alice', groups: ['g1', 'g2'] }, stripAuthorization: false, remoteAddress: '127.0.0.1' });
+  it('strips hop-by-hop, Connection-named, forged identity and forwarding headers, and sets its own', () => {
+    const out = upstreamHeaders(raw, { identity: { subject: 'alice', groups: 'g1,g2' }, passAuthorization: false, remoteAddress: '::ffff:10.0.0.9' });
     assert.deepEqual(out, {
       host: 'app.local',
-      authorization: 'Bearer t',
       accept: ['a/b', 'c/d'],
-      'x-forwarded-for': '10.0.0.1, 127.0.0.1',
+      'x-forwarded-for': '10.0.0.9',
+      'x-forwarded-proto': 'http',
+      'x-forwarded-host': 'app.local',
       'x-auth-subject': 'alice',
       'x-auth-groups': 'g1,g2',
     });
   });
 
-  it('strips identity headers on skip paths without setting them', () => {
-    const out = upstreamHeaders(raw, { stripAuthorization: true });
+  it('strips identity headers on skip paths without setting them, and passes Authorization only when asked', () => {
+    const out = upstreamHeaders(raw, { passAuthorization: true });
     assert.equal(out['x-auth-subject'], undefined);
     assert.equal(out['x-auth-groups'], undefined);
-    assert.equal(out.authorization, undefined, '--strip-authorization drops the token');
+    assert.equal(out.authorization, 'Bearer t', '--pass-authorization keeps the token');
   });
 
   it('keeps Connection: upgrade and Upgrade for an upgrade request', () => {
-    const out = upstreamHeaders(raw, { stripAuthorization: false, upgrade: 'websocket' });
+    const out = upstreamHeaders(raw, { passAuthorization: false, upgrade: 'websocket' });
     assert.equal(out.connection, 'upgrade');
     assert.equal(out.upgrade, 'websocket');
   });
+
+  const identityLike = ['X-Forwarded-User', 'X-Auth-Request-Email', 'X-Remote-Group', 'Impersonate-User', 'Forwarded', 'X-Real-IP', 'X-Original-URL', 'Remote-User', 'X-Amzn-Oidc-Identity', 'X_Custom_Thing', 'X.Auth.Subject'];
+  for (const name of identityLike) {
+    it(`drops a caller's ${name}`, () => {
+      assert.deepEqual(Object.keys(upstreamHeaders([name, 'root', 'Accept', '*/*'], { passAuthorization: false })).sort(), ['accept', 'x-forwarded-proto']);
+    });
+  }
 });
 
 describe('downstreamHeaders', () => {

@@ -6,51 +6,17 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { createServer as createHttpsServer } from 'node:https';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SignJWT, exportJWK, generateKeyPair, type CryptoKey } from 'jose';
 import { createCA, issueCertificate } from '../../src/certs/generate.ts';
-import { headerValues, listen, startEchoUpstream, startProxy, type Running } from './helpers.ts';
+import { headerValues, startEchoUpstream, startProxy } from './helpers.ts';
+import { startSigningIssuer, type SigningIssuer } from './signing-issuer.ts';
 
-interface FakeIssuer {
-  issuer: string;
-  key: CryptoKey;
-  /** The Authorization header of every request it received. */
-  authorizations: Array<string | undefined>;
-  close(): Promise<void>;
-}
-
-/** An issuer serving discovery and a one-key JWKS; with `requiredToken`, only to that bearer token. */
-async function startIssuer(tls: { cert: string; key: string } | undefined, requiredToken?: string): Promise<FakeIssuer> {
-  const { privateKey, publicKey } = await generateKeyPair('RS256');
-  const jwk = { ...(await exportJWK(publicKey)), kid: 'k1', alg: 'RS256', use: 'sig' };
-  const authorizations: Array<string | undefined> = [];
-  let issuer = '';
-  const handler = (req: IncomingMessage, res: ServerResponse) => {
-    authorizations.push(req.headers.authorization);
-    if (requiredToken !== undefined && req.headers.authorization !== `Bearer ${requiredToken}`) {
-      res.writeHead(401, { 'content-type': 'application/json' }).end('{"kind":"Status","code":401}');
-      return;
-    }
-    const body = req.url === '/.well-known/openid-configuration'
-      ? { issuer, jwks_uri: `${issuer}/openid/v1/jwks`, id_token_signing_alg_values_supported: ['RS256'] }
-      : req.url === '/openid/v1/jwks' ? { keys: [jwk] } : undefined;
-    if (!body) res.writeHead(404).end();
-    else res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body));
-  };
-  const server = tls ? createHttpsServer(tls, handler) : createHttpServer(handler);
-  const running: Running = await listen(server);
-  issuer = running.url.replace('localhost', '127.0.0.1').replace(/\/$/, '');
-  if (tls) issuer = issuer.replace(/^http:/, 'https:');
-  return { issuer, key: privateKey, authorizations, close: running.close };
-}
-
-const sign = (i: FakeIssuer, sub: string) =>
-  new SignJWT({}).setProtectedHeader({ alg: 'RS256', kid: 'k1' }).setIssuer(i.issuer).setAudience('idgate').setSubject(sub)
-    .setIssuedAt().setExpirationTime('10m').sign(i.key);
+type FakeIssuer = SigningIssuer;
+const startIssuer = (tls: { cert: string; key: string } | undefined, requiredToken?: string) =>
+  startSigningIssuer({ ...(tls ? { tls } : {}), ...(requiredToken === undefined ? {} : { requiredToken }) });
+const sign = (i: FakeIssuer, sub: string) => i.sign({ sub });
 
 describe('the Kubernetes ServiceAccount issuer', () => {
   let dir: string;

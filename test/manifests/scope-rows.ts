@@ -110,8 +110,13 @@ export const ROWS: readonly Row[] = [
   { name: 'Pod UPDATE removing a group label', request: request('Pod', 'UPDATE', pod({ app: 'api', 'idgate.dev/service-account': 'api' }, IDENTITY_ANNOTATIONS), injected()), enrolled: [B], plain: [I] },
   { name: 'Pod UPDATE adding a group label to a Pod without labels', request: request('Pod', 'UPDATE', pod({ 'group.idgate.dev/admins': 'true' }), pod({})), enrolled: [B], plain: [I] },
   {
-    name: 'Pod UPDATE relabelling a terminating Pod',
+    name: 'Pod UPDATE relabelling a terminating Pod (still selected by policies for its grace period)',
     request: request('Pod', 'UPDATE', injected({ 'group.idgate.dev/admins': 'true' }, IDENTITY_ANNOTATIONS, { extra: DELETING }), injected({}, IDENTITY_ANNOTATIONS, { extra: DELETING })),
+    enrolled: [B], plain: [I],
+  },
+  {
+    name: 'finalizer removal on a terminating Pod',
+    request: request('Pod', 'UPDATE', injected({}, IDENTITY_ANNOTATIONS, { extra: DELETING }), injected({}, IDENTITY_ANNOTATIONS, { extra: { ...DELETING, finalizers: ['example.com/drain'] } }), { username: GARBAGE_COLLECTOR }),
     enrolled: [], plain: [],
   },
 

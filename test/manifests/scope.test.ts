@@ -4,24 +4,24 @@
  * evaluated with a CEL implementation), which idgate webhooks each request reaches. Every row
  * runs in an enrolled namespace, a plain one and kube-system, and must reach exactly the listed
  * webhooks; so must the AdmissionReviews a real Kubernetes 1.32 API server sent
- * (test/fixtures/k8s-recorded/reviews, namespace `payments`, read once as enrolled, once as plain).
+ * (../shared/k8s-recorded/reviews, namespace `payments`, read once as enrolled, once as plain).
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
 import { conditionErrors, objectSelected, rulesMatch, selects, webhooksCalled } from '../support/admission-routing.ts';
 import { ROWS, type Row } from './scope-rows.ts';
+import { recordedReviews } from '../support/recorded.ts';
 
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
 const run = promisify(execFile);
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const RECORDED = join(ROOT, 'test/fixtures/k8s-recorded/reviews');
 const M = 'pods.mutate.idgate.dev';
 const B = 'baseline.validate.idgate.dev';
 const I = 'integrity.validate.idgate.dev';
@@ -60,9 +60,9 @@ const RECORDED_EXPECTED: ReadonlyArray<[RegExp, enrolled: string[], plain: strin
   [/-delete-/, [], []],
 ];
 
-function recordedReviews(): Array<{ file: string; request: Obj }> {
-  return readdirSync(RECORDED).filter((f) => f.endsWith('.json') && f !== 'index.json').sort()
-    .map((file) => ({ file, request: (JSON.parse(readFileSync(join(RECORDED, file), 'utf8')) as Obj).request as Obj }));
+/** The validating webhook's recordings: the requests as they reach validation. */
+function validateReviews(): Array<{ file: string; request: Obj }> {
+  return recordedReviews().filter((r) => r.webhook === 'validate').map((r) => ({ file: r.file, request: r.review.request }));
 }
 
 describe('the API server model the scope test relies on', () => {
@@ -142,9 +142,9 @@ for (const overlay of ['enforce', 'audit'] as const) {
       assert.deepEqual(called, { payments: [B, M], monitoring: [] });
     });
 
-    const recorded = recordedReviews();
+    const recorded = validateReviews();
     it('routes the reviews a real API server sent, namespace enrolled and plain', () => {
-      assert.ok(recorded.length >= 25, `${recorded.length} recorded reviews in ${RECORDED}`);
+      assert.ok(recorded.length >= 25, `${recorded.length} recorded reviews validating-webhook recordings`);
       let checked = 0;
       for (const { file, request } of recorded) {
         const matches = RECORDED_EXPECTED.filter(([pattern]) => pattern.test(file));

@@ -165,6 +165,11 @@ test('identity integrity through the handler: every mode, pods/status, only idga
   // A plain namespace's Pod on the default ServiceAccount with hostNetwork: none of idgate's business there.
   assert.equal((await handler({}, 'integrity')(request(violatingPod))).allowed, true);
   assert.equal((await handler({}, 'baseline')(request(violatingPod))).allowed, false);
+  // A NetworkPolicy opening the app's port: refused where idgate injects, not judged elsewhere.
+  const openApp: KubeObject = { apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', metadata: { name: 'n' }, spec: { podSelector: {}, policyTypes: ['Ingress'], ingress: [{ from: [{ podSelector: { matchLabels: { 'group.idgate.dev/shop-readers': 'true' } } }], ports: [{ port: 8080 }] }] } };
+  const npRequest = request(openApp, { kind: { group: 'networking.k8s.io', version: 'v1', kind: 'NetworkPolicy' } });
+  assert.match((await handler({})(npRequest)).status?.message ?? '', /^\[networkpolicy-sidecar-port\] spec\.ingress\[0\]\.ports\[0\]: opens port 8080, not the proxy port 4180/);
+  assert.equal((await handler({}, 'integrity')(npRequest)).allowed, true);
   const created = await handler({}, 'integrity')(request(spoofed));
   assert.equal(created.allowed, false);
   assert.match(created.status?.message ?? '', /in namespace shop, which is not enrolled/);

@@ -40,7 +40,7 @@ function widerThanProxy(p: PolicyPort, proxyPort: number): string | undefined {
   if (protocol !== 'TCP') return `opens ${quote(protocol)} traffic, which the sidecar (TCP) does not see`;
   if (p.port === undefined || p.port === null) return 'opens every TCP port (no port given)';
   if (typeof p.port === 'string') return p.port === PROXY_PORT_NAME ? undefined : `opens the named port ${quote(p.port)}, not ${PROXY_PORT_NAME}`;
-  if (p.port !== proxyPort) return `opens port ${quote(p.port)}, not the proxy port ${proxyPort}`;
+  if (p.port !== proxyPort) return `opens port ${typeof p.port === 'number' ? p.port : quote(p.port)}, not the proxy port ${proxyPort}`;
   if (typeof p.endPort === 'number' && p.endPort > proxyPort) return `opens the range ${proxyPort}-${p.endPort}, not only the proxy port`;
   return undefined;
 }

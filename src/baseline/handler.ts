@@ -24,6 +24,8 @@ export interface ValidateHandlerOptions {
   readonly logger: Logger;
   /** Called once per violation found, with the mode it was acted on in (metrics). */
   readonly onViolation?: (violation: JudgedViolation) => void;
+  /** idgate's own username (learned at start-up by a SelfSubjectReview), undefined until known. */
+  readonly selfUsername?: () => string | undefined;
 }
 
 /**

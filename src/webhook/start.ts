@@ -13,6 +13,9 @@ import { createFileIdentitySource } from '../identity/file-source.ts';
 import type { IdentitySource } from '../identity/types.ts';
 import { BindingError } from '../identity/binding.ts';
 import { createMutateHandler } from '../mutate/handler.ts';
+import type { ControllerManager } from '../controller/manager.ts';
+import type { ControllerMetrics } from '../controller/metrics.ts';
+import type { Baseline } from '../baseline/types.ts';
 import { VERSION } from '../version.ts';
 import { createApp } from './app.ts';
 import { createReadiness, type Readiness } from './health.ts';
@@ -38,6 +41,22 @@ export interface WebhookOptions {
    * them, then keeps them renewed (src/certs/managed.ts).
    */
   readonly certManager?: CertManager;
+  /**
+   * The reconcile loops of SPEC section 9 (`--controllers`), built by the CLI around the same
+   * index as `kubeIdentity`; started with the server, stopped (Lease released) on shutdown.
+   */
+  readonly controllers?: (deps: ControllerDeps) => ControllerManager;
+  /** Learns idgate's own username (a SelfSubjectReview); retried until it answers. */
+  readonly whoami?: () => Promise<string>;
+  /** First retry delay of `whoami`, ms (default 1000, doubling to 30 s). */
+  readonly whoamiRetryMs?: number;
+  readonly logger: Logger;
+}
+
+/** What the webhook hands the controllers. */
+export interface ControllerDeps {
+  readonly baseline: () => Baseline;
+  readonly metrics: ControllerMetrics;
   readonly logger: Logger;
 }
 
@@ -47,6 +66,9 @@ export interface Webhook {
   readonly metrics: WebhookMetrics;
   readonly baseline: BaselineStore;
   readonly identity: IdentitySource;
+  readonly controllers: ControllerManager | undefined;
+  /** idgate's own username once the SelfSubjectReview answered. */
+  selfUsername(): string | undefined;
   /** Readiness false, stop accepting, let in-flight requests finish (at most graceMs), release resources. */
   stop(graceMs: number): Promise<void>;
 }
@@ -108,6 +130,39 @@ async function openIdentity(options: WebhookOptions): Promise<IdentitySource> {
   return source;
 }
 
+/** Asks who we are until the API server answers (it may be briefly unreachable at start-up). */
+function learnSelfUsername(options: WebhookOptions, set: (username: string) => void): () => void {
+  let timer: NodeJS.Timeout | undefined;
+  let stopped = false;
+  let delay = options.whoamiRetryMs ?? 1000;
+  const attempt = () => {
+    options.whoami?.().then((username) => {
+      set(username);
+      options.logger.info({ username }, 'learned own username (SelfSubjectReview)');
+    }, (err: unknown) => {
+      if (stopped) return;
+      options.logger.warn({ err: (err as Error).message, retryInMs: delay }, 'cannot learn own username; identity-label changes on running Pods are refused until it is known');
+      timer = setTimeout(attempt, delay);
+      timer.unref();
+      delay = Math.min(delay * 2, 30_000);
+    });
+  };
+  if (options.whoami) attempt();
+  return () => {
+    stopped = true;
+    clearTimeout(timer);
+  };
+}
+
+/** The controllers' view of the Prometheus metrics. */
+function controllerMetrics(metrics: WebhookMetrics): ControllerMetrics {
+  return {
+    relabel: (outcome, count = 1) => metrics.relabel.inc({ outcome }, count),
+    relabelBatch: (seconds) => metrics.relabelSeconds.observe(seconds),
+    leader: (leading) => metrics.leader.set(leading ? 1 : 0),
+  };
+}
+
 export async function startWebhook(options: WebhookOptions): Promise<Webhook> {
   const { logger } = options;
   let identity: IdentitySource | undefined;
@@ -124,13 +179,15 @@ export async function startWebhook(options: WebhookOptions): Promise<Webhook> {
   readiness.register('tls', () => certificates.current().notAfter.getTime() > Date.now());
   readiness.register('identity-cache', () => source.index.ready());
 
+  let selfUsername: string | undefined;
+  const stopWhoami = learnSelfUsername(options, (u) => { selfUsername = u; });
   const deps = { baseline: () => baseline.current(), identity: source.index, logger };
   const app = createApp({
     logger,
     metrics,
     readiness,
     mutate: createMutateHandler({ ...deps, version: VERSION, onOutcome: (result) => metrics.mutations.inc({ result }) }),
-    validate: createValidateHandler({ ...deps, onViolation: (v) => metrics.violations.inc({ rule: v.rule, mode: v.mode }) }),
+    validate: createValidateHandler({ ...deps, selfUsername: () => selfUsername, onViolation: (v) => metrics.violations.inc({ rule: v.rule, mode: v.mode }) }),
   });
   const server = await serve({
     app,
@@ -141,6 +198,8 @@ export async function startWebhook(options: WebhookOptions): Promise<Webhook> {
     logger,
     onCertificate: (m) => metrics.certExpiry.set(m.notAfter.getTime() / 1000),
   });
+  const controllers = options.controllers?.({ baseline: deps.baseline, metrics: controllerMetrics(metrics), logger });
+  controllers?.start();
 
   return {
     server,
@@ -148,9 +207,14 @@ export async function startWebhook(options: WebhookOptions): Promise<Webhook> {
     metrics,
     baseline,
     identity: source,
+    controllers,
+    selfUsername: () => selfUsername,
     async stop(graceMs) {
       readiness.markShuttingDown();
-      await server.shutdown(graceMs);
+      stopWhoami();
+      // Stepping down releases the Lease at once, so another replica takes over while this one
+      // still drains its admission requests.
+      await Promise.all([server.shutdown(graceMs), controllers?.stop()]);
       await options.certManager?.stop();
       certificates.close();
       baseline.close();

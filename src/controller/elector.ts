@@ -109,9 +109,10 @@ export function createLeaderElector(options: LeaderElectorOptions): LeaderElecto
       // Someone else holds it, or renewing failed for the whole renew deadline: this term is over.
       else if (result === 'theirs' || now() - lastRenew >= timings.renewDeadlineMs) break;
     }
-    leading = false;
     logger.warn({ stopping: stopped }, 'leadership ended: stopping controllers');
     await options.onStoppedLeading();
+    // Leading until the loops have stopped: isLeader() must never understate who may still write.
+    leading = false;
     if (stopped) await release();
     else loop = run();
   }

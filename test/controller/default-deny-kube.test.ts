@@ -10,7 +10,7 @@ import { startFakeApiServer, type FakeApiServer, type KubeObject } from '../supp
 import { captureLogger } from '../support/logger.ts';
 import { eventually } from '../support/eventually.ts';
 import { defaultDenySpec } from '../../src/controller/default-deny.ts';
-import { RecordingMetrics, namespace, startCluster, type Cluster } from './harness.ts';
+import { RecordingMetrics, annotationsOf, namespace, startCluster, type Cluster } from './harness.ts';
 
 const policyRef = (ns: string): KubeObject => ({ apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', metadata: { namespace: ns, name: 'idgate-default-deny' } });
 
@@ -56,7 +56,7 @@ describe('default-deny against the API server', () => {
     const current = policy('payments')!;
     api.update({ ...current, metadata: { ...current.metadata, annotations: { team: 'note' } }, spec: { podSelector: {}, policyTypes: ['Ingress'], ingress: [{}] } });
     await eventually(() => inPlace('payments'), 10_000, 'policy restored');
-    assert.equal(policy('payments')?.metadata?.annotations?.team, 'note');
+    assert.equal(annotationsOf(policy('payments')).team, 'note');
     assert.ok(log.lines.some((l) => l.msg === 'restored default-deny policy' && l.namespace === 'payments'));
   });
 

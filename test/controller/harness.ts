@@ -52,6 +52,10 @@ export function labelledPod(ns: string, name: string, serviceAccount: string, gr
 export const groupsOf = (pod: KubeObject | undefined): string[] =>
   Object.keys(pod?.metadata?.labels ?? {}).filter((k) => k.startsWith('group.idgate.dev/')).map((k) => k.slice('group.idgate.dev/'.length)).sort();
 
+/** An object's annotations (the fake's KubeObject types them as unknown). */
+export const annotationsOf = (obj: KubeObject | undefined): Record<string, string> =>
+  (obj?.metadata?.annotations ?? {}) as Record<string, string>;
+
 /** Counts what the controllers report. */
 export class RecordingMetrics implements ControllerMetrics {
   readonly outcomes: Record<RelabelOutcome, number> = { patched: 0, unchanged: 0, gone: 0, conflict: 0, error: 0, failed: 0 };

@@ -5,11 +5,11 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { startFakeApiServer, type FakeApiServer, type KubeObject } from '../support/fake-apiserver.ts';
+import { startFakeApiServer, type FakeApiServer } from '../support/fake-apiserver.ts';
 import { captureLogger } from '../support/logger.ts';
 import { eventually } from '../support/eventually.ts';
 import type { ControllerManager } from '../../src/controller/manager.ts';
-import { RecordingMetrics, binding, groupsOf, labelledPod, namespace, startCluster, type Cluster } from './harness.ts';
+import { RecordingMetrics, annotationsOf, binding, groupsOf, labelledPod, namespace, startCluster, type Cluster } from './harness.ts';
 
 const PODS = 200;
 const podsOf = (api: FakeApiServer, sa: string) => api.list('v1', 'Pod', 'payments').filter((p) => (p.spec as { serviceAccountName?: string }).serviceAccountName === sa);
@@ -73,8 +73,8 @@ describe('relabel against the API server', () => {
     await eventually(() => podsOf(api, 'api').every((p) => groupsOf(p).join() === 'ledger-readers'), 10_000, '200 Pods relabelled');
     await manager.relabel!.idle();
     for (const p of podsOf(api, 'api')) {
-      assert.equal(p.metadata?.annotations?.['idgate.dev/groups'], '["ledger-readers"]');
-      assert.equal(p.metadata?.annotations?.['idgate.dev/bindings'], 'payments/readers');
+      assert.equal(annotationsOf(p)['idgate.dev/groups'], '["ledger-readers"]');
+      assert.equal(annotationsOf(p)['idgate.dev/bindings'], 'payments/readers');
       assert.equal(p.metadata?.labels?.app, 'api', 'user labels kept');
     }
     assert.deepEqual(podsOf(api, 'worker').map((p) => p.metadata?.resourceVersion), workersBefore, 'worker Pods never written');
@@ -208,7 +208,7 @@ describe('relabel under bad input and a failing API server', () => {
     assert.ok(errors >= 50, 'every injected fault was met and counted');
     assert.ok(log.lines.some((l) => l.msg === 'listing Pods to relabel failed; will retry'));
     for (const p of api.list('v1', 'Pod', 'shop')) {
-      assert.equal(p.metadata?.annotations?.['idgate.dev/groups'], '["shop-admins"]');
+      assert.equal(annotationsOf(p)['idgate.dev/groups'], '["shop-admins"]');
     }
   });
 });

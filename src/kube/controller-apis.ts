@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import type { ControllerApis } from '../controller/manager.ts';
 import { createNetworkPolicyClient, createPodClient } from './controller-clients.ts';
 import { createDefaultDenyWatch } from './default-deny-watch.ts';
+import { reuseConnections } from './keep-alive.ts';
 import { createLeaseClient } from './lease-client.ts';
 
 export interface ControllerApisOptions {
@@ -18,7 +19,7 @@ export interface ControllerApisOptions {
 }
 
 export function createControllerApis(options: ControllerApisOptions): ControllerApis {
-  const { kubeConfig } = options;
+  const kubeConfig = reuseConnections(options.kubeConfig);
   return {
     lease: createLeaseClient({ kubeConfig, namespace: options.namespace, ...(options.leaseName ? { name: options.leaseName } : {}) }),
     pods: createPodClient(kubeConfig),

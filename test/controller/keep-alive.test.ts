@@ -1,7 +1,8 @@
 /** The controllers' API calls reuse connections (client-node 2.0.1 would open one per request). */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-
+import { connect, createServer } from 'node:net';
+import { readFile, writeFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -17,12 +18,11 @@ describe('reuseConnections', () => {
     const api = await startFakeApiServer();
     for (let i = 0; i < 20; i++) api.create(labelledPod('p', `a-${i}`, 'api', [], []));
     // A TCP relay in front of the fake counts connections.
-    const net = await import('node:net');
     let connections = 0;
     const target = new URL(api.url);
-    const relay = net.createServer((socket) => {
+    const relay = createServer((socket) => {
       connections++;
-      const upstream = net.connect(Number(target.port), '127.0.0.1');
+      const upstream = connect(Number(target.port), '127.0.0.1');
       socket.pipe(upstream).pipe(socket);
       socket.on('error', () => upstream.destroy());
       upstream.on('error', () => socket.destroy());
@@ -30,7 +30,6 @@ describe('reuseConnections', () => {
     await new Promise<void>((r) => relay.listen(0, '127.0.0.1', r));
     const dir = await mkdtemp(join(tmpdir(), 'idgate-ka-'));
     const path = await api.writeKubeconfig(dir);
-    const { readFile, writeFile } = await import('node:fs/promises');
     await writeFile(path, (await readFile(path, 'utf8')).replace(api.url, `http://127.0.0.1:${(relay.address() as AddressInfo).port}`));
     try {
       const count = async (kc: ReturnType<typeof loadKubeConfig>) => {

@@ -10,11 +10,10 @@
  */
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtemp, readFile } from 'node:fs/promises';
+import { mkdtemp, open, readFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { Agent, request } from 'node:https';
 import { fileURLToPath } from 'node:url';
 
@@ -138,6 +137,12 @@ async function fixedRate(port: number, ca: string, body: string, ms: number): Pr
   return samples;
 }
 
+/** CPU time a process has used (user + system), ms, from /proc (clock ticks of 10 ms, USER_HZ 100). */
+async function cpuMs(pid: number): Promise<number> {
+  const fields = (await readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
 const p99 = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length === 0 ? NaN : Math.round(s[Math.min(s.length - 1, Math.floor(0.99 * s.length))]! * 10) / 10;
@@ -156,15 +161,16 @@ async function main(): Promise<void> {
   const { kubeconfig } = await ask<{ kubeconfig: string }>(apiserver, { cmd: 'seed' });
 
   const port = await freePort();
+  // The webhook logs to a file, as a container runtime drains stdout: a pipe this busy driver
+  // read late would fill, and pino's synchronous writes would then stall the webhook itself.
+  const logFile = join(dir, 'webhook.log');
+  const log = await open(logFile, 'w');
   // From source (Node strips the types), with the Deployment's heap settings and log level.
   const webhook = spawn(process.execPath, [
     'src/cli/main.ts', 'webhook', '--config', 'examples/baseline.yaml', '--kubeconfig', kubeconfig,
     '--tls-dir', dir, '--listen', `127.0.0.1:${port}`, '--namespace', 'idgate-system', '--log-level', 'info',
-  ], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, NODE_OPTIONS: `--max-old-space-size=128 --max-semi-space-size=16 ${process.env.BENCH_WEBHOOK_NODE_OPTIONS ?? ''}` } });
-  const batches: Record<string, unknown>[] = [];
-  createInterface(webhook.stdout!).on('line', (line) => {
-    if (line.includes('"relabelled Pods"')) batches.push(JSON.parse(line) as Record<string, unknown>);
-  });
+  ], { cwd: ROOT, stdio: ['ignore', log.fd, 'inherit'], env: { ...process.env, NODE_OPTIONS: `--max-old-space-size=128 --max-semi-space-size=16 ${process.env.BENCH_WEBHOOK_NODE_OPTIONS ?? ''}` } });
+  const batches = async () => (await readFile(logFile, 'utf8')).split('\n').filter((l) => l.includes('"relabelled Pods"')).map((l) => JSON.parse(l) as Record<string, unknown>);
 
   const deadline = Date.now() + 30_000;
   while ((await ask<{ holder: string }>(apiserver, { cmd: 'leader' })).holder === '') {
@@ -174,10 +180,14 @@ async function main(): Promise<void> {
   const body = await readFile(join(ROOT, 'examples/reviews/pod-create.json'), 'utf8');
   await fixedRate(port, ca.cert, body, 2000); // warm-up
 
+  const { loadavg } = await import('node:os');
+  console.log(`load average ${loadavg().map((l) => l.toFixed(1)).join(' ')} on ${(await import('node:os')).cpus().length} CPUs`);
   console.log(`relabel bench: ${PODS} Pods, ${ROUNDS} rounds, admission at ${RATE} req/s (POST /mutate/pods) for ${WINDOW_MS} ms per phase`);
   const rows: string[] = [];
   for (let round = 0; round < ROUNDS; round++) {
+    const cpu0 = await cpuMs(webhook.pid!);
     const idle = await fixedRate(port, ca.cert, body, WINDOW_MS);
+    const cpu1 = await cpuMs(webhook.pid!);
     const target = round % 2 === 0 ? REVOKED : BOTH;
     const loadDone = fixedRate(port, ca.cert, body, WINDOW_MS);
     const started = performance.now();
@@ -189,14 +199,16 @@ async function main(): Promise<void> {
       await new Promise((r) => setTimeout(r, 20));
     }
     const during = await loadDone;
+    const cpu2 = await cpuMs(webhook.pid!);
     const inWindow = during.filter((s) => s.sentAt <= status.lastPatchMs).map((s) => s.ms);
-    const batch = batches.at(-1);
+    const batch = (await batches()).at(-1);
     rows.push([
       target === REVOKED ? 'revoke' : 'grant ',
       `${status.right}/${status.total} right`,
       `last Pod patched ${(status.lastPatchMs / 1000).toFixed(2)} s after the change`,
       `(batch ${batch?.ms ?? '?'} ms)`,
       `requests ${Object.entries(status.counts).map(([k, v]) => `${k} ${v}`).join(', ')}`,
+      `webhook CPU ${cpu1 - cpu0} ms idle, ${cpu2 - cpu1} ms with the relabel (same admission load)`,
       `admission p99 idle ${p99(idle.map((s) => s.ms))} ms, during relabel ${p99(inWindow)} ms (n=${inWindow.length}), whole phase ${p99(during.map((s) => s.ms))} ms`,
     ].join(' | '));
     console.log(rows.at(-1));
@@ -204,6 +216,7 @@ async function main(): Promise<void> {
   webhook.kill('SIGTERM');
   apiserver.kill('SIGTERM');
   await Promise.all([once(webhook, 'exit'), once(apiserver, 'exit')]);
+  await log.close();
 }
 
 if (process.argv[2] === 'apiserver') await apiserverRole();

@@ -27,13 +27,15 @@ export interface RelabelControllerOptions {
   readonly logger: Logger;
   readonly metrics: ControllerMetrics;
   /**
-   * PATCHes per second and burst (default 500 and 100). SPEC section 9 asks for 1,000 Pods in
-   * 5 s, i.e. at least 200/s; 500/s leaves room for retries and takes a few percent of a
-   * typical API server's write capacity, and API Priority and Fairness bounds us further.
+   * PATCHes per second and burst (default 300 and 50). SPEC section 9 asks for 1,000 Pods in
+   * 5 s, i.e. at least 200/s; 300/s does it in about 3.3 s with room for retries. Not faster:
+   * each PATCH costs the webhook process about a millisecond of CPU through client-node
+   * (BENCHMARKS.md, "Relabel"), and that process also answers admission requests; the API
+   * server's Priority and Fairness bounds us further.
    */
   readonly patchesPerSecond?: number;
   readonly burst?: number;
-  /** PATCHes in flight at once (default 32). */
+  /** PATCHes in flight at once (default 16: enough to cover the API server's latency at 300/s). */
   readonly concurrency?: number;
   /** ServiceAccounts reconciled at once (default 4). */
   readonly workers?: number;
@@ -74,8 +76,8 @@ const transient = (status: number | undefined): boolean => status === undefined 
 export function createRelabelController(options: RelabelControllerOptions): RelabelController {
   const { pods, identity, metrics } = options;
   const logger = options.logger.child({ controller: 'relabel' });
-  const bucket = new TokenBucket(options.patchesPerSecond ?? 500, options.burst ?? 100);
-  const concurrency = options.concurrency ?? 32;
+  const bucket = new TokenBucket(options.patchesPerSecond ?? 300, options.burst ?? 50);
+  const concurrency = options.concurrency ?? 16;
   const retry = options.podRetry ?? { attempts: 5, initialMs: 50, maxMs: 1000 };
   const pageSize = options.pageSize ?? 500;
   const sweepMs = options.sweepMs ?? 10 * 60_000;

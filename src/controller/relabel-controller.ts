@@ -83,6 +83,9 @@ export function createRelabelController(options: RelabelControllerOptions): Rela
   const sweepMs = options.sweepMs ?? 10 * 60_000;
   let sweepTimer: NodeJS.Timeout | undefined;
 
+  // False from stop() on: batches in flight end at their next Pod, so a replica that lost the
+  // Lease stops writing within one PATCH, long before another may take over.
+  let running = false;
   const count = (tally: Tally, outcome: RelabelOutcome) => {
     tally[outcome]++;
     metrics.relabel(outcome);
@@ -94,11 +97,14 @@ export function createRelabelController(options: RelabelControllerOptions): Rela
     const namespace = first.metadata?.namespace ?? '';
     const name = first.metadata?.name ?? '';
     for (let attempt = 0; ; attempt++) {
+      if (!running) return;
       if (!pod) return count(tally, 'gone');
       const serviceAccount = serviceAccountOf(pod.spec);
       const patch = relabelPatch(pod, identity.resolve(namespace, serviceAccount, options.baseline().trustedIssuerSet));
       if (!patch) return count(tally, 'unchanged');
       await bucket.take();
+      // Leadership may have ended while waiting for the token: a former leader writes nothing more.
+      if (!running) return;
       try {
         await pods.patch(namespace, name, patch);
         const { added, removed } = summarizePatch(patch);
@@ -139,10 +145,10 @@ export function createRelabelController(options: RelabelControllerOptions): Rela
       seen += todo.length;
       let next = 0;
       const worker = async () => {
-        while (next < todo.length) await relabelPod(todo[next++]!, tally, changes);
+        while (next < todo.length && running) await relabelPod(todo[next++]!, tally, changes);
       };
       await Promise.all(Array.from({ length: Math.min(concurrency, todo.length) }, worker));
-    } while (cont);
+    } while (cont && running);
     return seen;
   }
 
@@ -190,7 +196,6 @@ export function createRelabelController(options: RelabelControllerOptions): Rela
     onError: (key, err) => logger.error({ key, err }, 'relabel reconcile threw; will retry'),
   });
   let queue = newQueue();
-  let running = false;
 
   return {
     enqueue(namespace, serviceAccount) {

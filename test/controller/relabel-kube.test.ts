@@ -212,3 +212,35 @@ describe('relabel under bad input and a failing API server', () => {
     }
   });
 });
+
+describe('relabel when leadership ends mid-batch', () => {
+  it('writes nothing more once stopped, though Pods were left to do', async () => {
+    const api = await startFakeApiServer({ bookmarkIntervalMs: 200 });
+    api.seed([namespace('slow'), binding('slow', 'b', ['g'], ['svc'])]);
+    for (let i = 0; i < 60; i++) api.create(labelledPod('slow', `s-${i}`, 'svc', ['g'], ['slow/b']));
+    const cluster = await startCluster(api, captureLogger().logger);
+    const metrics = new RecordingMetrics();
+    const manager = cluster.manager({
+      identity: 'replica-a', logger: captureLogger().logger, metrics, enabled: ['relabel'],
+      tuning: { relabel: { patchesPerSecond: 20, burst: 1, concurrency: 2 } },
+    });
+    try {
+      manager.start();
+      await eventually(() => metrics.leading, 5000, 'leadership');
+      await manager.relabel!.idle();
+      const b = api.get(binding('slow', 'b', [], []))!;
+      api.update({ ...b, spec: { ...(b.spec as object), groups: ['h'] } });
+      await eventually(() => patches(api, 0).length >= 5, 10_000, 'relabel under way');
+      await manager.stop();
+      const atStop = patches(api, 0).length;
+      await new Promise((r) => setTimeout(r, 500));
+      const after = patches(api, 0).length;
+      console.log(`stopped mid-batch: ${atStop} of 60 Pods patched at stop, ${after - atStop} PATCHes after`);
+      assert.ok(atStop < 60, 'the batch was not finished');
+      assert.equal(after, atStop);
+    } finally {
+      await cluster.stop();
+      await api.close();
+    }
+  });
+});

@@ -128,6 +128,8 @@ export function webhookCommand(): Command {
           });
         }
         // The controllers hang off the identity source's index (its events), so both share one.
+        // With --bindings-file they do not run (SPEC section 9): they reconcile the cluster's
+        // bindings, which that webhook does not read.
         const index = new ObservedBindingIndex();
         const clusterIdentity = kube !== undefined && !flags.bindingsFile;
         const controllerKube = clusterIdentity && flags.controllers.length > 0

@@ -86,12 +86,15 @@ function readOrThrow(file: string, flag: string): string {
   }
 }
 
-function openBaseline(options: WebhookOptions, metrics: WebhookMetrics): BaselineStore {
+function openBaseline(options: WebhookOptions, metrics: WebhookMetrics, onReloaded: () => void): BaselineStore {
   try {
     return createBaselineStore({
       file: options.configFile,
       logger: options.logger,
-      onReload: (ok) => metrics.baselineReloads.inc({ result: ok ? 'ok' : 'failed' }),
+      onReload: (ok) => {
+        metrics.baselineReloads.inc({ result: ok ? 'ok' : 'failed' });
+        if (ok) onReloaded();
+      },
     });
   } catch (err) {
     if (err instanceof BaselineError) throw new ConfigError(`--config: ${err.message}`);
@@ -169,7 +172,10 @@ export async function startWebhook(options: WebhookOptions): Promise<Webhook> {
   const metrics = createMetrics(undefined, { cacheSynced: () => identity?.index.ready() ?? false });
   const readiness = createReadiness();
 
-  const baseline = openBaseline(options, metrics);
+  let controllers: ControllerManager | undefined;
+  // A new baseline may trust other issuers or exempt other namespaces: every Pod's identity may
+  // have changed, so the relabel loop sweeps (a no-op when it has not).
+  const baseline = openBaseline(options, metrics, () => controllers?.relabel?.sweep());
   // The manager's first reconcile writes the files the certificate source opens next.
   await options.certManager?.start();
   const certificates = openCertificates(options);
@@ -198,7 +204,7 @@ export async function startWebhook(options: WebhookOptions): Promise<Webhook> {
     logger,
     onCertificate: (m) => metrics.certExpiry.set(m.notAfter.getTime() / 1000),
   });
-  const controllers = options.controllers?.({ baseline: deps.baseline, metrics: controllerMetrics(metrics), logger });
+  controllers = options.controllers?.({ baseline: deps.baseline, metrics: controllerMetrics(metrics), logger });
   controllers?.start();
 
   return {

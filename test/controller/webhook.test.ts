@@ -5,7 +5,7 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import request from 'supertest';
@@ -29,6 +29,7 @@ describe('idgate webhook with its controllers', () => {
   let certs: CertDir;
   let webhook: Webhook;
   let url: string;
+  let configFile: string;
 
   before(async () => {
     api = await startFakeApiServer({ bookmarkIntervalMs: 200 });
@@ -39,7 +40,10 @@ describe('idgate webhook with its controllers', () => {
     certs = await makeCertDir();
     const kubeConfig = loadKubeConfig(await api.writeKubeconfig(certs.dir));
     const index = new ObservedBindingIndex();
+    configFile = join(certs.dir, 'baseline.yaml');
+    await writeFile(configFile, await readFile('examples/baseline.yaml', 'utf8'));
     webhook = await startTestWebhook(certs.dir, {
+      configFile,
       bindingsFile: undefined,
       kubeIdentity: () => createKubeIdentitySource({ kubeConfig, logger: silentLogger, index, backoffMs: { initial: 50, max: 200 } }),
       whoami: () => whoami(kubeConfig),
@@ -72,6 +76,13 @@ describe('idgate webhook with its controllers', () => {
     assert.match(metrics, /^idgate_controller_leader 1$/m);
     assert.match(metrics, /^idgate_relabel_total\{outcome="patched"\} 5$/m);
     assert.match(metrics, /^idgate_relabel_seconds_count \d+$/m);
+  });
+
+  it('a baseline that stops trusting the issuer: the sweep takes the groups away', async () => {
+    const text = await readFile(configFile, 'utf8');
+    await writeFile(configFile, text.replace('https://keycloak.example.com/realms/prod', 'https://other.example.com'));
+    await webhook.baseline.reload();
+    await eventually(() => api.list('v1', 'Pod', 'payments').every((p) => groupsOf(p).length === 0), 10_000, 'groups removed');
   });
 
   it('releases the Lease when it stops', async () => {

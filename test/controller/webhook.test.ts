@@ -79,6 +79,10 @@ describe('idgate webhook with its controllers', () => {
   });
 
   it('a baseline that stops trusting the issuer: the sweep takes the groups away', async () => {
+    // Settled first: leading, the start-up sweep done, every Pod still carrying a group.
+    await eventually(() => webhook.controllers?.isLeader() === true, 5000, 'leadership');
+    await webhook.controllers!.relabel!.idle();
+    assert.ok(api.list('v1', 'Pod', 'payments').every((p) => groupsOf(p).length === 1));
     const text = await readFile(configFile, 'utf8');
     await writeFile(configFile, text.replace('https://keycloak.example.com/realms/prod', 'https://other.example.com'));
     await webhook.baseline.reload();

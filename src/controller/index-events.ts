@@ -14,7 +14,9 @@ export type IndexChange =
   /** Bindings of `namespace` that list these ServiceAccounts changed (before or after the change). */
   | { readonly kind: 'serviceAccounts'; readonly namespace: string; readonly serviceAccounts: readonly string[] }
   /** A Namespace appeared, changed its labels, or went away (`labels` undefined). */
-  | { readonly kind: 'namespace'; readonly namespace: string; readonly labels: Readonly<Record<string, string>> | undefined };
+  | { readonly kind: 'namespace'; readonly namespace: string; readonly labels: Readonly<Record<string, string>> | undefined }
+  /** The first full view is in (the identity source's first sync). */
+  | { readonly kind: 'synced' };
 
 export type IndexListener = (change: IndexChange) => void;
 
@@ -40,6 +42,12 @@ export class ObservedBindingIndex extends BindingIndex {
   /** Names of every Namespace the index knows. */
   namespaceNames(): string[] {
     return [...this.#namespaces.keys()];
+  }
+
+  override markSynced(): void {
+    const first = !this.ready();
+    super.markSynced();
+    if (first) this.#emit({ kind: 'synced' });
   }
 
   override upsert(binding: Binding): void {

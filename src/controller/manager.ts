@@ -73,8 +73,17 @@ export function createControllerManager(options: ControllerManagerOptions): Cont
 
   // Subscribed for the process's life; the loops drop what arrives while they are not running.
   index.onChange((change) => {
-    if (change.kind === 'serviceAccounts') for (const sa of change.serviceAccounts) relabel?.enqueue(change.namespace, sa);
-    else defaultDeny?.enqueue(change.namespace);
+    if (change.kind === 'namespace') return defaultDeny?.enqueue(change.namespace);
+    // Loops that started before the sync have been waiting for it (with backoff): go now.
+    if (change.kind === 'synced') {
+      relabel?.sweep();
+      for (const ns of index.namespaceNames()) defaultDeny?.enqueue(ns);
+      return;
+    }
+    // The first full list reports every binding; the sweep that waits for the sync covers them
+    // all with one paged list, instead of one list per ServiceAccount.
+    if (!index.ready()) return;
+    for (const sa of change.serviceAccounts) relabel?.enqueue(change.namespace, sa);
   });
 
   const elector: LeaderElector = createLeaderElector({

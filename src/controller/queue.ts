@@ -45,9 +45,18 @@ export class WorkQueue {
     this.#onError = options.onError;
   }
 
-  /** Queues `key` unless it is already waiting (a running key runs again once it finishes). */
+  /**
+   * Queues `key` unless it is already waiting (a running key runs again once it finishes). A
+   * retry scheduled for it is dropped: this run supersedes it.
+   */
   add(key: string): void {
-    if (this.#stopped || this.#dirty.has(key)) return;
+    if (this.#stopped) return;
+    const scheduled = this.#timers.get(key);
+    if (scheduled) {
+      clearTimeout(scheduled);
+      this.#timers.delete(key);
+    }
+    if (this.#dirty.has(key)) return;
     this.#dirty.add(key);
     if (!this.#running.has(key)) this.#queue.push(key);
     this.#pump();
@@ -122,7 +131,8 @@ export class WorkQueue {
     } else if (!this.#stopped) {
       const n = this.#failures.get(key) ?? 0;
       this.#failures.set(key, n + 1);
-      this.addAfter(key, Math.min(this.#backoff.initial * 2 ** n, this.#backoff.max));
+      // Added again while it ran: that run (just below) is the retry.
+      if (!this.#dirty.has(key)) this.addAfter(key, Math.min(this.#backoff.initial * 2 ** n, this.#backoff.max));
     }
     // Added again while it ran: run it again now (the new add may carry a newer state).
     if (this.#dirty.has(key) && !this.#stopped) this.#queue.push(key);

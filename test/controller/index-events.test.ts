@@ -51,3 +51,15 @@ describe('ObservedBindingIndex', () => {
     assert.deepEqual(index.namespaceNames().sort(), ['a', 'c']);
   });
 });
+
+describe('ObservedBindingIndex sync', () => {
+  it('reports the first sync once', () => {
+    const index = new ObservedBindingIndex();
+    const changes: IndexChange[] = [];
+    index.onChange((c) => changes.push(c));
+    index.markSynced();
+    index.markSynced();
+    assert.deepEqual(changes, [{ kind: 'synced' }]);
+    assert.equal(index.ready(), true);
+  });
+});

@@ -72,3 +72,16 @@ describe('TokenBucket', () => {
     assert.equal(sixth, true);
   });
 });
+
+describe('WorkQueue superseding', () => {
+  it('an add drops the retry scheduled for the same key', async () => {
+    let calls = 0;
+    const q = new WorkQueue(async (): Promise<WorkResult> => (++calls === 1 ? 'retry' : 'done'), { backoffMs: { initial: 200, max: 200 } });
+    q.add('k');
+    await new Promise((r) => setTimeout(r, 20)); // failed once; a retry is scheduled in 200 ms
+    q.add('k'); // runs now instead
+    await q.idle();
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(calls, 2);
+  });
+});

@@ -186,8 +186,10 @@ async function main(): Promise<void> {
   const rows: string[] = [];
   for (let round = 0; round < ROUNDS; round++) {
     const cpu0 = await cpuMs(webhook.pid!);
+    const api0 = await cpuMs(apiserver.pid!);
     const idle = await fixedRate(port, ca.cert, body, WINDOW_MS);
     const cpu1 = await cpuMs(webhook.pid!);
+    const api1 = await cpuMs(apiserver.pid!);
     const target = round % 2 === 0 ? REVOKED : BOTH;
     const loadDone = fixedRate(port, ca.cert, body, WINDOW_MS);
     const started = performance.now();
@@ -200,6 +202,7 @@ async function main(): Promise<void> {
     }
     const during = await loadDone;
     const cpu2 = await cpuMs(webhook.pid!);
+    const api2 = await cpuMs(apiserver.pid!);
     const inWindow = during.filter((s) => s.sentAt <= status.lastPatchMs).map((s) => s.ms);
     const batch = (await batches()).at(-1);
     rows.push([
@@ -208,7 +211,7 @@ async function main(): Promise<void> {
       `last Pod patched ${(status.lastPatchMs / 1000).toFixed(2)} s after the change`,
       `(batch ${batch?.ms ?? '?'} ms)`,
       `requests ${Object.entries(status.counts).map(([k, v]) => `${k} ${v}`).join(', ')}`,
-      `webhook CPU ${cpu1 - cpu0} ms idle, ${cpu2 - cpu1} ms with the relabel (same admission load)`,
+      `webhook CPU ${cpu1 - cpu0} ms idle, ${cpu2 - cpu1} ms with the relabel (same admission load); fake API server CPU ${api1 - api0} → ${api2 - api1} ms`,
       `admission p99 idle ${p99(idle.map((s) => s.ms))} ms, during relabel ${p99(inWindow)} ms (n=${inWindow.length}), whole phase ${p99(during.map((s) => s.ms))} ms`,
     ].join(' | '));
     console.log(rows.at(-1));

@@ -66,7 +66,14 @@ const SWEEP_KEY = '*';
 
 /** Counts of one batch, for its log line. */
 type Tally = Record<RelabelOutcome, number>;
-const emptyTally = (): Tally => ({ patched: 0, unchanged: 0, gone: 0, conflict: 0, error: 0, failed: 0 });
+
+/** What one batch did: counts, the label keys it added (+) and removed (-), its first failure. */
+interface Batch {
+  readonly tally: Tally;
+  readonly changes: Set<string>;
+  firstError?: string;
+}
+const newBatch = (): Batch => ({ tally: { patched: 0, unchanged: 0, gone: 0, conflict: 0, error: 0, failed: 0 }, changes: new Set() });
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
@@ -86,42 +93,44 @@ export function createRelabelController(options: RelabelControllerOptions): Rela
   // False from stop() on: batches in flight end at their next Pod, so a replica that lost the
   // Lease stops writing within one PATCH, long before another may take over.
   let running = false;
-  const count = (tally: Tally, outcome: RelabelOutcome) => {
-    tally[outcome]++;
+  const count = (batch: Batch, outcome: RelabelOutcome) => {
+    batch.tally[outcome]++;
     metrics.relabel(outcome);
   };
 
   /** Brings one Pod in line, re-reading it after a conflict; counts its outcome. */
-  async function relabelPod(first: Pod, tally: Tally, changes: Set<string>): Promise<void> {
+  async function relabelPod(first: Pod, batch: Batch): Promise<void> {
     let pod: Pod | undefined = first;
     const namespace = first.metadata?.namespace ?? '';
     const name = first.metadata?.name ?? '';
     for (let attempt = 0; ; attempt++) {
       if (!running) return;
-      if (!pod) return count(tally, 'gone');
+      if (!pod) return count(batch, 'gone');
       const serviceAccount = serviceAccountOf(pod.spec);
       const patch = relabelPatch(pod, identity.resolve(namespace, serviceAccount, options.baseline().trustedIssuerSet));
-      if (!patch) return count(tally, 'unchanged');
+      if (!patch) return count(batch, 'unchanged');
       await bucket.take();
       // Leadership may have ended while waiting for the token: a former leader writes nothing more.
       if (!running) return;
       try {
         await pods.patch(namespace, name, patch);
         const { added, removed } = summarizePatch(patch);
-        for (const k of added) changes.add(`+${k}`);
-        for (const k of removed) changes.add(`-${k}`);
-        return count(tally, 'patched');
+        for (const k of added) batch.changes.add(`+${k}`);
+        for (const k of removed) batch.changes.add(`-${k}`);
+        return count(batch, 'patched');
       } catch (err) {
         const status = statusOf(err);
-        if (status === 404) return count(tally, 'gone');
+        if (status === 404) return count(batch, 'gone');
+        // Forbidden, Invalid, or denied by an admission webhook: retrying at once will not help;
+        // the ServiceAccount is queued again with backoff. The batch line carries the first error.
         if (status !== 409 && !transient(status)) {
-          logger.warn({ namespace, pod: name, err: (err as Error).message }, 'patching a Pod failed and will not be retried in this batch');
-          return count(tally, 'failed');
+          batch.firstError ??= (err as Error).message;
+          return count(batch, 'failed');
         }
-        count(tally, status === 409 ? 'conflict' : 'error');
+        count(batch, status === 409 ? 'conflict' : 'error');
         if (attempt + 1 >= retry.attempts) {
-          logger.debug({ namespace, pod: name, err: (err as Error).message }, 'giving up on a Pod for this batch');
-          return count(tally, 'failed');
+          batch.firstError ??= (err as Error).message;
+          return count(batch, 'failed');
         }
         await sleep(Math.min(retry.initialMs * 2 ** attempt, retry.maxMs));
         // Someone else wrote the Pod (409) or we cannot tell whether our write landed: re-read.
@@ -135,7 +144,7 @@ export function createRelabelController(options: RelabelControllerOptions): Rela
   }
 
   /** Lists every page of `selector` and relabels what needs it; returns how many Pods it judged. Throws when a list fails. */
-  async function relabelAll(namespace: string | undefined, selector: string, keep: (pod: Pod) => boolean, tally: Tally, changes: Set<string>): Promise<number> {
+  async function relabelAll(namespace: string | undefined, selector: string, keep: (pod: Pod) => boolean, batch: Batch): Promise<number> {
     let cont: string | undefined;
     let seen = 0;
     do {
@@ -145,7 +154,7 @@ export function createRelabelController(options: RelabelControllerOptions): Rela
       seen += todo.length;
       let next = 0;
       const worker = async () => {
-        while (next < todo.length && running) await relabelPod(todo[next++]!, tally, changes);
+        while (next < todo.length && running) await relabelPod(todo[next++]!, batch);
       };
       await Promise.all(Array.from({ length: Math.min(concurrency, todo.length) }, worker));
     } while (cont && running);
@@ -157,8 +166,8 @@ export function createRelabelController(options: RelabelControllerOptions): Rela
     const started = performance.now();
     const baseline = options.baseline();
     const exempt = new Set(baseline.exemptNamespaces);
-    const tally = emptyTally();
-    const changes = new Set<string>();
+    const batch = newBatch();
+    const { tally } = batch;
     const sweep = key === SWEEP_KEY;
     const slash = key.indexOf('/');
     const namespace = sweep ? undefined : key.slice(0, slash);
@@ -171,8 +180,7 @@ export function createRelabelController(options: RelabelControllerOptions): Rela
         namespace,
         sweep ? LABEL_SERVICE_ACCOUNT : serviceAccountSelector(serviceAccount!),
         (p) => !exempt.has(p.metadata?.namespace ?? '') && (sweep || serviceAccountOf(p.spec) === serviceAccount),
-        tally,
-        changes,
+        batch,
       );
     } catch (err) {
       metrics.relabel('error');
@@ -181,9 +189,13 @@ export function createRelabelController(options: RelabelControllerOptions): Rela
     }
     const seconds = (performance.now() - started) / 1000;
     metrics.relabelBatch(seconds);
-    const line = { ...scope, pods, ...tally, changes: [...changes].sort().slice(0, 20), ms: Math.round(seconds * 1000) };
+    const line = {
+      ...scope, pods, ...tally, changes: [...batch.changes].sort().slice(0, 20), ms: Math.round(seconds * 1000),
+      ...(batch.firstError ? { firstError: batch.firstError } : {}),
+    };
     // Quiet when nothing changed: a sweep of a settled cluster logs at debug only.
-    if (tally.patched > 0 || tally.failed > 0 || tally.gone > 0) logger.info(line, 'relabelled Pods');
+    if (tally.failed > 0) logger.warn(line, 'relabelled Pods; some failed and the batch will be retried');
+    else if (tally.patched > 0 || tally.gone > 0) logger.info(line, 'relabelled Pods');
     else logger.debug(line, 'Pods already carry their identity');
     return tally.failed > 0 ? 'retry' : 'done';
   }

@@ -15,12 +15,33 @@ import { describeError } from './informer.ts';
 /** The field manager recorded in managedFields for idgate's writes (`kubectl get -o yaml --show-managed-fields`). */
 export const FIELD_MANAGER = 'idgate';
 
+/**
+ * The API server's own words for a failure: client-node 2.0.1 puts the raw Status body (a JSON
+ * string) in ApiException.body and only "HTTP-Code: 403" in its message, so an admission
+ * webhook's denial or an RBAC refusal would otherwise be lost.
+ */
+function apiMessage(err: unknown): string {
+  if (err instanceof ApiException) {
+    let body: unknown = err.body;
+    if (typeof body === 'string') {
+      try {
+        body = JSON.parse(body);
+      } catch {
+        // not JSON: fall back below
+      }
+    }
+    const message = (body as { message?: unknown } | undefined)?.message;
+    if (typeof message === 'string' && message !== '') return `${err.code}: ${message}`;
+  }
+  return describeError(err);
+}
+
 /** Runs `call`, turning any failure into an {@link ApiCallError} about `what`. */
 export async function apiCall<T>(what: string, call: () => Promise<T>): Promise<T> {
   try {
     return await call();
   } catch (err) {
-    throw new ApiCallError(`${what}: ${describeError(err)}`, err instanceof ApiException ? err.code : undefined);
+    throw new ApiCallError(`${what}: ${apiMessage(err)}`, err instanceof ApiException ? err.code : undefined);
   }
 }
 

@@ -193,6 +193,18 @@ describe('relabel under bad input and a failing API server', () => {
     assert.equal(metrics.outcomes.failed, 0);
   });
 
+  it('a PATCH refused (403, as an admission webhook denies): the batch is retried later and says why', async () => {
+    const before = metrics.outcomes.failed;
+    api.injectFault({ method: 'PATCH', resource: 'pods', status: 403, count: 3 });
+    const web = api.get(binding('shop', 'web', [], []))!;
+    api.update({ ...web, spec: { ...(web.spec as object), groups: ['shop-denied-first'] } });
+    await eventually(() => shopGroups().every((g) => g === 'shop-denied-first'), 10_000, 'relabelled after the refusals');
+    const line = log.lines.find((l) => l.msg === 'relabelled Pods; some failed and the batch will be retried');
+    console.log(`refused: failed=${metrics.outcomes.failed - before}, first error: ${String(line?.firstError)}`);
+    assert.equal(metrics.outcomes.failed - before, 3);
+    assert.match(String(line?.firstError), /^patching identity labels of Pod shop\/web-\d+: 403: injected fault 403$/);
+  });
+
   it('429s and 500s are retried until every label is right', async () => {
     const before = { ...metrics.outcomes };
     api.injectFault({ method: 'PATCH', resource: 'pods', status: 500, count: 25 });

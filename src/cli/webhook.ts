@@ -1,4 +1,7 @@
 /** `idgate webhook`: the admission server. */
+import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import type { LevelWithSilent } from 'pino';
@@ -8,6 +11,8 @@ import { loadKube } from './kube.ts';
 import { UsageError } from './errors.ts';
 import { LOG_LEVELS, createLogger } from './logger.ts';
 import { option, parseDuration, parseListen } from './options.ts';
+import { ObservedBindingIndex } from '../controller/index-events.ts';
+import { CONTROLLER_NAMES, createControllerManager, type ControllerName } from '../controller/manager.ts';
 
 interface WebhookFlags {
   config?: string;
@@ -24,6 +29,33 @@ interface WebhookFlags {
   service: string;
   logLevel: LevelWithSilent;
   shutdownGrace: number;
+  controllers: ControllerName[];
+  namespace?: string;
+}
+
+/** `default-deny,relabel`, a subset, or `none` (--controllers). */
+export function parseControllers(value: string): ControllerName[] {
+  const names = value.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  if (names.length === 1 && names[0] === 'none') return [];
+  const unknown = names.filter((n) => !(CONTROLLER_NAMES as readonly string[]).includes(n));
+  if (names.length === 0 || unknown.length > 0) {
+    throw new InvalidArgumentError(`expected a comma list of ${CONTROLLER_NAMES.join(', ')}, or none; got "${value}"`);
+  }
+  return [...new Set(names)] as ControllerName[];
+}
+
+/** Where a Pod finds its own namespace (the ServiceAccount volume every Pod mounts by default). */
+export const IN_CLUSTER_NAMESPACE_PATH = '/var/run/secrets/kubernetes.io/serviceaccount/namespace';
+
+/** --namespace's default: the Pod's own namespace, else idgate-system (the manifests' namespace). */
+export function defaultNamespace(path = IN_CLUSTER_NAMESPACE_PATH): string {
+  try {
+    const ns = readFileSync(path, 'utf8').trim();
+    if (ns !== '') return ns;
+  } catch {
+    // Not in a Pod (or the token is not mounted): the manifests' namespace.
+  }
+  return 'idgate-system';
 }
 
 /** `NS/NAME` (--cert-secret). */
@@ -62,6 +94,8 @@ export function webhookCommand(): Command {
     .addOption(option('--webhook-configs <mutating,validating>', 'webhook configurations whose caBundle is managed').argParser(parseWebhookConfigs))
     .addOption(option('--service <name>', "the webhook's Service (in --cert-secret's namespace), for the certificate's names").default('idgate-webhook'))
     .addOption(option('--log-level <level>', 'log level').choices(LOG_LEVELS).default('info'))
+    .addOption(option('--controllers <list>', 'reconcile loops to run while this replica leads: default-deny,relabel, a subset, or none').argParser(parseControllers).default([...CONTROLLER_NAMES], CONTROLLER_NAMES.join(',')))
+    .addOption(option('--namespace <ns>', "namespace of the controllers' leader-election Lease (default: the webhook's own, else idgate-system)"))
     .addOption(option('--shutdown-grace <duration>', 'how long in-flight requests may take after SIGTERM').argParser(parseDuration).default(20_000, '20s'))
     .action(async (flags: WebhookFlags) => {
       const tlsCert = flags.tlsCert ?? (flags.tlsDir ? join(flags.tlsDir, 'tls.crt') : undefined);
@@ -93,12 +127,34 @@ export function webhookCommand(): Command {
             logger,
           });
         }
+        // The controllers hang off the identity source's index (its events), so both share one.
+        // With --bindings-file they do not run (SPEC section 9): they reconcile the cluster's
+        // bindings, which that webhook does not read.
+        const index = new ObservedBindingIndex();
+        const clusterIdentity = kube !== undefined && !flags.bindingsFile;
+        const controllerKube = clusterIdentity && flags.controllers.length > 0
+          ? await import('../kube/controller-apis.ts')
+          : undefined;
+        const whoami = kube ? (await import('../kube/whoami.ts')).whoami : undefined;
         webhook = await startWebhook({
           listen: flags.listen,
           configFile: flags.config,
           ...(flags.bindingsFile ? { bindingsFile: flags.bindingsFile } : {}),
-          ...(kube && !flags.bindingsFile
-            ? { kubeIdentity: () => kube.createKubeIdentitySource({ kubeConfig: kube.loadKubeConfig(kubeconfig), logger }) }
+          ...(kube && clusterIdentity
+            ? { kubeIdentity: () => kube.createKubeIdentitySource({ kubeConfig: kube.loadKubeConfig(kubeconfig), logger, index }) }
+            : {}),
+          ...(kube && whoami ? { whoami: () => whoami(kube.loadKubeConfig(kubeconfig)) } : {}),
+          ...(kube && controllerKube
+            ? {
+              controllers: (deps) => createControllerManager({
+                ...deps,
+                enabled: flags.controllers,
+                index,
+                apis: controllerKube.createControllerApis({ kubeConfig: kube.loadKubeConfig(kubeconfig), namespace: flags.namespace ?? defaultNamespace(), logger }),
+                // client-go's convention for holder identities: hostname (the Pod name) and a UUID.
+                identity: `${hostname()}_${randomUUID()}`,
+              }),
+            }
             : {}),
           tlsCert,
           tlsKey,

@@ -14,6 +14,9 @@ import { createFileIdentitySource } from '../identity/file-source.ts';
 import type { IdentitySource } from '../identity/types.ts';
 import { BindingError } from '../identity/binding.ts';
 import { createMutateHandler } from '../mutate/handler.ts';
+import type { ControllerManager } from '../controller/manager.ts';
+import type { ControllerMetrics } from '../controller/metrics.ts';
+import type { Baseline } from '../baseline/types.ts';
 import { VERSION } from '../version.ts';
 import { createApp } from './app.ts';
 import { createReadiness, type Readiness } from './health.ts';
@@ -39,6 +42,22 @@ export interface WebhookOptions {
    * them, then keeps them renewed (src/certs/managed.ts).
    */
   readonly certManager?: CertManager;
+  /**
+   * The reconcile loops of SPEC section 9 (`--controllers`), built by the CLI around the same
+   * index as `kubeIdentity`; started with the server, stopped (Lease released) on shutdown.
+   */
+  readonly controllers?: (deps: ControllerDeps) => ControllerManager;
+  /** Learns idgate's own username (a SelfSubjectReview); retried until it answers. */
+  readonly whoami?: () => Promise<string>;
+  /** First retry delay of `whoami`, ms (default 1000, doubling to 30 s). */
+  readonly whoamiRetryMs?: number;
+  readonly logger: Logger;
+}
+
+/** What the webhook hands the controllers. */
+export interface ControllerDeps {
+  readonly baseline: () => Baseline;
+  readonly metrics: ControllerMetrics;
   readonly logger: Logger;
 }
 
@@ -48,6 +67,9 @@ export interface Webhook {
   readonly metrics: WebhookMetrics;
   readonly baseline: BaselineStore;
   readonly identity: IdentitySource;
+  readonly controllers: ControllerManager | undefined;
+  /** idgate's own username once the SelfSubjectReview answered. */
+  selfUsername(): string | undefined;
   /** Readiness false, stop accepting, let in-flight requests finish (at most graceMs), release resources. */
   stop(graceMs: number): Promise<void>;
 }
@@ -65,12 +87,15 @@ function readOrThrow(file: string, flag: string): string {
   }
 }
 
-function openBaseline(options: WebhookOptions, metrics: WebhookMetrics): BaselineStore {
+function openBaseline(options: WebhookOptions, metrics: WebhookMetrics, onReloaded: () => void): BaselineStore {
   try {
     return createBaselineStore({
       file: options.configFile,
       logger: options.logger,
-      onReload: (ok) => metrics.baselineReloads.inc({ result: ok ? 'ok' : 'failed' }),
+      onReload: (ok) => {
+        metrics.baselineReloads.inc({ result: ok ? 'ok' : 'failed' });
+        if (ok) onReloaded();
+      },
     });
   } catch (err) {
     if (err instanceof BaselineError) throw new ConfigError(`--config: ${err.message}`);
@@ -109,13 +134,49 @@ async function openIdentity(options: WebhookOptions): Promise<IdentitySource> {
   return source;
 }
 
+/** Asks who we are until the API server answers (it may be briefly unreachable at start-up). */
+function learnSelfUsername(options: WebhookOptions, set: (username: string) => void): () => void {
+  let timer: NodeJS.Timeout | undefined;
+  let stopped = false;
+  let delay = options.whoamiRetryMs ?? 1000;
+  const attempt = () => {
+    options.whoami?.().then((username) => {
+      set(username);
+      options.logger.info({ username }, 'learned own username (SelfSubjectReview)');
+    }, (err: unknown) => {
+      if (stopped) return;
+      options.logger.warn({ err: (err as Error).message, retryInMs: delay }, 'cannot learn own username; identity-label changes on running Pods are refused until it is known');
+      timer = setTimeout(attempt, delay);
+      timer.unref();
+      delay = Math.min(delay * 2, 30_000);
+    });
+  };
+  if (options.whoami) attempt();
+  return () => {
+    stopped = true;
+    clearTimeout(timer);
+  };
+}
+
+/** The controllers' view of the Prometheus metrics. */
+function controllerMetrics(metrics: WebhookMetrics): ControllerMetrics {
+  return {
+    relabel: (outcome, count = 1) => metrics.relabel.inc({ outcome }, count),
+    relabelBatch: (seconds) => metrics.relabelSeconds.observe(seconds),
+    leader: (leading) => metrics.leader.set(leading ? 1 : 0),
+  };
+}
+
 export async function startWebhook(options: WebhookOptions): Promise<Webhook> {
   const { logger } = options;
   let identity: IdentitySource | undefined;
   const metrics = createMetrics(undefined, { cacheSynced: () => identity?.index.ready() ?? false });
   const readiness = createReadiness();
 
-  const baseline = openBaseline(options, metrics);
+  let controllers: ControllerManager | undefined;
+  // A new baseline may trust other issuers or exempt other namespaces: every Pod's identity may
+  // have changed, so the relabel loop sweeps (a no-op when it has not).
+  const baseline = openBaseline(options, metrics, () => controllers?.relabel?.sweep());
   // The manager's first reconcile writes the files the certificate source opens next.
   await options.certManager?.start();
   const certificates = openCertificates(options);
@@ -125,7 +186,9 @@ export async function startWebhook(options: WebhookOptions): Promise<Webhook> {
   readiness.register('tls', () => certificates.current().notAfter.getTime() > Date.now());
   readiness.register('identity-cache', () => source.index.ready());
 
-  const deps = { baseline: () => baseline.current(), identity: source.index, logger };
+  let selfUsername: string | undefined;
+  const stopWhoami = learnSelfUsername(options, (u) => { selfUsername = u; });
+  const deps = { baseline: () => baseline.current(), identity: source.index, logger, selfUsername: () => selfUsername };
   const onViolation = (v: JudgedViolation): void => { metrics.violations.inc({ rule: v.rule, mode: v.mode }); };
   const app = createApp({
     logger,
@@ -144,6 +207,8 @@ export async function startWebhook(options: WebhookOptions): Promise<Webhook> {
     logger,
     onCertificate: (m) => metrics.certExpiry.set(m.notAfter.getTime() / 1000),
   });
+  controllers = options.controllers?.({ baseline: deps.baseline, metrics: controllerMetrics(metrics), logger });
+  controllers?.start();
 
   return {
     server,
@@ -151,9 +216,14 @@ export async function startWebhook(options: WebhookOptions): Promise<Webhook> {
     metrics,
     baseline,
     identity: source,
+    controllers,
+    selfUsername: () => selfUsername,
     async stop(graceMs) {
       readiness.markShuttingDown();
-      await server.shutdown(graceMs);
+      stopWhoami();
+      // Stepping down releases the Lease at once, so another replica takes over while this one
+      // still drains its admission requests.
+      await Promise.all([server.shutdown(graceMs), controllers?.stop()]);
       await options.certManager?.stop();
       certificates.close();
       baseline.close();

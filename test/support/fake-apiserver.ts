@@ -35,6 +35,7 @@ import { listBody, tableBody, wantsTable } from './fake-apiserver/list.ts';
 import { parseRoute } from './fake-apiserver/routes.ts';
 import { FakeStore, StatusError, type KubeObject } from './fake-apiserver/store.ts';
 import { serveWatch, type OpenWatch } from './fake-apiserver/watch.ts';
+import { DEFAULT_USERS, SELF_SUBJECT_REVIEWS, selfSubjectReview } from './fake-apiserver/self-subject-review.ts';
 
 export { BUILTIN_RESOURCES, type ResourceInfo } from './fake-apiserver/resources.ts';
 export { StatusError, type KubeObject } from './fake-apiserver/store.ts';
@@ -69,6 +70,8 @@ export interface FakeApiServerOptions {
   readonly bookmarkIntervalMs?: number;
   /** Plurals of resources not to serve, as if their CRD were not installed (e.g. `['policyreports']`). */
   readonly omit?: readonly string[];
+  /** Bearer token → username, for SelfSubjectReviews. Default: writeKubeconfig()'s token is `system:serviceaccount:idgate-system:idgate`. */
+  readonly users?: Readonly<Record<string, string>>;
 }
 
 /** A `{ apiVersion, kind, metadata: { name, namespace } }` reference to an object. */
@@ -128,7 +131,7 @@ const MAX_BODY = 3 * 1024 * 1024;
 /** Starts a fake API server on 127.0.0.1 and an ephemeral port. Close it with `close()`. */
 export async function startFakeApiServer(options: FakeApiServerOptions = {}): Promise<FakeApiServer> {
   const omitted = new Set(options.omit ?? []);
-  const registry = new ResourceRegistry([...BUILTIN_RESOURCES, ...(options.resources ?? [])].filter((r) => !omitted.has(r.resource)));
+  const registry = new ResourceRegistry([...BUILTIN_RESOURCES, SELF_SUBJECT_REVIEWS, ...(options.resources ?? [])].filter((r) => !omitted.has(r.resource)));
   const store = new FakeStore();
   const requests: RecordedRequest[] = [];
   const watches = new Set<OpenWatch>();
@@ -161,6 +164,10 @@ export async function startFakeApiServer(options: FakeApiServerOptions = {}): Pr
     if (route.discovery) return sendJson(res, 200, route.discovery);
     const resource = route.resource;
     if (!resource) throw new StatusError(404, 'NotFound', 'the server could not find the requested resource');
+    if (resource === SELF_SUBJECT_REVIEWS) {
+      const review = selfSubjectReview(req, options.users ?? DEFAULT_USERS);
+      return sendJson(res, review.status, review.body);
+    }
     const ns = route.namespace;
     const dryRun = query.dryRun === 'All';
 

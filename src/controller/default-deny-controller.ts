@@ -1,0 +1,114 @@
+/**
+ * The default-deny loop (SPEC section 9): one key per namespace, queued when its enrolment label
+ * changes (from the identity source's Namespace events) or its `idgate-default-deny` changes
+ * (from {@link DefaultDenyWatch}); each reconcile decides with {@link decideDefaultDeny} and
+ * performs at most one write, with the resourceVersion it read as precondition. A write that
+ * fails is retried with backoff; a namespace that is gone or terminating is dropped.
+ */
+import type { Logger } from 'pino';
+import type { Baseline } from '../baseline/types.ts';
+import { DEFAULT_DENY_NAME, decideDefaultDeny } from './default-deny.ts';
+import { statusOf, type DefaultDenyWatch, type NetworkPolicyClient } from './ports.ts';
+import { WorkQueue, type WorkResult } from './queue.ts';
+
+export interface DefaultDenyControllerOptions {
+  readonly policies: NetworkPolicyClient;
+  readonly watch: DefaultDenyWatch;
+  /** Labels of a Namespace (the identity source's cache), undefined when it is gone. */
+  readonly namespaceLabels: (namespace: string) => Readonly<Record<string, string>> | undefined;
+  /** Every Namespace the cache knows. */
+  readonly namespaces: () => readonly string[];
+  /** Is the namespace cache synced? Nothing is decided before. */
+  readonly ready: () => boolean;
+  readonly baseline: () => Baseline;
+  readonly logger: Logger;
+  /** Backoff of a namespace whose write failed (default 200 ms doubling to 30 s). */
+  readonly backoffMs?: { readonly initial: number; readonly max: number };
+}
+
+export interface DefaultDenyController {
+  /** Queues a namespace. */
+  enqueue(namespace: string): void;
+  /** Starts the watch, then queues every namespace; call when leading. */
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  idle(): Promise<void>;
+}
+
+export function createDefaultDenyController(options: DefaultDenyControllerOptions): DefaultDenyController {
+  const { policies, watch } = options;
+  const logger = options.logger.child({ controller: 'default-deny' });
+
+  async function reconcile(namespace: string): Promise<WorkResult> {
+    // Before both caches are synced "no policy" may only mean "not seen yet".
+    if (!options.ready() || !synced) return 'retry';
+    const action = decideDefaultDeny({
+      namespace,
+      namespaceLabels: options.namespaceLabels(namespace),
+      exempt: options.baseline().exemptNamespaces.includes(namespace),
+      current: watch.get(namespace),
+    });
+    if (action.kind === 'none') return 'done';
+    const log = { namespace, policy: DEFAULT_DENY_NAME, action: action.kind };
+    try {
+      if (action.kind === 'create') await policies.create(action.policy);
+      else if (action.kind === 'restore') await policies.replace(action.policy);
+      else await policies.delete(namespace, DEFAULT_DENY_NAME, action.resourceVersion);
+      logger.info(log, action.kind === 'create' ? 'created default-deny policy' : action.kind === 'restore' ? 'restored default-deny policy' : 'removed default-deny policy (namespace left enrolment)');
+      // The watch brings the new object; it is judged again then (and found in place).
+      return 'done';
+    } catch (err) {
+      const status = statusOf(err);
+      // Already there (409 on create), or changed since read (409 on replace/delete): the watch
+      // event that explains it re-queues the namespace; retry anyway in case it was missed.
+      // Gone (404 on delete) is what we wanted. A namespace deleted meanwhile answers 404 on
+      // create, a terminating one 403 ("unable to create new content in namespace ... because
+      // it is being terminated", NamespaceLifecycle admission): nothing to protect any more.
+      if (action.kind === 'delete' && status === 404) return 'done';
+      const message = (err as Error).message;
+      if (status === 404 || (status === 403 && message.includes('being terminated'))) {
+        logger.info({ ...log, err: message }, 'namespace gone or terminating; default-deny not needed');
+        return 'done';
+      }
+      if (status === 403) {
+        logger.error({ ...log, err: message }, 'forbidden: idgate\'s ClusterRole must allow this on networkpolicies (manifests/base/rbac.yaml); will retry');
+        return 'retry';
+      }
+      logger.warn({ ...log, err: message }, 'default-deny write failed; will retry');
+      return 'retry';
+    }
+  }
+
+  const newQueue = () => new WorkQueue(reconcile, {
+    workers: 2,
+    ...(options.backoffMs ? { backoffMs: options.backoffMs } : {}),
+    onError: (key, err) => logger.error({ namespace: key, err }, 'default-deny reconcile threw; will retry'),
+  });
+  let queue = newQueue();
+  let running = false;
+  let synced = false;
+
+  return {
+    enqueue(namespace) {
+      if (running) queue.add(namespace);
+    },
+    async start() {
+      if (running) return;
+      running = true;
+      queue = newQueue();
+      synced = false;
+      await watch.start((ns) => {
+        if (running) queue.add(ns);
+      });
+      synced = true;
+      for (const ns of new Set([...options.namespaces(), ...watch.namespaces()])) queue.add(ns);
+    },
+    async stop() {
+      running = false;
+      synced = false;
+      await queue.stop();
+      await watch.stop();
+    },
+    idle: () => queue.idle(),
+  };
+}

@@ -1,0 +1,138 @@
+/**
+ * A {@link BindingIndex} that tells the controllers what changed. The identity source already
+ * lists and watches OIDCGroupBindings and Namespaces for the admission path; the controllers
+ * hang off the same index instead of opening a second pair of watches. A relist (`replaceAll`,
+ * `replaceNamespaces`) is diffed against the index, so the periodic resync of an unchanged
+ * cluster is silent.
+ */
+import { isDeepStrictEqual } from 'node:util';
+import { BindingIndex } from '../identity/index.ts';
+import type { Binding } from '../identity/types.ts';
+
+/** One change seen by the index. */
+export type IndexChange =
+  /** Bindings of `namespace` that list these ServiceAccounts changed (before or after the change). */
+  | { readonly kind: 'serviceAccounts'; readonly namespace: string; readonly serviceAccounts: readonly string[] }
+  /** A Namespace appeared, changed its labels, or went away (`labels` undefined). */
+  | { readonly kind: 'namespace'; readonly namespace: string; readonly labels: Readonly<Record<string, string>> | undefined }
+  /** The first full view is in (the identity source's first sync). */
+  | { readonly kind: 'synced' };
+
+export type IndexListener = (change: IndexChange) => void;
+
+/** What decides a Pod's identity; a change elsewhere (status, annotations) relabels nothing. */
+const sameGrant = (a: Binding, b: Binding): boolean =>
+  a.issuer === b.issuer && isDeepStrictEqual(a.groups, b.groups) && isDeepStrictEqual(a.serviceAccounts, b.serviceAccounts);
+
+export class ObservedBindingIndex extends BindingIndex {
+  readonly #listeners = new Set<IndexListener>();
+  readonly #byKey = new Map<string, Binding>();
+  readonly #namespaces = new Map<string, Readonly<Record<string, string>>>();
+  /** Inside replaceAll: BindingIndex.replaceAll calls upsert, whose events the diff replaces. */
+  #bulk = false;
+  /** Inside upsert: its inner delete of the old version is not a deletion. */
+  #quiet = 0;
+
+  /** Registers a listener; returns the function that removes it. */
+  onChange(listener: IndexListener): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  /** Names of every Namespace the index knows. */
+  namespaceNames(): string[] {
+    return [...this.#namespaces.keys()];
+  }
+
+  override markSynced(): void {
+    const first = !this.ready();
+    super.markSynced();
+    if (first) this.#emit({ kind: 'synced' });
+  }
+
+  override upsert(binding: Binding): void {
+    // BindingIndex.upsert deletes the old version through this.delete: keep that one quiet.
+    this.#quiet++;
+    try {
+      super.upsert(binding);
+    } finally {
+      this.#quiet--;
+    }
+    if (this.#bulk) return;
+    const k = `${binding.namespace}/${binding.name}`;
+    const old = this.#byKey.get(k);
+    this.#byKey.set(k, binding);
+    if (!old || !sameGrant(old, binding)) this.#touched(binding.namespace, [...(old?.serviceAccounts ?? []), ...binding.serviceAccounts]);
+  }
+
+  override delete(namespace: string, name: string): void {
+    super.delete(namespace, name);
+    if (this.#bulk || this.#quiet > 0) return;
+    const old = this.#byKey.get(`${namespace}/${name}`);
+    if (!old) return;
+    this.#byKey.delete(`${namespace}/${name}`);
+    this.#touched(namespace, old.serviceAccounts);
+  }
+
+  override replaceAll(bindings: Iterable<Binding>): void {
+    const next = new Map<string, Binding>();
+    for (const b of bindings) next.set(`${b.namespace}/${b.name}`, b);
+    this.#bulk = true;
+    try {
+      super.replaceAll(next.values());
+    } finally {
+      this.#bulk = false;
+    }
+    const touched = new Map<string, Set<string>>();
+    const touch = (b: Binding) => {
+      const set = touched.get(b.namespace) ?? touched.set(b.namespace, new Set()).get(b.namespace)!;
+      for (const sa of b.serviceAccounts) set.add(sa);
+    };
+    for (const [k, old] of this.#byKey) {
+      const now = next.get(k);
+      if (!now || !sameGrant(old, now)) touch(old);
+    }
+    for (const [k, b] of next) {
+      const old = this.#byKey.get(k);
+      if (!old || !sameGrant(old, b)) touch(b);
+    }
+    this.#byKey.clear();
+    for (const [k, b] of next) this.#byKey.set(k, b);
+    for (const [namespace, sas] of touched) this.#touched(namespace, [...sas]);
+  }
+
+  override setNamespace(name: string, labels: Readonly<Record<string, string>>): void {
+    super.setNamespace(name, labels);
+    const old = this.#namespaces.get(name);
+    this.#namespaces.set(name, labels);
+    if (!old || !isDeepStrictEqual(old, labels)) this.#emit({ kind: 'namespace', namespace: name, labels });
+  }
+
+  override deleteNamespace(name: string): void {
+    super.deleteNamespace(name);
+    if (!this.#namespaces.delete(name)) return;
+    this.#emit({ kind: 'namespace', namespace: name, labels: undefined });
+  }
+
+  override replaceNamespaces(entries: Iterable<[string, Readonly<Record<string, string>>]>): void {
+    const next = new Map(entries);
+    super.replaceNamespaces(next);
+    const old = new Map(this.#namespaces);
+    this.#namespaces.clear();
+    for (const [name, labels] of next) this.#namespaces.set(name, labels);
+    for (const [name, labels] of next) {
+      const before = old.get(name);
+      if (!before || !isDeepStrictEqual(before, labels)) this.#emit({ kind: 'namespace', namespace: name, labels });
+    }
+    for (const name of old.keys()) if (!next.has(name)) this.#emit({ kind: 'namespace', namespace: name, labels: undefined });
+  }
+
+  #touched(namespace: string, serviceAccounts: readonly string[]): void {
+    const unique = [...new Set(serviceAccounts)];
+    if (unique.length > 0) this.#emit({ kind: 'serviceAccounts', namespace, serviceAccounts: unique });
+  }
+
+  #emit(change: IndexChange): void {
+    for (const l of this.#listeners) l(change);
+  }
+}

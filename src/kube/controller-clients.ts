@@ -1,0 +1,97 @@
+/**
+ * The controllers' writes through client-node (ports in src/controller/ports.ts): Pod list,
+ * get and merge patch for the relabel loop, NetworkPolicy create/replace/delete for the
+ * default-deny loop. Every failure becomes an {@link ApiCallError} carrying the HTTP status
+ * (the loops decide on it) and a message naming the object.
+ */
+import {
+  ApiException, CoreV1Api, NetworkingV1Api, PatchStrategy, setHeaderOptions,
+  type KubeConfig, type V1NetworkPolicy,
+} from '@kubernetes/client-node';
+import type { NetworkPolicy, Pod } from '../admission/k8s.ts';
+import { ApiCallError, type NetworkPolicyClient, type PodClient } from '../controller/ports.ts';
+import { describeError } from './informer.ts';
+
+/** The field manager recorded in managedFields for idgate's writes (`kubectl get -o yaml --show-managed-fields`). */
+export const FIELD_MANAGER = 'idgate';
+
+/**
+ * The API server's own words for a failure: client-node 2.0.1 puts the raw Status body (a JSON
+ * string) in ApiException.body and only "HTTP-Code: 403" in its message, so an admission
+ * webhook's denial or an RBAC refusal would otherwise be lost.
+ */
+function apiMessage(err: unknown): string {
+  if (err instanceof ApiException) {
+    let body: unknown = err.body;
+    if (typeof body === 'string') {
+      try {
+        body = JSON.parse(body);
+      } catch {
+        // not JSON: fall back below
+      }
+    }
+    const message = (body as { message?: unknown } | undefined)?.message;
+    if (typeof message === 'string' && message !== '') return `${err.code}: ${message}`;
+  }
+  return describeError(err);
+}
+
+/** Runs `call`, turning any failure into an {@link ApiCallError} about `what`. */
+export async function apiCall<T>(what: string, call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (err) {
+    throw new ApiCallError(`${what}: ${apiMessage(err)}`, err instanceof ApiException ? err.code : undefined);
+  }
+}
+
+/** Pods for the relabel loop. */
+export function createPodClient(kubeConfig: KubeConfig): PodClient {
+  const core = kubeConfig.makeApiClient(CoreV1Api);
+  const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
+  return {
+    async list(namespace, labelSelector, page) {
+      const params = { labelSelector, limit: page.limit, ...(page.continue ? { _continue: page.continue } : {}) };
+      const list = await apiCall(`listing Pods${namespace ? ` in ${namespace}` : ''} with ${labelSelector}`, () =>
+        namespace ? core.listNamespacedPod({ namespace, ...params }) : core.listPodForAllNamespaces(params));
+      // Items of a real list carry no kind/apiVersion; nothing here reads them.
+      return { items: list.items as Pod[], continue: list.metadata?._continue || undefined };
+    },
+    async get(namespace, name) {
+      try {
+        return (await apiCall(`reading Pod ${namespace}/${name}`, () => core.readNamespacedPod({ namespace, name }))) as Pod;
+      } catch (err) {
+        if (err instanceof ApiCallError && err.status === 404) return undefined;
+        throw err;
+      }
+    },
+    async patch(namespace, name, patch) {
+      await apiCall(`patching identity labels of Pod ${namespace}/${name}`, () =>
+        core.patchNamespacedPod({ namespace, name, body: patch, fieldManager: FIELD_MANAGER }, mergePatch));
+    },
+  };
+}
+
+/** NetworkPolicies for the default-deny loop. */
+export function createNetworkPolicyClient(kubeConfig: KubeConfig): NetworkPolicyClient {
+  const net = kubeConfig.makeApiClient(NetworkingV1Api);
+  const id = (p: NetworkPolicy) => `NetworkPolicy ${p.metadata?.namespace}/${p.metadata?.name}`;
+  return {
+    async create(policy) {
+      const namespace = policy.metadata?.namespace ?? '';
+      await apiCall(`creating ${id(policy)}`, () =>
+        net.createNamespacedNetworkPolicy({ namespace, body: policy as V1NetworkPolicy, fieldManager: FIELD_MANAGER }));
+    },
+    async replace(policy) {
+      const namespace = policy.metadata?.namespace ?? '';
+      const name = policy.metadata?.name ?? '';
+      // metadata.resourceVersion is in the body: a compare-and-swap (409 if it changed since read).
+      await apiCall(`restoring ${id(policy)}`, () =>
+        net.replaceNamespacedNetworkPolicy({ namespace, name, body: policy as V1NetworkPolicy, fieldManager: FIELD_MANAGER }));
+    },
+    async delete(namespace, name, resourceVersion) {
+      await apiCall(`deleting NetworkPolicy ${namespace}/${name}`, () =>
+        net.deleteNamespacedNetworkPolicy({ namespace, name, body: { preconditions: { resourceVersion } } }));
+    },
+  };
+}

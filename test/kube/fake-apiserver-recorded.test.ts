@@ -123,6 +123,18 @@ describe('fake API server answers as the recorded kube-apiserver', () => {
     assert.equal((await get('/api/v1/namespaces/payments/pods', { accept: 'application/json' })).kind, 'PodList');
   });
 
+  it('a SelfSubjectReview (kubectl auth whoami): the caller in status.userInfo, shaped as recorded', async () => {
+    const recorded = readRecorded('api/selfsubjectreview.json');
+    const res = await fetch(`${api.url}/apis/authentication.k8s.io/v1/selfsubjectreviews`, {
+      method: 'POST', headers: { authorization: 'Bearer fake-token', 'content-type': 'application/json' },
+      body: JSON.stringify({ apiVersion: 'authentication.k8s.io/v1', kind: 'SelfSubjectReview' }),
+    });
+    assert.equal(res.status, 201);
+    const fake = await res.json() as any;
+    assert.deepEqual(shape(fake), shape(recorded));
+    assert.equal(fake.status.userInfo.username, 'system:serviceaccount:idgate-system:idgate');
+  });
+
   it('the webhook\'s informers, fed these lists, resolve the recorded binding', async () => {
     const source = createKubeIdentitySource({ kubeConfig: loadKubeConfig(await api.writeKubeconfig(dir)), logger: silentLogger, resyncMs: 0 });
     try {

@@ -25,8 +25,14 @@ export function selfSubjectReview(req: IncomingMessage, users: Readonly<Record<s
   if (username === undefined) throw new StatusError(401, 'Unauthorized', 'Unauthorized');
   const sa = /^system:serviceaccount:([^:]+):/.exec(username);
   const groups = sa ? ['system:serviceaccounts', `system:serviceaccounts:${sa[1]}`, 'system:authenticated'] : ['system:authenticated'];
+  // As ../shared/k8s-recorded/api/selfsubjectreview.json: a creation time, and the credential
+  // in `extra` (the apiserver names X.509 certificates and ServiceAccount tokens there).
   return {
     status: 201,
-    body: { apiVersion: 'authentication.k8s.io/v1', kind: 'SelfSubjectReview', metadata: { creationTimestamp: null }, status: { userInfo: { username, groups } } },
+    body: {
+      kind: 'SelfSubjectReview', apiVersion: 'authentication.k8s.io/v1',
+      metadata: { creationTimestamp: new Date().toISOString().replace(/\.\d+Z$/, 'Z') },
+      status: { userInfo: { username, groups, extra: { 'authentication.kubernetes.io/credential-id': [`JTI=${token}`] } } },
+    },
   };
 }

@@ -2,8 +2,8 @@
  * Judging one object for `idgate check` and `idgate audit`: {@link evaluate} — the webhook's own
  * rule engine, unchanged — on the object as a CREATE, in its namespace. An existing object is
  * judged as if it were created now, which is what "would it be admitted today" means; a Pod
- * UPDATE only ever judges label and sidecar changes (see rules/pod.ts), which says nothing
- * about an object at rest.
+ * UPDATE only ever judges identity-key and sidecar changes (rules/identity.ts,
+ * rules/sidecar.ts), which says nothing about an object at rest.
  */
 import type { KubeObject, Pod } from '../admission/k8s.ts';
 import { evaluate, judgesKind, type Decision } from '../baseline/evaluate.ts';

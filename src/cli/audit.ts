@@ -78,7 +78,7 @@ const POLICY_REPORT_CRD_MISSING =
   'policy-report/crd/v1alpha2/wgpolicyk8s.io_policyreports.yaml in github.com/kubernetes-sigs/wg-policy-prototypes), ' +
   'or run without --apply-reports';
 
-/** The `idgate audit` subcommand (wired into main.ts by the lead). */
+/** The `idgate audit` subcommand (registered in program.ts). */
 export function auditCommand(): Command {
   const cmd = new Command('audit')
     .description('judge every Pod, workload, NetworkPolicy and OIDCGroupBinding of a live cluster (dry run)')

@@ -69,7 +69,7 @@ interface CheckFlags {
   output: 'table' | 'json';
 }
 
-/** The `idgate check` subcommand (wired into main.ts by the lead). */
+/** The `idgate check` subcommand (registered in program.ts). */
 export function checkCommand(): Command {
   const cmd = new Command('check')
     .description('judge manifest files (YAML or JSON, kustomize/helm output on stdin) with the baseline, offline')

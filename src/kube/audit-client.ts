@@ -4,7 +4,7 @@
  *
  * Objects come back as the API server's JSON, untouched. client-node's typed APIs deserialize
  * into model classes that drop unknown fields and give every absent field an explicit
- * `undefined`; the rules compare containers with isDeepStrictEqual (rules/pod.ts), which sees
+ * `undefined`; the rules compare containers with isDeepStrictEqual (rules/sidecar-compare.ts), which sees
  * both the class prototype and those keys, so a typed Pod would never match the sidecar idgate
  * injected. {@link RawObjectApi} keeps client-node's transport, authentication and discovery
  * (KubernetesObjectApi) and skips only the deserialization.

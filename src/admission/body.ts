@@ -173,10 +173,12 @@ export function readJson(req: IncomingMessage, budget: BodyBudget): Promise<unkn
       }
       chunks.push(chunk);
     };
+    // 'error' ("aborted") or 'close' without 'end': the socket went away mid-body (the server's
+    // receive deadline, or the client gave up).
+    const incomplete = () => fail(new ReviewError(408, 'ERR_BODY_INCOMPLETE', `the connection closed after ${size} of ${reserved} bytes of the body`));
     req.on('data', onData);
-    req.once('error', fail);
-    // 'close' without 'end': the socket went away mid-body (node's requestTimeout, or the client).
-    req.once('close', () => fail(new ReviewError(408, 'ERR_BODY_INCOMPLETE', `the connection closed after ${size} bytes of the body`)));
+    req.once('error', incomplete);
+    req.once('close', incomplete);
     req.once('end', () => {
       if (settled) return;
       settled = true;

@@ -45,15 +45,17 @@ const KEEP_ALIVE_MS = 95_000;
  * TLS 1.2 suites offered: forward-secret (ECDHE) AEAD (AES-GCM, ChaCha20-Poly1305) only, the
  * TLS 1.2 part of Mozilla's "intermediate" configuration without its finite-field DHE suites;
  * ECDSA and RSA forms, for cert-manager's ECDSA keys and our own RSA ones. Every TLS 1.3 suite
- * is AEAD and forward-secret, so all three stay. Go's crypto/tls (the API server's client)
- * prefers exactly these suites, so nothing that talks to a webhook loses anything. Refused,
+ * is AEAD and forward-secret, so all three stay, in node's default order (so TLS 1.3, what
+ * current clients use, negotiates as it did with node's defaults). Go's crypto/tls (the API
+ * server's client) prefers exactly these suites, so nothing that talks to a webhook loses
+ * anything. Refused,
  * among others: static-RSA key exchange (AES128-GCM-SHA256), CBC with SHA-1 or SHA-2
  * (ECDHE-RSA-AES128-SHA, AES128-SHA256), and DHE (test/webhook/tls-ciphers.test.ts).
  */
 export const CIPHERS = [
-  'TLS_AES_128_GCM_SHA256',
   'TLS_AES_256_GCM_SHA384',
   'TLS_CHACHA20_POLY1305_SHA256',
+  'TLS_AES_128_GCM_SHA256',
   'ECDHE-ECDSA-AES128-GCM-SHA256',
   'ECDHE-RSA-AES128-GCM-SHA256',
   'ECDHE-ECDSA-AES256-GCM-SHA384',

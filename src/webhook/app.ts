@@ -7,7 +7,7 @@ import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http
 import express, { type ErrorRequestHandler } from 'express';
 import type { Logger } from 'pino';
 import { ReviewError, decodeReview, encodeReviewJson } from '../admission/review.ts';
-import { checkJsonRequest, readJson } from '../admission/body.ts';
+import { BodyBudget, BusyError, checkJsonRequest, readJson } from '../admission/body.ts';
 import { guardObjectShape } from '../admission/shape.ts';
 import { errored } from '../admission/response.ts';
 import type { AdmissionHandler, AdmissionRequest, AdmissionResult } from '../admission/types.ts';
@@ -23,7 +23,11 @@ export interface AppDeps {
   readonly validate: AdmissionHandler;
   /** `/validate/integrity`: identity integrity only (every other non-exempt namespace, SPEC section 8). */
   readonly validateIntegrity: AdmissionHandler;
+  /** Bounds the bodies read at once across every admission route; default: BODY_LIMITS. */
+  readonly bodyBudget?: BodyBudget;
 }
+
+type RouteDeps = AppDeps & { readonly bodyBudget: BodyBudget };
 
 function sendJson(res: ServerResponse, status: number, body: unknown): void {
   sendJsonText(res, status, JSON.stringify(body));
@@ -46,19 +50,23 @@ function decisionOf(result: AdmissionResult): string {
 }
 
 /** Runs one admission webhook: decode, call the handler, answer with the same uid, log and count. */
-function admissionRoute(webhook: 'mutate' | 'validate' | 'integrity', handler: AdmissionHandler, deps: AppDeps): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
+function admissionRoute(webhook: 'mutate' | 'validate' | 'integrity', handler: AdmissionHandler, deps: RouteDeps): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
   const { logger, metrics } = deps;
   return async (req, res) => {
     const started = performance.now();
     let request: AdmissionRequest;
     try {
       checkJsonRequest(req);
-      request = decodeReview(await readJson(req));
+      request = decodeReview(await readJson(req, deps.bodyBudget));
       guardObjectShape(request);
     } catch (err) {
       const e = err instanceof ReviewError ? err : new ReviewError(400, 'ERR_BAD_REVIEW', String(err));
-      metrics.requests.inc({ webhook, operation: 'unknown', decision: 'rejected' });
+      metrics.requests.inc({ webhook, operation: 'unknown', decision: e instanceof BusyError ? 'shed' : 'rejected' });
       logger.warn({ webhook, code: e.code }, `rejected admission review: ${e.message}`);
+      // A body not read to its end is not drained (a hostile one may be stalled or endless):
+      // the answer closes the connection. A refusal for load asks for a retry.
+      if (!req.complete) res.setHeader('connection', 'close');
+      if (e instanceof BusyError) res.setHeader('retry-after', String(e.retryAfterSeconds));
       sendError(res, e.status, e.code, e.message);
       return;
     }
@@ -103,7 +111,9 @@ function admissionRoute(webhook: 'mutate' | 'validate' | 'integrity', handler: A
 }
 
 /** Builds the request listener; it has no server (see server.ts). */
-export function createApp(deps: AppDeps): RequestListener {
+export function createApp(appDeps: AppDeps): RequestListener {
+  // One budget for every admission route: it bounds the process's memory, not a route's.
+  const deps: RouteDeps = { ...appDeps, bodyBudget: appDeps.bodyBudget ?? new BodyBudget() };
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);

@@ -41,7 +41,7 @@ export function createMetrics(registry = new Registry(), { processMetrics = true
     registry,
     requests: new Counter({
       name: 'idgate_admission_requests_total',
-      help: 'Admission requests answered, by webhook, operation and decision (allowed, patched, denied, errored, rejected).',
+      help: 'Admission requests answered, by webhook, operation and decision (allowed, patched, denied, errored; rejected: a bad request; shed: refused for load with 503 and Retry-After, see admission/body.ts).',
       labelNames: ['webhook', 'operation', 'decision'],
       registers,
     }),

@@ -79,27 +79,3 @@ describe('webhook over real TLS on loopback', () => {
     assert.notEqual(served.fingerprint, fingerprintOf(stranger.cert));
   });
 });
-
-describe('webhook with --client-ca', () => {
-  it('refuses a client without a certificate and serves one the client CA signed', async () => {
-    const certs = await makeCertDir();
-    const clientCA = createCA({ commonName: 'kube-apiserver-client-ca' });
-    const { writeFile } = await import('node:fs/promises');
-    const clientCaFile = join(certs.dir, 'client-ca.crt');
-    await writeFile(clientCaFile, clientCA.cert);
-    const webhook = await startTestWebhook(certs.dir, {
-      clientCaFile,
-    });
-    try {
-      const port = webhook.server.address.port;
-      await assert.rejects(httpsCall(port, { ca: certs.ca.cert }));
-      const stranger = issueCertificate(createCA(), { commonName: 'mallory', days: 1, usage: 'client' });
-      await assert.rejects(httpsCall(port, { ca: certs.ca.cert, cert: stranger.cert, key: stranger.key }));
-      const apiserver = issueCertificate(clientCA, { commonName: 'kube-apiserver', days: 1, usage: 'client' });
-      const ok = await httpsCall(port, { ca: certs.ca.cert, cert: apiserver.cert, key: apiserver.key });
-      assert.equal(ok.status, 200);
-    } finally {
-      await webhook.stop(1000);
-    }
-  });
-});

@@ -5,12 +5,12 @@
  * (the loops decide on it) and a message naming the object.
  */
 import {
-  ApiException, CoreV1Api, NetworkingV1Api, PatchStrategy, setHeaderOptions,
-  type KubeConfig, type V1NetworkPolicy,
+  ApiException, CoreV1Api, NetworkingV1Api, type KubeConfig, type V1NetworkPolicy,
 } from '@kubernetes/client-node';
 import type { NetworkPolicy, Pod } from '../admission/k8s.ts';
 import { ApiCallError, type NetworkPolicyClient, type PodClient } from '../controller/ports.ts';
 import { describeError } from './informer.ts';
+import { createLeanPatcher } from './lean-patch.ts';
 
 /** The field manager recorded in managedFields for idgate's writes (`kubectl get -o yaml --show-managed-fields`). */
 export const FIELD_MANAGER = 'idgate';
@@ -22,18 +22,23 @@ export const FIELD_MANAGER = 'idgate';
  */
 function apiMessage(err: unknown): string {
   if (err instanceof ApiException) {
-    let body: unknown = err.body;
-    if (typeof body === 'string') {
-      try {
-        body = JSON.parse(body);
-      } catch {
-        // not JSON: fall back below
-      }
-    }
-    const message = (body as { message?: unknown } | undefined)?.message;
-    if (typeof message === 'string' && message !== '') return `${err.code}: ${message}`;
+    const message = statusMessage(err.body);
+    if (message !== undefined) return `${err.code}: ${message}`;
   }
   return describeError(err);
+}
+
+/** The `message` of a Status body (an object or its JSON text), if it has one. */
+function statusMessage(body: unknown): string | undefined {
+  if (typeof body === 'string') {
+    try {
+      body = JSON.parse(body);
+    } catch {
+      return undefined;
+    }
+  }
+  const message = (body as { message?: unknown } | undefined)?.message;
+  return typeof message === 'string' && message !== '' ? message : undefined;
 }
 
 /** Runs `call`, turning any failure into an {@link ApiCallError} about `what`. */
@@ -48,7 +53,7 @@ export async function apiCall<T>(what: string, call: () => Promise<T>): Promise<
 /** Pods for the relabel loop. */
 export function createPodClient(kubeConfig: KubeConfig): PodClient {
   const core = kubeConfig.makeApiClient(CoreV1Api);
-  const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
+  const patcher = createLeanPatcher(kubeConfig);
   return {
     async list(namespace, labelSelector, page) {
       const params = { labelSelector, limit: page.limit, ...(page.continue ? { _continue: page.continue } : {}) };
@@ -66,8 +71,15 @@ export function createPodClient(kubeConfig: KubeConfig): PodClient {
       }
     },
     async patch(namespace, name, patch) {
-      await apiCall(`patching identity labels of Pod ${namespace}/${name}`, () =>
-        core.patchNamespacedPod({ namespace, name, body: patch, fieldManager: FIELD_MANAGER }, mergePatch));
+      // Through node's own https, not client-node's generated API: see lean-patch.ts.
+      const what = `patching identity labels of Pod ${namespace}/${name}`;
+      let answer;
+      try {
+        answer = await patcher.mergePatch(`/api/v1/namespaces/${encodeURIComponent(namespace)}/pods/${encodeURIComponent(name)}?fieldManager=${FIELD_MANAGER}`, patch);
+      } catch (err) {
+        throw new ApiCallError(`${what}: ${describeError(err)}`, undefined);
+      }
+      if (answer.status >= 300) throw new ApiCallError(`${what}: ${answer.status}: ${statusMessage(answer.body) ?? 'no Status message'}`, answer.status);
     },
   };
 }

@@ -188,15 +188,19 @@ export async function startWebhook(options: WebhookOptions): Promise<Webhook> {
 
   let selfUsername: string | undefined;
   const stopWhoami = learnSelfUsername(options, (u) => { selfUsername = u; });
-  const deps = { baseline: () => baseline.current(), identity: source.index, logger, selfUsername: () => selfUsername };
-  const onViolation = (v: JudgedViolation): void => { metrics.violations.inc({ rule: v.rule, mode: v.mode }); };
+  const deps = { baseline: () => baseline.current(), identity: source.index, logger };
+  const validation = {
+    ...deps,
+    selfUsername: () => selfUsername,
+    onViolation: (v: JudgedViolation): void => { metrics.violations.inc({ rule: v.rule, mode: v.mode }); },
+  };
   const app = createApp({
     logger,
     metrics,
     readiness,
     mutate: createMutateHandler({ ...deps, version: VERSION, onOutcome: (result) => metrics.mutations.inc({ result }) }),
-    validate: createValidateHandler({ ...deps, onViolation }),
-    validateIntegrity: createValidateHandler({ ...deps, onViolation, scope: 'integrity' }),
+    validate: createValidateHandler(validation),
+    validateIntegrity: createValidateHandler({ ...validation, scope: 'integrity' }),
   });
   const server = await serve({
     app,

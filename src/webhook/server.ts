@@ -95,15 +95,32 @@ const RECEIVE_LIMITS = {
   connectionsCheckingInterval: 1_000,
 };
 
-/** How long a connection must have been idle before shutdown closes it (see shutdown()). */
-const IDLE_CLOSE_MS = 250;
+/**
+ * How long a connection must have been idle before shutdown closes it (see shutdown()). It
+ * bounds how late a client that reuses its connection at once may send its next request:
+ * 250 ms was too short for a client on a loaded node, where test/fault/sigterm-load.test.ts's
+ * clients (16 of them, beside three other test files on two cores) took 318 and 334 ms between
+ * our answer and their next request, and that request was reset. Closing later costs only the
+ * terminating pod's shutdown time: the connection is one nobody uses.
+ */
+export const IDLE_CLOSE_MS = 1_000;
 
 interface Connection {
   /** Requests received and not yet answered. */
   active: number;
   idleSince: number;
+  /**
+   * socket.bytesRead when the connection last became idle: more means the next request has
+   * begun to arrive, though node emits 'request' only once its headers are whole.
+   */
+  readAtIdle: number;
   /** The latest request's response while it is being written. */
   response: ServerResponse | undefined;
+}
+
+/** Whether shutdown may close a connection: no request in it, none arriving, idle long enough. */
+function closableWhenStopping(state: Connection, bytesRead: number, now: number): boolean {
+  return state.active === 0 && bytesRead === state.readAtIdle && now - state.idleSince >= IDLE_CLOSE_MS;
 }
 
 export async function serve(options: ServeOptions): Promise<RunningServer> {
@@ -144,7 +161,7 @@ export async function serve(options: ServeOptions): Promise<RunningServer> {
   // promoted per scavenge, 26,300 vs 21,500 req/s on a bare handler (bench/, see BENCHMARKS.md).)
   const connections = new Map<TLSSocket, Connection>();
   server.on('secureConnection', (socket: TLSSocket) => {
-    connections.set(socket, { active: 0, idleSince: performance.now(), response: undefined });
+    connections.set(socket, { active: 0, idleSince: performance.now(), readAtIdle: socket.bytesRead, response: undefined });
     socket.once('close', () => connections.delete(socket));
   });
   server.on('request', (req, res) => {
@@ -157,6 +174,7 @@ export async function serve(options: ServeOptions): Promise<RunningServer> {
     res.once('close', () => {
       state.active--;
       state.idleSince = performance.now();
+      state.readAtIdle = req.socket.bytesRead;
       if (state.response === res) state.response = undefined;
     });
   });
@@ -190,15 +208,28 @@ export async function serve(options: ServeOptions): Promise<RunningServer> {
         }, graceMs);
         deadline.unref();
         // A keep-alive client may be sending its next request right now on a connection that
-        // looks idle to us; closing it would reset that request. So a connection is closed only
-        // once it has been idle for IDLE_CLOSE_MS: a busy client gets Connection: close on its
-        // next answer instead, and an idle one has long stopped sending. (Go's
-        // http.Server.Shutdown closes idle connections at once and has exactly this race.)
+        // looks idle to us; closing it would reset that request, and the API server does not
+        // retry it (Go's Transport retries a request on a reused connection the server closed
+        // only when it is replayable, and an AdmissionReview POST is not: shouldRetryRequest in
+        // net/http/transport.go). So a connection is closed only once it has been idle for
+        // IDLE_CLOSE_MS with no byte of a next request read: a busy client gets
+        // Connection: close on its next answer instead, and an idle one has long stopped
+        // sending. (Go's http.Server.Shutdown closes idle connections at once and has exactly
+        // this race.)
+        // The decision is taken again in setImmediate, after the event loop's poll phase: when
+        // this process was stalled (CPU starved, a long GC), timers run before pending reads,
+        // so a request that arrived during the stall is still unread in the kernel when the
+        // sweep runs, and the connection looks idle for the whole stall. Destroying it then
+        // resets that request (seen in the fault test with a sweep 201 ms late).
         const sweep = setInterval(() => {
           const now = performance.now();
-          for (const [socket, state] of connections) {
-            if (state.active === 0 && now - state.idleSince >= IDLE_CLOSE_MS) socket.destroy();
-          }
+          const idle = [...connections].filter(([socket, state]) => closableWhenStopping(state, socket.bytesRead, now));
+          if (idle.length === 0) return;
+          setImmediate(() => {
+            for (const [socket, state] of idle) {
+              if (closableWhenStopping(state, socket.bytesRead, now)) socket.destroy();
+            }
+          });
         }, 25);
         // server.close() stops accepting but would also close idle connections at once
         // (node's httpServerPreClose); the sweep above does that, more carefully.

@@ -5,6 +5,7 @@ import type { LevelWithSilent } from 'pino';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { buildProxyConfig, PROXY_DEFAULTS, ProxyConfigError } from '../proxy/config.ts';
 import { createProxy } from '../proxy/server.ts';
+import { drainable } from '../server/drain.ts';
 import { IN_POD_CA_FILE, IN_POD_TOKEN_FILE } from '../proxy/kubernetes-issuer.ts';
 import { UsageError } from './errors.ts';
 import { LOG_LEVELS, createLogger } from './logger.ts';
@@ -82,6 +83,7 @@ export function proxyCommand(): Command {
       const registry = new Registry();
       collectDefaultMetrics({ register: registry });
       const server = createProxy({ config, logger, registry });
+      const { drain } = drainable(server, 'connection', logger);
       await new Promise<void>((resolve, reject) => {
         server.once('error', (err: NodeJS.ErrnoException) => {
           reject(err.code === 'EADDRINUSE' || err.code === 'EADDRNOTAVAIL' || err.code === 'EACCES'
@@ -98,17 +100,14 @@ export function proxyCommand(): Command {
         if (stopping) return;
         stopping = true;
         logger.info({ signal, graceMs: flags.shutdownGrace }, 'shutting down: no new connections, finishing in-flight requests');
-        // Past the grace period, cut what is left: the kubelet's SIGKILL would do it less politely.
-        setTimeout(() => {
-          logger.warn('grace period over, closing remaining connections');
-          server.closeAllConnections();
-        }, flags.shutdownGrace).unref();
-        server.close(() => {
+        // The webhook's drain: idle keep-alive connections are closed only once their client
+        // has stopped using them, not at once (which resets a request sent meanwhile); past the
+        // grace period what is left is cut, as the kubelet's SIGKILL would do less politely.
+        void drain(flags.shutdownGrace).then(() => {
           logger.info('stopped');
           logger.flush();
           process.exit(0);
         });
-        server.closeIdleConnections();
       };
       process.once('SIGTERM', () => stop('SIGTERM'));
       process.once('SIGINT', () => stop('SIGINT'));

@@ -4,11 +4,11 @@
  */
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import type { TLSSocket } from 'node:tls';
-import type { RequestListener, ServerResponse } from 'node:http';
+import type { RequestListener } from 'node:http';
 import type { Logger } from 'pino';
 import type { CertificateSource, TlsMaterial } from '../certs/source.ts';
 import { requireClientCertificate } from './client-auth.ts';
+import { drainable } from '../server/drain.ts';
 
 export interface ServeOptions {
   readonly app: RequestListener;
@@ -95,34 +95,6 @@ const RECEIVE_LIMITS = {
   connectionsCheckingInterval: 1_000,
 };
 
-/**
- * How long a connection must have been idle before shutdown closes it (see shutdown()). It
- * bounds how late a client that reuses its connection at once may send its next request:
- * 250 ms was too short for a client on a loaded node, where test/fault/sigterm-load.test.ts's
- * clients (16 of them, beside three other test files on two cores) took 318 and 334 ms between
- * our answer and their next request, and that request was reset. Closing later costs only the
- * terminating pod's shutdown time: the connection is one nobody uses.
- */
-export const IDLE_CLOSE_MS = 1_000;
-
-interface Connection {
-  /** Requests received and not yet answered. */
-  active: number;
-  idleSince: number;
-  /**
-   * socket.bytesRead when the connection last became idle: more means the next request has
-   * begun to arrive, though node emits 'request' only once its headers are whole.
-   */
-  readAtIdle: number;
-  /** The latest request's response while it is being written. */
-  response: ServerResponse | undefined;
-}
-
-/** Whether shutdown may close a connection: no request in it, none arriving, idle long enough. */
-function closableWhenStopping(state: Connection, bytesRead: number, now: number): boolean {
-  return state.active === 0 && bytesRead === state.readAtIdle && now - state.idleSince >= IDLE_CLOSE_MS;
-}
-
 export async function serve(options: ServeOptions): Promise<RunningServer> {
   const { logger, certificates } = options;
   // Everything a certificate reload must carry again: setSecureContext replaces the whole
@@ -153,31 +125,7 @@ export async function serve(options: ServeOptions): Promise<RunningServer> {
     server.setSecureContext(tlsOptions(m));
     options.onCertificate?.(m);
   });
-  let closing = false;
-  // Per-connection activity, to close keep-alive connections only once they are really idle,
-  // and the response being written on each, to tell its client to reconnect when we stop.
-  // (A Set of in-flight responses did the same job and cost a fifth of the throughput: every
-  // request's objects survived young-generation collections and went to old space, 0 vs 800 KB
-  // promoted per scavenge, 26,300 vs 21,500 req/s on a bare handler (bench/, see BENCHMARKS.md).)
-  const connections = new Map<TLSSocket, Connection>();
-  server.on('secureConnection', (socket: TLSSocket) => {
-    connections.set(socket, { active: 0, idleSince: performance.now(), readAtIdle: socket.bytesRead, response: undefined });
-    socket.once('close', () => connections.delete(socket));
-  });
-  server.on('request', (req, res) => {
-    const state = connections.get(req.socket as TLSSocket);
-    // While stopping, answers tell keep-alive clients to reconnect (to another replica).
-    if (closing) res.setHeader('Connection', 'close');
-    if (!state) return;
-    state.active++;
-    state.response = res;
-    res.once('close', () => {
-      state.active--;
-      state.idleSince = performance.now();
-      state.readAtIdle = req.socket.bytesRead;
-      if (state.response === res) state.response = undefined;
-    });
-  });
+  const { drain } = drainable(server, 'secureConnection', logger);
   server.on('tlsClientError', (err) => logger.debug({ err: err.message }, 'TLS handshake failed'));
 
   await new Promise<void>((resolve, reject) => {
@@ -193,55 +141,6 @@ export async function serve(options: ServeOptions): Promise<RunningServer> {
   return {
     server,
     address,
-    shutdown(graceMs) {
-      closing = true;
-      // Requests already being handled will answer with Connection: close, like every later one.
-      // (HTTP/1.1 answers a connection's requests in order, so its last request is the one to
-      // carry it; the API server's client does not pipeline anyway.)
-      for (const { response } of connections.values()) {
-        if (response && !response.headersSent) response.setHeader('Connection', 'close');
-      }
-      return new Promise<void>((resolve) => {
-        const deadline = setTimeout(() => {
-          logger.warn({ connections: connections.size }, 'grace period over; closing remaining connections');
-          server.closeAllConnections();
-        }, graceMs);
-        deadline.unref();
-        // A keep-alive client may be sending its next request right now on a connection that
-        // looks idle to us; closing it would reset that request, and the API server does not
-        // retry it (Go's Transport retries a request on a reused connection the server closed
-        // only when it is replayable, and an AdmissionReview POST is not: shouldRetryRequest in
-        // net/http/transport.go). So a connection is closed only once it has been idle for
-        // IDLE_CLOSE_MS with no byte of a next request read: a busy client gets
-        // Connection: close on its next answer instead, and an idle one has long stopped
-        // sending. (Go's http.Server.Shutdown closes idle connections at once and has exactly
-        // this race.)
-        // The decision is taken again in setImmediate, after the event loop's poll phase: when
-        // this process was stalled (CPU starved, a long GC), timers run before pending reads,
-        // so a request that arrived during the stall is still unread in the kernel when the
-        // sweep runs, and the connection looks idle for the whole stall. Destroying it then
-        // resets that request (seen in the fault test with a sweep 201 ms late).
-        const sweep = setInterval(() => {
-          const now = performance.now();
-          const idle = [...connections].filter(([socket, state]) => closableWhenStopping(state, socket.bytesRead, now));
-          if (idle.length === 0) return;
-          setImmediate(() => {
-            for (const [socket, state] of idle) {
-              if (closableWhenStopping(state, socket.bytesRead, now)) socket.destroy();
-            }
-          });
-        }, 25);
-        // server.close() stops accepting but would also close idle connections at once
-        // (node's httpServerPreClose); the sweep above does that, more carefully.
-        const closeIdle = server.closeIdleConnections;
-        server.closeIdleConnections = () => {};
-        server.close(() => {
-          clearTimeout(deadline);
-          clearInterval(sweep);
-          resolve();
-        });
-        server.closeIdleConnections = closeIdle;
-      });
-    },
+    shutdown: drain,
   };
 }

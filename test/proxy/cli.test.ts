@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { Agent, get } from 'node:http';
 import { createInterface } from 'node:readline';
 import { CommanderError } from 'commander';
 import { proxyCommand } from '../../src/cli/proxy.ts';
@@ -66,6 +67,51 @@ await proxyCommand().parseAsync([], { from: 'user' });`;
       const [code] = (await once(child, 'exit')) as [number | null];
       assert.equal(code, 0);
     } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+    }
+  });
+
+  it('answers a keep-alive client that reuses its connection after SIGTERM, with Connection: close', async () => {
+    const script = `import { proxyCommand } from ${JSON.stringify(new URL('../../src/cli/proxy.ts', import.meta.url).href)};
+await proxyCommand().parseAsync([], { from: 'user' });`;
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
+      env: { ...process.env, IDGATE_UPSTREAM: 'http://127.0.0.1:9', IDGATE_ISSUER: 'https://issuer.example', IDGATE_AUDIENCE: 'api', IDGATE_LISTEN: '127.0.0.1:0', IDGATE_LOG_LEVEL: 'info' },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    const logged = (msg: string) =>
+      new Promise<{ listen?: { port: number } }>((resolve) => {
+        const lines = createInterface({ input: child.stdout! });
+        lines.on('line', (line) => {
+          const log = JSON.parse(line) as { msg: string; listen?: { port: number } };
+          if (log.msg === msg) {
+            lines.close();
+            resolve(log);
+          }
+        });
+      });
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    try {
+      const port = (await logged('proxy listening')).listen!.port;
+      const healthz = () =>
+        new Promise<{ status?: number; connection?: string; reused: boolean }>((resolve, reject) => {
+          const req = get({ host: '127.0.0.1', port, path: '/healthz', agent }, (res) => {
+            res.resume();
+            res.on('end', () => resolve({ status: res.statusCode, connection: res.headers.connection, reused: req.reusedSocket }));
+          });
+          req.on('error', reject);
+        });
+      assert.equal((await healthz()).status, 200);
+      const stopping = logged('shutting down: no new connections, finishing in-flight requests');
+      child.kill('SIGTERM');
+      await stopping;
+      // The connection is idle on the proxy's side and the client sends on it now, as a client
+      // between two requests does. Closing idle connections at once reset this request.
+      const next = await healthz();
+      assert.deepEqual(next, { status: 200, connection: 'close', reused: true });
+      const [code] = (await once(child, 'exit')) as [number | null];
+      assert.equal(code, 0);
+    } finally {
+      agent.destroy();
       if (child.exitCode === null) child.kill('SIGKILL');
     }
   });

@@ -27,11 +27,15 @@ export interface LoadCounts {
   errors: string[];
 }
 
-/** Starts the load; `stop()` ends it and resolves with the counts. Workers stop on their own after a refusal. */
-export function startLoad(o: LoadOptions): { stop(): Promise<LoadCounts>; counts: LoadCounts; finished: Promise<LoadCounts> } {
+/**
+ * Starts the load; `stop()` ends it and resolves with the counts. Workers stop on their own after
+ * a refusal. `answered[i]` counts worker i's good answers (to know every connection is in use).
+ */
+export function startLoad(o: LoadOptions): { stop(): Promise<LoadCounts>; counts: LoadCounts; answered: number[]; finished: Promise<LoadCounts> } {
   const counts: LoadCounts = { ok: 0, refused: 0, failed: 0, errors: [] };
+  const answered = Array.from({ length: o.workers }, () => 0);
   let running = true;
-  const one = (agent: Agent | false) =>
+  const one = (agent: Agent | false, worker: number) =>
     new Promise<void>((resolve) => {
       const req = request(
         { host: '127.0.0.1', port: o.port, servername: 'localhost', ca: o.ca, agent, method: 'POST', path: o.path, headers: { 'content-type': 'application/json' } },
@@ -43,6 +47,7 @@ export function startLoad(o: LoadOptions): { stop(): Promise<LoadCounts>; counts
               if (res.statusCode !== 200) throw new Error(`status ${res.statusCode}`);
               if (JSON.parse(text).response?.uid !== o.uid) throw new Error('wrong uid');
               counts.ok++;
+              answered[worker]!++;
             } catch (err) {
               counts.failed++;
               counts.errors.push((err as Error).message);
@@ -75,12 +80,13 @@ export function startLoad(o: LoadOptions): { stop(): Promise<LoadCounts>; counts
   const workers = Array.from({ length: o.workers }, async (_, i) => {
     const keepAlive = typeof o.keepAlive === 'function' ? o.keepAlive(i) : o.keepAlive;
     const agent = keepAlive ? new Agent({ keepAlive: true, maxSockets: 1 }) : false;
-    while (running) await one(agent);
+    while (running) await one(agent, i);
     if (agent) agent.destroy();
   });
   const finished = Promise.all(workers).then(() => counts);
   return {
     counts,
+    answered,
     finished,
     async stop() {
       running = false;

@@ -5,7 +5,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect, type TLSSocket } from 'node:tls';
-import { IDLE_CLOSE_MS, serve } from '../../src/webhook/server.ts';
+import { serve } from '../../src/webhook/server.ts';
+import { IDLE_CLOSE_MS } from '../../src/server/drain.ts';
 import { makeCertDir } from '../support/tls.ts';
 import { silentLogger } from '../support/logger.ts';
 

@@ -38,6 +38,32 @@ function closable(state: Connection, bytesRead: number, now: number): boolean {
   return state.active === 0 && bytesRead === state.readAtIdle && now - state.idleSince >= IDLE_CLOSE_MS;
 }
 
+/** Every SWEEP_MS, closes the connections closable() allows; returns the timer to clear. */
+function closeWhenIdle(connections: Map<Socket, Connection>): NodeJS.Timeout {
+  // A keep-alive client may be sending its next request right now on a connection that
+  // looks idle to us; closing it would reset that request, and the API server does not
+  // retry it (Go's Transport retries a request on a reused connection the server closed
+  // only when it is replayable, and an AdmissionReview POST is not: shouldRetryRequest in
+  // net/http/transport.go). So a connection is closed only once it has been idle for
+  // IDLE_CLOSE_MS with no byte of a next request read: a busy client gets
+  // Connection: close on its next answer instead, and an idle one has long stopped
+  // sending. (Go's http.Server.Shutdown closes idle connections at once and has exactly
+  // this race.)
+  // The decision is taken again in setImmediate, after the event loop's poll phase: when
+  // this process was stalled (CPU starved, a long GC), timers run before pending reads,
+  // so a request that arrived during the stall is still unread in the kernel when the
+  // sweep runs, and the connection looks idle for the whole stall. Destroying it then
+  // resets that request (seen in the fault test with a sweep 201 ms late).
+  return setInterval(() => {
+    const now = performance.now();
+    const idle = [...connections].filter(([socket, state]) => closable(state, socket.bytesRead, now));
+    if (idle.length === 0) return;
+    setImmediate(() => {
+      for (const [socket, state] of idle) if (closable(state, socket.bytesRead, now)) socket.destroy();
+    });
+  }, SWEEP_MS);
+}
+
 export interface Drainable {
   /**
    * Stops accepting connections, lets in-flight requests finish, and resolves when every
@@ -102,28 +128,7 @@ export function drainable(server: HttpServer, connectionEvent: 'connection' | 's
           for (const socket of connections.keys()) socket.destroy(); // upgraded ones too
         }, graceMs);
         deadline.unref();
-        // A keep-alive client may be sending its next request right now on a connection that
-        // looks idle to us; closing it would reset that request, and the API server does not
-        // retry it (Go's Transport retries a request on a reused connection the server closed
-        // only when it is replayable, and an AdmissionReview POST is not: shouldRetryRequest in
-        // net/http/transport.go). So a connection is closed only once it has been idle for
-        // IDLE_CLOSE_MS with no byte of a next request read: a busy client gets
-        // Connection: close on its next answer instead, and an idle one has long stopped
-        // sending. (Go's http.Server.Shutdown closes idle connections at once and has exactly
-        // this race.)
-        // The decision is taken again in setImmediate, after the event loop's poll phase: when
-        // this process was stalled (CPU starved, a long GC), timers run before pending reads,
-        // so a request that arrived during the stall is still unread in the kernel when the
-        // sweep runs, and the connection looks idle for the whole stall. Destroying it then
-        // resets that request (seen in the fault test with a sweep 201 ms late).
-        const sweep = setInterval(() => {
-          const now = performance.now();
-          const idle = [...connections].filter(([socket, state]) => closable(state, socket.bytesRead, now));
-          if (idle.length === 0) return;
-          setImmediate(() => {
-            for (const [socket, state] of idle) if (closable(state, socket.bytesRead, now)) socket.destroy();
-          });
-        }, SWEEP_MS);
+        const sweep = closeWhenIdle(connections);
         // server.close() stops accepting but would also close idle connections at once
         // (node's httpServerPreClose); the sweep above does that, more carefully.
         const closeIdle = server.closeIdleConnections;

@@ -57,7 +57,9 @@ describe('default-deny against the API server', () => {
     api.update({ ...current, metadata: { ...current.metadata, annotations: { team: 'note' } }, spec: { podSelector: {}, policyTypes: ['Ingress'], ingress: [{}] } });
     await eventually(() => inPlace('payments'), 10_000, 'policy restored');
     assert.equal(annotationsOf(policy('payments')).team, 'note');
-    assert.ok(log.lines.some((l) => l.msg === 'restored default-deny policy' && l.namespace === 'payments'));
+    // The controller logs once the API server has answered its write, which can come after the
+    // fake already shows the policy restored: wait for the line rather than race it.
+    await eventually(() => log.lines.some((l) => l.msg === 'restored default-deny policy' && l.namespace === 'payments'), 5_000, 'the restore logged');
   });
 
   it('puts it back when it is deleted', async () => {

@@ -1,5 +1,5 @@
 /**
- * Who idgate is to the API server (SPEC section 9): the username from a SelfSubjectReview
+ * Who idgate is to the API server (docs/design.md#who-may-write-identity-labels): the username from a SelfSubjectReview
  * (authentication.k8s.io/v1, `kubectl auth whoami`). Validation admits identity-label changes
  * on a running Pod only from this user. Every authenticated user may create the review (the
  * built-in ClusterRole system:basic-user, bound to system:authenticated, grants it since

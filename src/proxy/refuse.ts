@@ -1,5 +1,5 @@
 /**
- * Answering a refused request (SPEC section 5): the fixed status, challenge and JSON body of the
+ * Answering a refused request (docs/design.md#refusals-and-degraded-providers): the fixed status, challenge and JSON body of the
  * denial (errors.ts), and the request body left unread.
  *
  * Node's server reads and discards whatever body is left once a response has been sent, to

@@ -51,8 +51,9 @@ export const RULES_BY_KIND: Readonly<Record<string, readonly RuleEntry[]>> = Obj
 });
 
 /**
- * Identity integrity only (docs/design.md#enrolled-and-plain-namespaces): what `/validate/integrity` judges in namespaces that
- * are not enrolled — Pods and pod templates carry no identity keys, running Pods keep theirs.
+ * Identity integrity only (docs/design.md#enrolled-and-plain-namespaces): what
+ * `/validate/integrity` judges in namespaces that are not enrolled — Pods and pod templates carry
+ * no identity keys, running Pods keep theirs.
  */
 export const INTEGRITY_RULES_BY_KIND: Readonly<Record<string, readonly RuleEntry[]>> = Object.freeze({
   Pod: [{ id: 'pod-identity-labels', check: podIdentityIntegrity }],
@@ -60,7 +61,7 @@ export const INTEGRITY_RULES_BY_KIND: Readonly<Record<string, readonly RuleEntry
 });
 
 /**
- * What a review is judged for, said by the path it arrives on (docs/design.md#paths-not-lookups-decide-scope): `baseline`
+ * What a review is judged for, said by the path it arrives on (docs/design.md#scope-by-path): `baseline`
  * (`/validate`, enrolled namespaces: every rule) or `integrity` (`/validate/integrity`, every
  * other non-exempt namespace). No cache lookup decides it.
  */
@@ -153,12 +154,12 @@ export function findingMode(baseline: Baseline, f: Finding, namespace: string): 
 }
 
 /**
- * An UPDATE of an object being deleted: it waits only for its finalizers to come off (the
- * garbage collector, the namespace controller, operators), and refusing any UPDATE of it
- * wedges the deletion (docs/design.md#the-clusters-own-writes-are-never-refused). Nothing is judged — except on Pods, whose UPDATE rules
- * judge only identity keys and a swapped sidecar image, which no finalizer removal touches:
- * a terminating Pod can stay selected by NetworkPolicies for its whole grace period, so a
- * group label added then is still spoofing.
+ * An UPDATE of an object being deleted: it waits only for its finalizers to come off (the garbage
+ * collector, the namespace controller, operators), and refusing any UPDATE of it wedges the
+ * deletion (docs/design.md#what-is-never-refused). Nothing is judged — except on Pods, whose UPDATE
+ * rules judge only identity keys and a swapped sidecar image, which no finalizer removal touches: a
+ * terminating Pod can stay selected by NetworkPolicies for its whole grace period, so a group label
+ * added then is still spoofing.
  */
 export function beingDeleted(operation: Operation, object: KubeObject | null | undefined): boolean {
   return operation === 'UPDATE' && object?.kind !== 'Pod' && Boolean(object?.metadata?.deletionTimestamp);

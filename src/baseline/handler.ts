@@ -106,7 +106,8 @@ export function createValidateHandler(options: ValidateHandlerOptions): Admissio
     if (!judgesKind(kind, scope)) return { allowed: true, log: { violations: [], reason: `kind ${kind} not judged` } };
     if (request.subResource && !(kind === 'Pod' && request.subResource === 'status')) {
       // Scale and ephemeral-container updates cannot change what the rules read (and must not be
-      // wedged by them). pods/status can: the API server lets it change labels (docs/design.md#who-may-write-identity-labels).
+      // wedged by them). pods/status can: the API server lets it change labels
+      // (docs/design.md#who-may-write-identity-labels).
       return { allowed: true, log: { violations: [], reason: `subresource ${request.subResource} not judged` } };
     }
     const selfUsername = options.selfUsername?.();

@@ -9,7 +9,10 @@ import { LABEL_SERVICE_ACCOUNT } from '../identity/labels.ts';
 
 export { DEFAULT_DENY_NAME };
 
-/** The namespace label that enrols a namespace (docs/design.md#enrolled-and-plain-namespaces), as the webhooks' namespaceSelector. */
+/**
+ * The namespace label that enrols a namespace (docs/design.md#enrolled-and-plain-namespaces), as
+ * the webhooks' namespaceSelector.
+ */
 export const ENROLMENT_LABEL = 'idgate.dev/inject';
 export const ENROLMENT_VALUE = 'enabled';
 

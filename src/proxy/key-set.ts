@@ -1,5 +1,5 @@
 /**
- * One issuer's signing keys, cached, refreshed and backed off (docs/design.md#refusals-and-degraded-providers:
+ * One issuer's signing keys, cached, refreshed and backed off (docs/design.md#refusals-and-outages:
  * identity-provider trouble degrades gracefully).
  *
  * jose's createRemoteJWKSet fetches again on every lookup while it holds no keys, and once its

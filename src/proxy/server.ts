@@ -112,7 +112,7 @@ export function createProxy(deps: ProxyDeps): http.Server {
     if (values.length > 1) throw new ProxyDenial('IDGATE_PROXY_BAD_REQUEST', 400, 'send exactly one Authorization header');
     const match = BEARER.exec(values[0]!);
     if (!match) {
-      // docs/design.md#refusals-and-degraded-providers: a malformed token is a 401 (invalid_token), like any other bad token.
+      // docs/design.md#refusals-and-outages: a malformed token is a 401 (invalid_token), like any other bad token.
       if (/^bearer(\s|$)/i.test(values[0]!)) throw new ProxyDenial('IDGATE_PROXY_INVALID_TOKEN', 401, 'the bearer token is malformed');
       throw new ProxyDenial('IDGATE_PROXY_NO_TOKEN', 401, 'only the Bearer authentication scheme is accepted');
     }

@@ -21,7 +21,10 @@ export interface AppDeps {
   readonly mutate: AdmissionHandler;
   /** `/validate`: every rule of the baseline (enrolled namespaces). */
   readonly validate: AdmissionHandler;
-  /** `/validate/integrity`: identity integrity only (every other non-exempt namespace, docs/design.md#scope-and-lifecycle). */
+  /**
+   * `/validate/integrity`: identity integrity only (every other non-exempt namespace,
+   * docs/design.md#scope-and-lifecycle).
+   */
   readonly validateIntegrity: AdmissionHandler;
   /** Bounds the bodies read at once across every admission route; default: BODY_LIMITS. */
   readonly bodyBudget?: BodyBudget;

@@ -1,6 +1,7 @@
 /**
- * A complete, frozen {@link Baseline} for tests everywhere: the values of the example
- * baseline (examples/baseline.yaml, docs/design.md#baseline), with the defaults the loader applies. Tests override only what they are about.
+ * A complete, frozen {@link Baseline} for tests everywhere: the values of the example baseline
+ * (examples/baseline.yaml, docs/design.md#baseline), with the defaults the loader applies. Tests
+ * override only what they are about.
  */
 import type { Baseline, SidecarConfig } from '../../src/baseline/types.ts';
 

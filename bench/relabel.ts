@@ -1,5 +1,5 @@
 /**
- * `npm run bench:relabel`: revocation in seconds (SPEC section 9). 1,000 running Pods of one
+ * `npm run bench:relabel`: revocation in seconds (docs/design.md#relabel). 1,000 running Pods of one
  * ServiceAccount, one binding change, and: the time from the change (written to the API server)
  * until the last Pod is patched, the requests idgate sent for it, and the admission p99 of the
  * same webhook process measured at a fixed rate during the relabel and while idle, alternating.

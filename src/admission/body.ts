@@ -1,6 +1,6 @@
 /**
  * Reading an AdmissionReview body: JSON in UTF-8, at most MAX_BODY_BYTES, and only while the
- * process-wide {@link BodyBudget} has room for it.
+ * process-wide {@link BodyBudget} has room for it (docs/design.md#bad-input-and-body-limits).
  *
  * The admission routes run outside express (see webhook/app.ts), so not through body-parser
  * either. What they need is narrow: the API server only ever sends uncompressed UTF-8 JSON, with

@@ -109,7 +109,7 @@ export function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-/** Pod's ServiceAccount per SPEC section 2 step 1. */
+/** Pod's ServiceAccount per docs/design.md#mutation, step 1. */
 export function serviceAccountOf(spec: PodSpec | undefined): string {
   return spec?.serviceAccountName || spec?.serviceAccount || 'default';
 }

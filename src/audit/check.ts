@@ -1,5 +1,5 @@
 /**
- * `idgate check`: the rules on manifests, offline (SPEC section 4). Identity comes from the
+ * `idgate check`: the rules on manifests, offline (docs/design.md#audit-and-check). Identity comes from the
  * bindings file and from the OIDCGroupBindings of the input itself, which are both judged and
  * indexed — a change adding a ServiceAccount and its binding checks clean in one go. Namespace
  * objects in the input tell the rules which namespaces have injection enabled.

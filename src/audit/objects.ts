@@ -1,5 +1,5 @@
 /**
- * Manifest input for `idgate check` (SPEC section 4): files, directories and stdin holding
+ * Manifest input for `idgate check` (docs/design.md#audit-and-check): files, directories and stdin holding
  * multi-document YAML or JSON — what `kubectl kustomize`, `helm template` and `kubectl get -o
  * yaml|json` print — split into Kubernetes objects, each with the file and line it came from.
  *

@@ -1,5 +1,5 @@
 /**
- * The one report model `idgate check` and `idgate audit` share (SPEC section 4). Findings come
+ * The one report model `idgate check` and `idgate audit` share (docs/design.md#audit-and-check). Findings come
  * from {@link evaluate}'s {@link Decision}s unchanged — the CLI re-implements no rule — plus the
  * stale-identity findings of stale.ts. Every reporter (table, json, yaml, policyreport) reads a
  * {@link Report}; none looks at Kubernetes objects or the baseline.

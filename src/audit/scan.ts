@@ -1,8 +1,9 @@
 /**
- * `idgate audit`: every existing object judged by the same rules, nothing changed (SPEC section
- * 4). Namespaces and OIDCGroupBindings are listed first — they are the identity the rules
- * resolve against, and are few — then each judged kind page by page, each page judged and
- * dropped before the next is fetched, so a large cluster is never held in memory at once.
+ * `idgate audit`: every existing object judged by the same rules, nothing changed
+ * (docs/design.md#audit-and-check). Namespaces and OIDCGroupBindings are listed first — they are
+ * the identity the rules resolve against, and are few — then each judged kind page by page, each
+ * page judged and dropped before the next is fetched, so a large cluster is never held in memory at
+ * once.
  */
 import type { KubeObject } from '../admission/k8s.ts';
 import type { Baseline } from '../baseline/types.ts';

@@ -1,6 +1,6 @@
 /**
- * Stale identity (SPEC section 4: "Pods whose identity labels are stale (a binding changed
- * after they started) are reported"). Labels are set once, at Pod creation (SPEC section 2);
+ * Stale identity (docs/design.md#audit-and-check: Pods whose identity labels are stale, a binding
+ * changed after they started, are reported). Labels are set once, at Pod creation (docs/design.md#mutation);
  * a binding edited later changes what a new Pod would get, never a running one — so a Pod may
  * still carry a group that was revoked, and NetworkPolicies keep admitting it.
  *

@@ -1,5 +1,5 @@
 /**
- * Loads the IdentityBaseline file (SPEC section 3): YAML → JSON Schema validation with defaults
+ * Loads the IdentityBaseline file (docs/design.md#baseline): YAML → JSON Schema validation with defaults
  * → a deeply frozen {@link Baseline}. Every problem is reported at once, each with the file,
  * line and dotted field path, so a user fixes the file in one pass:
  * `examples/baseline.yaml:12: sidecar.port: must be 1-65535`.

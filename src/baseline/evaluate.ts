@@ -1,6 +1,6 @@
 /**
- * Runs the rules for an object and applies the enforcement actions (SPEC section 3, STYLE
- * habit 3: audit is an enforcement action, not a second code path). The webhook, `idgate audit`
+ * Runs the rules for an object and applies the enforcement actions (docs/design.md#modes:
+ * audit is an enforcement action, not a second code path). The webhook, `idgate audit`
  * and `idgate check` all judge through {@link evaluate} and read the same {@link Decision}.
  */
 import type { KubeObject } from '../admission/k8s.ts';
@@ -51,8 +51,9 @@ export const RULES_BY_KIND: Readonly<Record<string, readonly RuleEntry[]>> = Obj
 });
 
 /**
- * Identity integrity only (SPEC section 8): what `/validate/integrity` judges in namespaces that
- * are not enrolled — Pods and pod templates carry no identity keys, running Pods keep theirs.
+ * Identity integrity only (docs/design.md#enrolled-and-plain-namespaces): what
+ * `/validate/integrity` judges in namespaces that are not enrolled — Pods and pod templates carry
+ * no identity keys, running Pods keep theirs.
  */
 export const INTEGRITY_RULES_BY_KIND: Readonly<Record<string, readonly RuleEntry[]>> = Object.freeze({
   Pod: [{ id: 'pod-identity-labels', check: podIdentityIntegrity }],
@@ -60,7 +61,7 @@ export const INTEGRITY_RULES_BY_KIND: Readonly<Record<string, readonly RuleEntry
 });
 
 /**
- * What a review is judged for, said by the path it arrives on (SPEC section 8): `baseline`
+ * What a review is judged for, said by the path it arrives on (docs/design.md#scope-by-path): `baseline`
  * (`/validate`, enrolled namespaces: every rule) or `integrity` (`/validate/integrity`, every
  * other non-exempt namespace). No cache lookup decides it.
  */
@@ -76,7 +77,7 @@ export function judgesKind(kind: string, scope: Scope = 'baseline'): boolean {
 
 /**
  * Rules no mode softens: with identity labels spoofable in one audit-mode namespace, every
- * NetworkPolicy of every other namespace could be walked around (SPEC section 3). The
+ * NetworkPolicy of every other namespace could be walked around (docs/design.md#modes). The
  * baseline loader refuses `audit` or `off` for them; namespace and global modes do not apply.
  */
 export const ALWAYS_ENFORCED: ReadonlySet<RuleId> = new Set<RuleId>(['pod-identity-labels']);
@@ -153,12 +154,12 @@ export function findingMode(baseline: Baseline, f: Finding, namespace: string): 
 }
 
 /**
- * An UPDATE of an object being deleted: it waits only for its finalizers to come off (the
- * garbage collector, the namespace controller, operators), and refusing any UPDATE of it
- * wedges the deletion (SPEC section 8). Nothing is judged — except on Pods, whose UPDATE rules
- * judge only identity keys and a swapped sidecar image, which no finalizer removal touches:
- * a terminating Pod can stay selected by NetworkPolicies for its whole grace period, so a
- * group label added then is still spoofing.
+ * An UPDATE of an object being deleted: it waits only for its finalizers to come off (the garbage
+ * collector, the namespace controller, operators), and refusing any UPDATE of it wedges the
+ * deletion (docs/design.md#what-is-never-refused). Nothing is judged — except on Pods, whose UPDATE
+ * rules judge only identity keys and a swapped sidecar image, which no finalizer removal touches: a
+ * terminating Pod can stay selected by NetworkPolicies for its whole grace period, so a group label
+ * added then is still spoofing.
  */
 export function beingDeleted(operation: Operation, object: KubeObject | null | undefined): boolean {
   return operation === 'UPDATE' && object?.kind !== 'Pod' && Boolean(object?.metadata?.deletionTimestamp);

@@ -1,6 +1,6 @@
 /**
  * The /validate handler: decodes nothing (the admission layer did), judges the request with
- * {@link evaluate} and answers per SPEC section 3:
+ * {@link evaluate} and answers per docs/design.md#modes:
  * - enforce: `allowed: false`, status code 403, one message listing every denying violation as
  *   `[rule-id] field.path: message`, one per line (Gatekeeper's format; kubectl prints the
  *   message after `admission webhook "…" denied the request:` and keeps the line breaks);
@@ -32,7 +32,7 @@ export interface ValidateHandlerOptions {
 
 /**
  * kubectl prints each warning on its own line after `Warning: `; 120 characters keeps that on
- * one terminal line (SPEC section 3). The API server itself truncates warnings much later
+ * one terminal line (docs/design.md#modes). The API server itself truncates warnings much later
  * (k8s.io/apiserver/pkg/endpoints/handlers/responsewriters/warning.go).
  */
 export const MAX_WARNING_LENGTH = 120;
@@ -106,7 +106,8 @@ export function createValidateHandler(options: ValidateHandlerOptions): Admissio
     if (!judgesKind(kind, scope)) return { allowed: true, log: { violations: [], reason: `kind ${kind} not judged` } };
     if (request.subResource && !(kind === 'Pod' && request.subResource === 'status')) {
       // Scale and ephemeral-container updates cannot change what the rules read (and must not be
-      // wedged by them). pods/status can: the API server lets it change labels (SPEC section 8).
+      // wedged by them). pods/status can: the API server lets it change labels
+      // (docs/design.md#who-may-write-identity-labels).
       return { allowed: true, log: { violations: [], reason: `subresource ${request.subResource} not judged` } };
     }
     const selfUsername = options.selfUsername?.();

@@ -1,5 +1,5 @@
 /**
- * JSON Schema of the IdentityBaseline file (SPEC section 3), with the documented defaults.
+ * JSON Schema of the IdentityBaseline file (docs/design.md#baseline), with the documented defaults.
  * ajv applies the defaults (`useDefaults`) while it validates, so this schema is the single
  * place that says what an omitted field means.
  */
@@ -28,7 +28,7 @@ const resourceList = (cpu: string, memory: string) => ({
   properties: { cpu: quantity, memory: quantity, 'ephemeral-storage': quantity },
 });
 
-/** The schema ajv compiles; `default` values are the SPEC's and the issue's documented defaults. */
+/** The schema ajv compiles; `default` values are the documented defaults (docs/design.md#baseline). */
 export const BASELINE_SCHEMA = {
   type: 'object',
   additionalProperties: false,
@@ -87,7 +87,7 @@ export const BASELINE_SCHEMA = {
         audience: { type: 'string', minLength: 1, default: 'idgate' },
         issuers: { type: 'array', minItems: 1, items: { type: 'string', pattern: ISSUER_URL } },
         // The cluster's ServiceAccount issuer (kube-apiserver --service-account-issuer), so
-        // workloads can call each other with the projected token idgate mounts (SPEC section 5).
+        // workloads can call each other with the projected token idgate mounts (docs/design.md#token-volume).
         kubernetesIssuer: { type: 'string', pattern: '^https://[^\\s/?#]+(/[^\\s?#]*)?$' },
         // The API server refuses projected token expirations under 10 minutes and at or above
         // 2^32 seconds (core/v1 ServiceAccountTokenProjection.expirationSeconds validation).
@@ -108,7 +108,7 @@ export const BASELINE_SCHEMA = {
       default: {},
       propertyNames: { enum: RULE_IDS },
       properties: {
-        // SPEC section 3: the one rule modes never soften (evaluate.ts ALWAYS_ENFORCED).
+        // docs/design.md#modes: the one rule modes never soften (evaluate.ts ALWAYS_ENFORCED).
         'pod-identity-labels': {
           const: 'enforce',
           description: 'pod-identity-labels is always enforced, since identity labels spoofed in one namespace would ' +

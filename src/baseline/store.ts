@@ -1,6 +1,6 @@
 /**
- * The baseline in force, reloaded when its file changes (SPEC section 3: "on a hot reload that
- * fails, the last good baseline stays in force and the failure is logged and counted").
+ * The baseline in force, reloaded when its file changes (docs/design.md#baseline: a reload
+ * that fails keeps the last good baseline in force, and the failure is logged and counted).
  *
  * A ConfigMap volume never rewrites the file in place: the kubelet writes a new timestamped
  * directory and atomically swaps the `..data` symlink the file name points through

@@ -1,5 +1,5 @@
 /**
- * The IdentityBaseline (SPEC section 3) as the rest of the code sees it once loaded: validated,
+ * The IdentityBaseline (docs/design.md#baseline) as the rest of the code sees it once loaded: validated,
  * defaults applied, frozen. The loader (config.ts) is the only producer.
  */
 import type { IdentityResolver } from '../identity/types.ts';

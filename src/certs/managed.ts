@@ -1,5 +1,5 @@
 /**
- * `idgate webhook --manage-certs` (SPEC section 6): keeps a CA and a serving certificate in a
+ * `idgate webhook --manage-certs` (docs/design.md#certificates): keeps a CA and a serving certificate in a
  * Secret, renews them before they expire, writes the files the server hot-reloads and puts the
  * CA bundle into the webhook configurations. Safe with several replicas: the Secret is the only
  * shared state, created with a conflict check and replaced with optimistic concurrency, so the

@@ -1,5 +1,5 @@
 /**
- * Certificate rotation for `idgate webhook --manage-certs` (SPEC section 6), as pure decisions:
+ * Certificate rotation for `idgate webhook --manage-certs` (docs/design.md#certificates), as pure decisions:
  * what the Secret holds and the time → what to renew; then the new Secret data and the CA bundle.
  * The manager that reads and writes the Secret (src/certs/managed.ts) acts on these decisions.
  *

@@ -1,7 +1,7 @@
 /**
  * `idgate audit [--kubeconfig FILE] --config FILE [-n NS] [-o table|json|yaml|policyreport]
  * [--apply-reports]`: every existing Pod, workload, NetworkPolicy and OIDCGroupBinding judged by
- * the baseline's rules, nothing changed but the PolicyReports asked for (SPEC sections 0 and 4).
+ * the baseline's rules, nothing changed but the PolicyReports asked for (docs/design.md#audit-and-check).
  * Exit 1 when anything would have been denied, 0 otherwise, 2 on configuration errors, when the
  * cluster cannot be read, and when objects of judged kinds went unjudged (none of these is a
  * verdict about the cluster's objects). The cluster is found as kubectl finds it.

@@ -1,10 +1,10 @@
 /**
  * `idgate check -f FILE|DIR|- [--config FILE] [--bindings-file FILE] [-n NS] [-o table|json]`:
- * the baseline's rules on manifest files, offline (SPEC sections 0 and 4).
+ * the baseline's rules on manifest files, offline (docs/design.md#audit-and-check).
  * Exit 0 when nothing would be denied, 1 when something would, 2 on unreadable input or
  * configuration (messages name the flag, or the file and line).
  *
- * `--config` is required (also spelled `--baseline`, as SPEC section 4 calls it): modes,
+ * `--config` is required (also spelled `--baseline`, as the design page calls it): modes,
  * trusted issuers and the sidecar all come from the IdentityBaseline, and a built-in guess
  * would pass manifests the cluster then refuses. Start from examples/baseline.yaml.
  */

@@ -1,4 +1,4 @@
-/** Errors the CLI turns into exit codes (SPEC section 0). */
+/** Errors the CLI turns into exit codes (docs/design.md#command-line). */
 
 /** Exit 2: a usage or configuration error; the message names the flag or the file (and line). */
 export class UsageError extends Error {

@@ -22,7 +22,7 @@ export function parsePositiveInt(value: string): number {
 }
 
 /**
- * A flag that also reads its environment variable, named by SPEC section 0's rule:
+ * A flag that also reads its environment variable, named by the rule in docs/design.md#command-line:
  * `--tls-dir` reads `IDGATE_TLS_DIR`. Every subcommand declares its flags with this.
  */
 export function option(flags: string, description: string): Option {

@@ -1,5 +1,5 @@
 /**
- * The `idgate` command: one program, one subcommand per part of the product (SPEC section 0).
+ * The `idgate` command: one program, one subcommand per part of the product (docs/design.md#command-line).
  * This directory is the only place that reads argv and the environment.
  */
 import { Command, CommanderError } from 'commander';

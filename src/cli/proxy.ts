@@ -1,4 +1,4 @@
-/** `idgate proxy`: the OIDC-verifying auth sidecar (SPEC sections 0 and 5). */
+/** `idgate proxy`: the OIDC-verifying auth sidecar (docs/design.md#sidecar-proxy). */
 import type { AddressInfo } from 'node:net';
 import { Command, InvalidArgumentError } from 'commander';
 import type { LevelWithSilent } from 'pino';
@@ -38,7 +38,7 @@ export function parseBool(value: string): boolean {
   throw new InvalidArgumentError(`expected true or false, got "${value}"`);
 }
 
-/** The `proxy` subcommand; the lead wires it into the program. */
+/** The `proxy` subcommand, registered in program.ts (loaded only when it runs). */
 export function proxyCommand(): Command {
   return new Command('proxy')
     .description('reverse proxy that admits only requests bearing a valid OIDC token of an allowed group')

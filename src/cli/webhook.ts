@@ -128,7 +128,7 @@ export function webhookCommand(): Command {
           });
         }
         // The controllers hang off the identity source's index (its events), so both share one.
-        // With --bindings-file they do not run (SPEC section 9): they reconcile the cluster's
+        // With --bindings-file they do not run (docs/design.md#identity-controller): they reconcile the cluster's
         // bindings, which that webhook does not read.
         const index = new ObservedBindingIndex();
         const clusterIdentity = kube !== undefined && !flags.bindingsFile;

@@ -1,5 +1,5 @@
 /**
- * The default-deny loop (SPEC section 9): one key per namespace, queued when its enrolment label
+ * The default-deny loop (docs/design.md#default-deny): one key per namespace, queued when its enrolment label
  * changes (from the identity source's Namespace events) or its `idgate-default-deny` changes
  * (from {@link DefaultDenyWatch}); each reconcile decides with {@link decideDefaultDeny} and
  * performs at most one write, with the resourceVersion it read as precondition. A write that

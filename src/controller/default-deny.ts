@@ -1,5 +1,5 @@
 /**
- * The default-deny decision (SPEC section 9), pure: what `idgate-default-deny` should look like
+ * The default-deny decision (docs/design.md#default-deny), pure: what `idgate-default-deny` should look like
  * in a namespace, and what to do about the one there now.
  */
 import { isDeepStrictEqual } from 'node:util';
@@ -9,7 +9,10 @@ import { LABEL_SERVICE_ACCOUNT } from '../identity/labels.ts';
 
 export { DEFAULT_DENY_NAME };
 
-/** The namespace label that enrols a namespace (SPEC section 8), as the webhooks' namespaceSelector. */
+/**
+ * The namespace label that enrols a namespace (docs/design.md#enrolled-and-plain-namespaces), as
+ * the webhooks' namespaceSelector.
+ */
 export const ENROLMENT_LABEL = 'idgate.dev/inject';
 export const ENROLMENT_VALUE = 'enabled';
 

@@ -1,6 +1,6 @@
 /**
- * Leader election on a coordination.k8s.io/v1 Lease, the decision half (pure), as client-go's
- * leaderelection.tryAcquireOrRenew decides it:
+ * Leader election on a coordination.k8s.io/v1 Lease (docs/design.md#leader-election), the
+ * decision half (pure), as client-go's leaderelection.tryAcquireOrRenew decides it:
  * - no Lease: create it, holding it;
  * - held by someone else whose record this replica has seen change within the holder's
  *   `leaseDurationSeconds` (measured on the local clock from when the change was observed, never

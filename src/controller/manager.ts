@@ -1,5 +1,5 @@
 /**
- * The controllers of SPEC section 9 inside `idgate webhook`: leader election on a Lease, and,
+ * The controllers of docs/design.md#identity-controller inside `idgate webhook`: leader election on a Lease, and,
  * while this replica leads, the default-deny and relabel loops fed by the identity source's
  * own index (no second watch on bindings or Namespaces).
  */

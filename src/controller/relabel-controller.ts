@@ -1,5 +1,5 @@
 /**
- * The relabel loop (SPEC section 9): a binding created, changed or deleted queues the
+ * The relabel loop (docs/design.md#relabel): a binding created, changed or deleted queues the
  * ServiceAccounts it names; each is reconciled by listing its Pods with a label selector (no
  * cluster-wide Pod cache) and patching those whose identity differs. A sweep over every Pod
  * idgate labelled runs when this replica becomes leader (bindings may have changed while no
@@ -27,7 +27,7 @@ export interface RelabelControllerOptions {
   readonly logger: Logger;
   readonly metrics: ControllerMetrics;
   /**
-   * PATCHes per second and burst (default 300 and 50). SPEC section 9 asks for 1,000 Pods in
+   * PATCHes per second and burst (default 300 and 50). docs/design.md#relabel asks for 1,000 Pods in
    * 5 s, i.e. at least 200/s; 300/s does it in about 3.3 s with room for retries. Not faster:
    * each PATCH costs the webhook process about a millisecond of CPU through client-node
    * (BENCHMARKS.md, "Relabel"), and that process also answers admission requests; the API

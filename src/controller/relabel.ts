@@ -1,5 +1,5 @@
 /**
- * The relabel decision (SPEC section 9), pure: given a Pod as the API server has it and what the
+ * The relabel decision (docs/design.md#relabel), pure: given a Pod as the API server has it and what the
  * bindings give its ServiceAccount now, the JSON merge patch that brings its identity labels and
  * annotations in line — or nothing. The labels come from {@link computeIdentity}, the mutation's
  * own function, so the injector, the validator and this controller cannot disagree.

@@ -1,5 +1,5 @@
 /**
- * Parsing and validation of OIDCGroupBinding objects (SPEC section 1) into {@link Binding}s.
+ * Parsing and validation of OIDCGroupBinding objects (docs/design.md#oidcgroupbinding) into {@link Binding}s.
  *
  * One validator for every source: the bindings file, the Kubernetes informer (where a malformed
  * object is skipped and logged, never fatal) and `idgate check`. Like cert-manager's webhook it

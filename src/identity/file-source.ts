@@ -1,5 +1,5 @@
 /**
- * The bindings file (`--bindings-file`, SPEC section 1): multi-document YAML of OIDCGroupBindings
+ * The bindings file (`--bindings-file`, docs/design.md#oidcgroupbinding): multi-document YAML of OIDCGroupBindings
  * (and `List`s of them) that replaces the cluster for local runs, `idgate check` and tests. With
  * it no cluster connection is attempted.
  */

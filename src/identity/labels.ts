@@ -1,5 +1,5 @@
 /**
- * Group → label encoding (SPEC section 1, "Identity labels"), and the identity label and
+ * Group → label encoding (docs/design.md#identity-labels), and the identity label and
  * annotation keys only idgate may write.
  */
 import { createHash } from 'node:crypto';

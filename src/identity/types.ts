@@ -1,5 +1,5 @@
 /**
- * The identity model of SPEC section 1: OIDCGroupBindings bind groups of a trusted issuer to
+ * The identity model (docs/design.md#identity-model): OIDCGroupBindings bind groups of a trusted issuer to
  * ServiceAccounts of their own namespace. Every identity source (file, Kubernetes informer)
  * feeds the same {@link BindingIndex}; the rules and the mutation only see {@link IdentityResolver}.
  */

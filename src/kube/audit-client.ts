@@ -1,5 +1,5 @@
 /**
- * The API calls of `idgate audit` (SPEC section 4): paged listing (`limit`/`continue`) of any
+ * The API calls of `idgate audit` (docs/design.md#audit-and-check): paged listing (`limit`/`continue`) of any
  * kind, and create-or-update of PolicyReports.
  *
  * Objects come back as the API server's JSON, untouched. client-node's typed APIs deserialize

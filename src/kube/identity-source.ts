@@ -1,5 +1,5 @@
 /**
- * The Kubernetes identity source (SPEC section 1): OIDCGroupBindings of every namespace and the
+ * The Kubernetes identity source (docs/design.md#oidcgroupbinding): OIDCGroupBindings of every namespace and the
  * labels of Namespaces, kept in a {@link BindingIndex} by list + watch. The admission path only
  * reads the index; it never calls the API.
  */

@@ -1,9 +1,9 @@
 /**
- * Who idgate is to the API server (SPEC section 9): the username from a SelfSubjectReview
- * (authentication.k8s.io/v1, `kubectl auth whoami`). Validation admits identity-label changes
- * on a running Pod only from this user. Every authenticated user may create the review (the
- * built-in ClusterRole system:basic-user, bound to system:authenticated, grants it since
- * Kubernetes 1.28, where the API went GA), so it needs no RBAC of ours.
+ * Who idgate is to the API server (docs/design.md#who-may-write-identity-labels): the username from
+ * a SelfSubjectReview (authentication.k8s.io/v1, `kubectl auth whoami`). Validation admits
+ * identity-label changes on a running Pod only from this user. Every authenticated user may create
+ * the review (the built-in ClusterRole system:basic-user, bound to system:authenticated, grants it
+ * since Kubernetes 1.28, where the API went GA), so it needs no RBAC of ours.
  */
 import { AuthenticationV1Api, type KubeConfig } from '@kubernetes/client-node';
 import { apiCall } from './controller-clients.ts';

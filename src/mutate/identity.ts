@@ -1,6 +1,6 @@
 /**
- * The identity labels and annotations of a Pod (SPEC section 1, "Identity labels"; section 2
- * step 2). Pure; the validation rule pod-identity-labels computes the expected set with the
+ * The identity labels and annotations of a Pod (docs/design.md#identity-labels and
+ * docs/design.md#mutation, step 2). Pure; the validation rule pod-identity-labels computes the expected set with the
  * same functions, so mutation and validation cannot disagree.
  */
 import type { ServiceAccountIdentity } from '../identity/types.ts';

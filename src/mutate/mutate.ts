@@ -1,5 +1,5 @@
 /**
- * The Pod mutation (SPEC section 2): a pure function from the Pod in the AdmissionReview to a
+ * The Pod mutation (docs/design.md#mutation): a pure function from the Pod in the AdmissionReview to a
  * minimal JSONPatch. It never modifies its input; it computes operations directly against it,
  * so nothing large (managedFields, big env lists) is ever copied.
  *

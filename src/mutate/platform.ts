@@ -1,5 +1,5 @@
 /**
- * Whether a Pod can run the sidecar at all (SPEC section 2 step 3): `idgate proxy` is a Linux
+ * Whether a Pod can run the sidecar at all (docs/design.md#sidecar): `idgate proxy` is a Linux
  * image, and its hardening (runAsUser, readOnlyRootFilesystem, seccomp) is Linux-only. The API
  * server refuses a Pod with `spec.os.name: windows` that sets those fields (core/v1
  * validateWindows: "forbidden since the pod's OS is windows"), which would surface as a

@@ -77,7 +77,7 @@ export function isMirrorPod(meta: ObjectMeta | undefined): boolean {
  * 2. mirror pod → untouched: the NodeRestriction admission plugin forbids mirror pods that
  *    reference ServiceAccounts or projected token volumes, so any mutation would get the
  *    kubelet's static pod rejected; and the kubelet owns their spec;
- * 3. sidecar already present → not injected again (reinvocation; SPEC section 2 step 4);
+ * 3. sidecar already present → not injected again (docs/design.md#reinvocation);
  * 4. `idgate.dev/inject: "false"` → not injected, when the baseline's `sidecar.allowOptOut`;
  *    otherwise the annotation is ignored and the reason says so;
  * 5. `hostNetwork: true` → not injected (Istio does the same): the proxy would listen on the

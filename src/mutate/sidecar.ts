@@ -1,5 +1,5 @@
 /**
- * The injected auth sidecar (SPEC section 2 step 3). Shared by the mutation, which injects it,
+ * The injected auth sidecar (docs/design.md#sidecar). Shared by the mutation, which injects it,
  * and the pod-sidecar rule, which checks that what runs is what idgate would inject.
  */
 import type { Container } from '../admission/k8s.ts';
@@ -20,7 +20,7 @@ export const SIDECAR_HEALTH_PATH = '/healthz';
 export const KUBE_API_MOUNT_PATH = '/var/run/secrets/kubernetes.io/serviceaccount';
 /** The sidecar's own ServiceAccount credentials volume, see {@link buildSidecar}. */
 export const KUBE_API_VOLUME_NAME = 'idgate-kube-api-access';
-/** The projected token volume of SPEC section 2 step 4. */
+/** The projected token volume (docs/design.md#token-volume). */
 export const TOKEN_VOLUME_NAME = 'idgate-token';
 export const TOKEN_MOUNT_PATH = '/var/run/secrets/idgate.dev/token';
 /** Non-root numeric user of the idgate image (the Dockerfile's USER). */

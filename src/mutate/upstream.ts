@@ -1,5 +1,5 @@
 /**
- * Where the injected proxy listens and what it forwards to (SPEC section 2 step 3), from the
+ * Where the injected proxy listens and what it forwards to (docs/design.md#sidecar), from the
  * Pod's annotations and its app containers' ports.
  */
 import type { Container, Pod, PodSpec } from '../admission/k8s.ts';

@@ -1,5 +1,5 @@
 /**
- * The projected ServiceAccount token volume (SPEC section 2 step 4): a token with the
+ * The projected ServiceAccount token volume (docs/design.md#token-volume): a token with the
  * baseline's audience, mounted read-only in app containers so a workload can present its
  * identity to other idgate-protected services (vault-k8s agent-inject's container_volume.go).
  */

@@ -1,5 +1,5 @@
 /**
- * Reading groups out of a verified JWT payload by a configurable claim path (SPEC section 5).
+ * Reading groups out of a verified JWT payload by a configurable claim path (docs/design.md#verification).
  *
  * Identity providers disagree on where groups live: plain `groups` (Dex, Okta, Kubernetes
  * ServiceAccount tokens carry none), `realm_access.roles` (Keycloak), `cognito:groups` (AWS

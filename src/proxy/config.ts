@@ -1,5 +1,5 @@
 /**
- * The proxy's validated, frozen configuration (SPEC sections 0 and 5), built once at start-up
+ * The proxy's validated, frozen configuration (docs/design.md#command-line, #sidecar-proxy), built once at start-up
  * from the command line. Every check names the flag to fix.
  */
 import { DEFAULT_GROUPS_CLAIM } from './claims.ts';

@@ -1,6 +1,6 @@
 /**
- * Header rewriting between the caller, the proxy and the upstream (SPEC section 5: what the app
- * sees is the proxy's word only).
+ * Header rewriting between the caller, the proxy and the upstream (docs/design.md#what-the-app-receives:
+ * what the app sees is the proxy's word only).
  *
  * Hop-by-hop headers (RFC 9110 section 7.6.1: Connection and every header it names, plus the
  * historical Keep-Alive, Proxy-*, TE, Trailer, Transfer-Encoding, Upgrade) describe one

@@ -1,5 +1,5 @@
 /**
- * The verified identity as the app receives it (SPEC section 5): `X-Auth-Subject` and
+ * The verified identity as the app receives it (docs/design.md#what-the-app-receives): `X-Auth-Subject` and
  * `X-Auth-Groups`, encoded so that no claim value can split, forge or break a header.
  *
  * The encoding: each value (the subject, each group) is taken as UTF-8 and percent-encoded

@@ -1,6 +1,6 @@
 /**
- * One issuer's signing keys, cached, refreshed and backed off (SPEC section 5: identity-provider
- * trouble degrades gracefully).
+ * One issuer's signing keys, cached, refreshed and backed off (docs/design.md#refusals-and-outages:
+ * identity-provider trouble degrades gracefully).
  *
  * jose's createRemoteJWKSet fetches again on every lookup while it holds no keys, and once its
  * cacheMaxAge has passed it drops the keys it has for the next fetch, failed or not: with the

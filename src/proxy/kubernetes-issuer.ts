@@ -1,5 +1,5 @@
 /**
- * The cluster's own ServiceAccount issuer as an OIDC issuer (SPEC section 5): projected tokens
+ * The cluster's own ServiceAccount issuer as an OIDC issuer (docs/design.md#sidecar-proxy): projected tokens
  * from other workloads verify like any OIDC token, but the API server serves its discovery
  * document and JWKS (`/.well-known/openid-configuration`, `/openid/v1/jwks`) over TLS signed by
  * the cluster CA, and by default only to authenticated ServiceAccounts (the

@@ -1,5 +1,5 @@
 /**
- * Which requests are answered without a token (SPEC section 5), and the request path as logs
+ * Which requests are answered without a token (docs/design.md#sidecar-proxy), and the request path as logs
  * show it.
  */
 

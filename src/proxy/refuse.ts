@@ -1,6 +1,6 @@
 /**
- * Answering a refused request (SPEC section 5): the fixed status, challenge and JSON body of the
- * denial (errors.ts), and the request body left unread.
+ * Answering a refused request (docs/design.md#refusals-and-outages): the fixed status, challenge
+ * and JSON body of the denial (errors.ts), and the request body left unread.
  *
  * Node's server reads and discards whatever body is left once a response has been sent, to
  * reuse the connection for the next request (IncomingMessage's dump on response finish): a

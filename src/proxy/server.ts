@@ -1,5 +1,5 @@
 /**
- * The auth sidecar as a node:http server (SPEC section 5), without listening: the CLI and the
+ * The auth sidecar as a node:http server (docs/design.md#sidecar-proxy), without listening: the CLI and the
  * tests decide where. Order per request: skip paths (exact, GET/HEAD only, forwarded without a
  * token), the proxy's own `/healthz` and `/metrics`, then bearer-token authentication, the
  * groups check, forwarding. A refused request gets a fixed answer (errors.ts) and its body is
@@ -112,7 +112,7 @@ export function createProxy(deps: ProxyDeps): http.Server {
     if (values.length > 1) throw new ProxyDenial('IDGATE_PROXY_BAD_REQUEST', 400, 'send exactly one Authorization header');
     const match = BEARER.exec(values[0]!);
     if (!match) {
-      // SPEC section 5: a malformed token is a 401 (invalid_token), like any other bad token.
+      // docs/design.md#refusals-and-outages: a malformed token is a 401 (invalid_token), like any other bad token.
       if (/^bearer(\s|$)/i.test(values[0]!)) throw new ProxyDenial('IDGATE_PROXY_INVALID_TOKEN', 401, 'the bearer token is malformed');
       throw new ProxyDenial('IDGATE_PROXY_NO_TOKEN', 401, 'only the Bearer authentication scheme is accepted');
     }

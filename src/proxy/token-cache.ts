@@ -1,5 +1,5 @@
 /**
- * The verified-token cache (SPEC section 5): repeated requests with the same bearer token skip
+ * The verified-token cache (docs/design.md#sidecar-proxy): repeated requests with the same bearer token skip
  * signature verification. Keyed by the SHA-256 of the token so tokens never sit in memory as
  * map keys (a heap dump shows hashes, not credentials), held no longer than the token's `exp`,
  * bounded by a maximum entry count with least-recently-used eviction.

@@ -1,5 +1,5 @@
 /**
- * Bearer-token verification with jose (SPEC section 5): `alg` from an asymmetric allow-list and
+ * Bearer-token verification with jose (docs/design.md#verification): `alg` from an asymmetric allow-list and
  * `iss` from the trusted list checked before any key lookup, then the signature against the
  * issuer's keys (key-set.ts: cached, refreshed on an unknown `kid` at most once per cooldown,
  * backed off while the provider fails, last-good keys kept for a bounded time), `aud`,

@@ -21,7 +21,10 @@ export interface AppDeps {
   readonly mutate: AdmissionHandler;
   /** `/validate`: every rule of the baseline (enrolled namespaces). */
   readonly validate: AdmissionHandler;
-  /** `/validate/integrity`: identity integrity only (every other non-exempt namespace, SPEC section 8). */
+  /**
+   * `/validate/integrity`: identity integrity only (every other non-exempt namespace,
+   * docs/design.md#scope-and-lifecycle).
+   */
   readonly validateIntegrity: AdmissionHandler;
   /** Bounds the bodies read at once across every admission route; default: BODY_LIMITS. */
   readonly bodyBudget?: BodyBudget;
@@ -150,7 +153,8 @@ export function createApp(appDeps: AppDeps): RequestListener {
 
   // The admission routes bypass express (its request/response prototype swap, router,
   // body-parser and res.send per request): typical Pod over TLS 9,452 -> 10,374 req/s with 16
-  // connections (npm run bench, BENCHMARKS.md). The API server appends `?timeout=…` to the path.
+  // connections (npm run bench, BENCHMARKS.md; docs/design.md#why-the-admission-routes-bypass-express).
+  // The API server appends `?timeout=…` to the path.
   const admission = new Map([
     ['/mutate/pods', admissionRoute('mutate', deps.mutate, deps)],
     ['/validate', admissionRoute('validate', deps.validate, deps)],

@@ -1,5 +1,5 @@
 /**
- * The webhook's Prometheus metrics (SPEC section 7), registered on a registry passed in so
+ * The webhook's Prometheus metrics (docs/design.md#admission-path), registered on a registry passed in so
  * every test and every server gets its own (no prom-client global default registry).
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
@@ -99,7 +99,7 @@ export function createMetrics(registry = new Registry(), { processMetrics = true
     relabelSeconds: new Histogram({
       name: 'idgate_relabel_seconds',
       help: 'Time one relabel batch (a ServiceAccount, or a sweep of every labelled Pod) took, from its start to its last patch.',
-      // SPEC section 9: a thousand Pods within 5 s; the buckets bracket that.
+      // docs/design.md#relabel: a thousand Pods within 5 s; the buckets bracket that.
       buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
       registers,
     }),

@@ -1,6 +1,7 @@
 /**
  * Serving the app over HTTPS: TLS ≥ 1.2, certificate hot reload without dropping connections,
- * optional client-certificate authentication of the API server, and graceful shutdown.
+ * optional client-certificate authentication of the API server (docs/design.md#tls-and-client-certificates),
+ * and graceful shutdown (docs/design.md#shutdown).
  */
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';

@@ -43,7 +43,7 @@ export interface WebhookOptions {
    */
   readonly certManager?: CertManager;
   /**
-   * The reconcile loops of SPEC section 9 (`--controllers`), built by the CLI around the same
+   * The reconcile loops of docs/design.md#identity-controller (`--controllers`), built by the CLI around the same
    * index as `kubeIdentity`; started with the server, stopped (Lease released) on shutdown.
    */
   readonly controllers?: (deps: ControllerDeps) => ControllerManager;

@@ -71,7 +71,8 @@ describe('idgate check', () => {
     // examples/bindings.yaml grants payments/api nothing for "orders": still unbound.
     const fromFile = await runCli(['check', '-f', 'examples/manifests/pod-good.yaml', '--config', BASELINE, '--bindings-file', 'examples/bindings.yaml', '-o', 'json']);
     assert.equal(fromFile.code, 1);
-    // A namespace in the input that is not enrolled: identity integrity only (SPEC section 8).
+    // A namespace in the input that is not enrolled: identity integrity only
+    // (docs/design.md#enrolled-and-plain-namespaces).
     const notInjected = await runCli(['check', '-f', 'test/fixtures/check/namespace-not-injected.yaml', '-f', 'examples/manifests/binding.yaml', '--config', BASELINE, '-o', 'json']);
     assert.equal(notInjected.code, 1);
     const report = parseReport(notInjected.stdout);

@@ -1,4 +1,7 @@
-/** Group → label encoding (SPEC section 1): tables of tricky groups, and properties over generated ones. */
+/**
+ * Group → label encoding (docs/design.md#identity-labels): tables of tricky groups, and properties
+ * over generated ones.
+ */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';

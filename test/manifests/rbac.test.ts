@@ -1,5 +1,5 @@
 /**
- * The RBAC in manifests/ grants exactly what idgate does (SPEC section 9): every request the
+ * The RBAC in manifests/ grants exactly what idgate does (docs/design.md#identity-controller): every request the
  * controllers send to a (fake) API server during a full run is authorized by the rendered
  * ClusterRole/Role bindings of idgate's ServiceAccount, and the writes idgate must never make
  * are not. RBAC is evaluated here as the API server's RBAC authorizer does: a rule matches by

@@ -1,6 +1,6 @@
 /**
  * The request table of scope.test.ts: what the cluster's users and controllers send, and which
- * idgate webhooks must see it in an enrolled and in a plain namespace (SPEC section 8). Every
+ * idgate webhooks must see it in an enrolled and in a plain namespace (docs/design.md#scope-and-lifecycle). Every
  * row also runs in the exempt namespaces, where nothing may be called.
  */
 import { review } from '../support/review.ts';

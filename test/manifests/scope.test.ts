@@ -1,5 +1,5 @@
 /**
- * Scope (SPEC section 8): renders the enforce and audit overlays with `kubectl kustomize` and
+ * Scope (docs/design.md#scope-by-path): renders the enforce and audit overlays with `kubectl kustomize` and
  * decides, as kube-apiserver would (rules, namespaceSelector, objectSelector, matchConditions
  * evaluated with a CEL implementation), which idgate webhooks each request reaches. Every row
  * runs in an enrolled namespace, a plain one and kube-system, and must reach exactly the listed

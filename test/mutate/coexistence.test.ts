@@ -1,9 +1,9 @@
 /**
- * What happens to each golden Pod on a real API server after idgate's pass (SPEC sections 2 and
- * 8): the ServiceAccount admission plugin and the API server's defaulting run, another mutating
+ * What happens to each golden Pod on a real API server after idgate's pass (docs/design.md#reinvocation
+ * and #coexistence): the ServiceAccount admission plugin and the API server's defaulting run, another mutating
  * webhook puts its own proxy first in `containers`, and the API server reinvokes idgate. The
  * reinvocation must change nothing, and validation (evaluate(), the webhook's own) must judge
- * the Pod exactly as it judged idgate's output. The fixtures of SPEC section 8 also have their
+ * the Pod exactly as it judged idgate's output. The fixtures of docs/design.md#coexistence also have their
  * verdict pinned: admitted, or denied with the message the user will read.
  */
 import { test } from 'node:test';
@@ -89,7 +89,7 @@ function secondInjector(pod: Pod): Pod {
   return out;
 }
 
-/** What SPEC section 8's fixtures must get: admitted, or denied with this pod-sidecar message. */
+/** What the fixtures of docs/design.md#coexistence must get: admitted, or denied with this pod-sidecar message. */
 const VERDICTS: Record<string, RegExp | 'admitted'> = {
   'mesh-before-idgate': 'admitted',
   'already-injected-mesh-first': 'admitted',

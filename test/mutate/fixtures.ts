@@ -39,7 +39,7 @@ export function fixtureBindings(): BindingIndex {
   return index;
 }
 
-/** Fixtures that need a baseline other than the SPEC example. */
+/** Fixtures that need a baseline other than the example one (examples/baseline.yaml). */
 export const BASELINE_FOR: Record<string, BaselineOverrides> = {
   'container-mode': { sidecar: { mode: 'container' } },
   'already-injected-container-mode': { sidecar: { mode: 'container' } },

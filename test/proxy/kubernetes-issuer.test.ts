@@ -1,5 +1,5 @@
 /**
- * The cluster's ServiceAccount issuer (SPEC section 5): a projected token from another workload
+ * The cluster's ServiceAccount issuer (docs/design.md#verification): a projected token from another workload
  * verifies like any OIDC token. The fake API server issuer below serves discovery and JWKS over
  * TLS signed by a private "cluster CA" and only to a caller presenting a ServiceAccount token,
  * as the real one does by default; the proxy must send that token to it, and to no one else.

@@ -1,6 +1,7 @@
 /**
- * A complete, frozen {@link Baseline} for tests everywhere: the values of SPEC section 3's
- * example, with the defaults the loader applies. Tests override only what they are about.
+ * A complete, frozen {@link Baseline} for tests everywhere: the values of the example baseline
+ * (examples/baseline.yaml, docs/design.md#baseline), with the defaults the loader applies. Tests
+ * override only what they are about.
  */
 import type { Baseline, SidecarConfig } from '../../src/baseline/types.ts';
 
@@ -14,7 +15,7 @@ export const TEST_ISSUER = 'https://keycloak.example.com/realms/prod';
 export const TEST_SIDECAR_IMAGE = 'registry.example.com/idgate:0.1.0';
 
 /**
- * Builds the SPEC example baseline with `overrides` applied. `trustedIssuerSet` always mirrors
+ * Builds the example baseline with `overrides` applied. `trustedIssuerSet` always mirrors
  * `trustedIssuers`, and `sidecar.issuers` defaults to `trustedIssuers` as the loader does.
  * The result is deeply frozen, like the loader's, so a test that mutates it fails loudly.
  */

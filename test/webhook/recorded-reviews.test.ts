@@ -1,7 +1,7 @@
 /**
  * Every AdmissionReview a real kube-apiserver v1.32 and its controllers sent
  * (../shared/k8s-recorded/reviews) through the webhook's real routes and handlers, each held to
- * the answer SPEC section 8 gives it. The validating reviews go to `/validate` (the namespace
+ * the answer docs/design.md#scope-and-lifecycle gives it. The validating reviews go to `/validate` (the namespace
  * enrolled) and to `/validate/integrity` (the same namespace plain), and once more with the
  * ServiceAccount's binding revoked: the cluster's own controllers (scale to zero, finalizer and
  * owner-reference removal, delete-collection) must pass even when the template they carry has

@@ -1,5 +1,5 @@
 /**
- * OIDCGroupBinding rules (SPEC sections 1 and 3): a binding may only name a trusted issuer, and
+ * OIDCGroupBinding rules (docs/design.md#oidcgroupbinding, #rules): a binding may only name a trusted issuer, and
  * only grant groups its namespace owns. Group ownership is what keeps one namespace from
  * granting itself a group another namespace's NetworkPolicies trust.
  */

@@ -26,7 +26,7 @@ export const NAMESPACE_INJECT_LABEL = 'idgate.dev/inject';
  * namespace known (a Namespace object, or the cluster's) and not labelled
  * idgate.dev/inject=enabled gets identity integrity only; one known enrolled, or unknown to
  * check, gets every rule — otherwise idgate would not apply to its objects at all. The webhook
- * never asks: the path a review arrives on says it (SPEC section 8).
+ * never asks: the path a review arrives on says it (docs/design.md#scope-by-path).
  */
 export function offlineScope(identity: Pick<RuleContext['identity'], 'namespaceLabels'>, namespace: string): 'baseline' | 'integrity' {
   const labels = identity.namespaceLabels(namespace);

@@ -1,5 +1,5 @@
 /**
- * Identity integrity (SPEC sections 1, 3 and 8): a group label on a Pod means the IdP put the
+ * Identity integrity (docs/design.md#who-may-write-identity-labels): a group label on a Pod means the IdP put the
  * Pod's ServiceAccount in that group, so only idgate writes identity labels and annotations —
  * in every namespace that is not exempt, in every mode, through every way of writing a Pod's
  * metadata (CREATE, UPDATE, and `pods/status`, which the API server lets change labels).
@@ -9,7 +9,7 @@
  * - Every other namespace (`/validate/integrity`): the mutation never runs there, so a Pod or a
  *   pod template carries no identity key at all, and an UPDATE changes none.
  * - On a running Pod, identity keys change only through idgate's own user (the relabel loop,
- *   SPEC section 9), learned at start-up with a SelfSubjectReview.
+ *   docs/design.md#relabel), learned at start-up with a SelfSubjectReview.
  * `pod-identity-labels` is always enforced (evaluate.ts): one namespace in audit mode could
  * otherwise impersonate any group towards every other namespace's NetworkPolicies.
  */

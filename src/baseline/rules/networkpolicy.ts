@@ -1,5 +1,5 @@
 /**
- * NetworkPolicy rules (SPEC section 3): policies must say what they govern, must not open
+ * NetworkPolicy rules (docs/design.md#rules): policies must say what they govern, must not open
  * ingress to everyone, and must admit callers by identity labels — the labels only idgate sets.
  * NetworkPolicy semantics cited below are networking.k8s.io/v1's API reference.
  */
@@ -201,7 +201,7 @@ const CLEANUP_CONTROLLERS: ReadonlySet<string> = new Set([
 ]);
 
 /**
- * Who may change or remove `idgate-default-deny` (SPEC section 3): idgate itself (the
+ * Who may change or remove `idgate-default-deny` (docs/design.md#rules): idgate itself (the
  * default-deny loop restores and removes it), the namespace controller and the garbage
  * collector, and anyone once the namespace is terminating (everything in it goes anyway).
  */

@@ -1,5 +1,5 @@
 /**
- * Pod rules (SPEC section 3): ServiceAccount, host network, group count (identity labels are
+ * Pod rules (docs/design.md#rules): ServiceAccount, host network, group count (identity labels are
  * identity.ts's, the sidecar sidecar.ts's). Each check works on a {@link PodView} with a path prefix, so workload.ts judges a pod
  * template with the same code and paths that point into the template.
  *

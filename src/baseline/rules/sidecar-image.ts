@@ -1,5 +1,5 @@
 /**
- * Which image references pod-sidecar accepts for idgate-proxy (SPEC section 8, coexistence):
+ * Which image references pod-sidecar accepts for idgate-proxy (docs/design.md#coexistence):
  * image-digest pinning webhooks (Kyverno verifyImages with mutateDigest, Connaisseur, Ratify)
  * rewrite `repo:tag` to `repo:tag@sha256:…` or `repo@sha256:…`, registry mirrors rewrite the
  * registry. Accepted, in this order:

@@ -1,5 +1,5 @@
 /**
- * networkpolicy-sidecar-port (SPEC section 3): the sidecar listens on the proxy port and forwards
+ * networkpolicy-sidecar-port (docs/design.md#rules): the sidecar listens on the proxy port and forwards
  * to the app on 127.0.0.1, but the app still listens on the Pod IP. A policy that admits callers
  * to the app's own port (or to every port) lets them walk around authentication, whoever the
  * callers are. So, in a namespace where idgate injects (the baseline scope: enrolled), every

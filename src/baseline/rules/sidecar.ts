@@ -1,5 +1,5 @@
 /**
- * pod-sidecar (SPEC section 3): exactly one idgate-proxy, in the place the baseline's mode puts
+ * pod-sidecar (docs/design.md#rules): exactly one idgate-proxy, in the place the baseline's mode puts
  * it, and as the injector builds it for this Pod's annotations (sidecar-compare.ts). Works on a
  * {@link PodView}, so workload.ts finds sidecars in pod templates with the same code. The
  * sidecar is found by name wherever other webhooks have moved it, and the app container by the
@@ -50,7 +50,7 @@ export function checkSidecar(v: PodView, ctx: RuleContext): Finding[] {
         : 'the injector did not run for this Pod; check the mutating webhook';
     const optOut = optedOut(v.meta) ? '; the baseline does not allow opting out (sidecar.allowOptOut)' : '';
     // With mutation: dry-run the injector adds nothing on purpose: a sidecar it would have added
-    // is reported, never denied (SPEC section 2). One it could not add is refused as with apply.
+    // is reported, never denied (docs/design.md#mutation). One it could not add is refused as with apply.
     const warnOnly = params.ok && ctx.baseline.mutation === 'dry-run';
     return [...findings, {
       rule: 'pod-sidecar', path: params.ok ? `${v.prefix}spec.${list}` : params.path, message: `no ${SIDECAR_NAME} sidecar: ${why}${optOut}`,

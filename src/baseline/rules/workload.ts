@@ -74,7 +74,7 @@ export function judgeTemplate(v: PodView, ctx: RuleContext): Finding[] {
 
 /**
  * The template to judge, or undefined when there is none to judge. An UPDATE is judged only
- * when it changes the template (SPEC section 8): the deployment controller scales old
+ * when it changes the template (docs/design.md#what-is-never-refused): the deployment controller scales old
  * ReplicaSets to zero, the garbage collector removes finalizers and owner references, the TTL
  * and CronJob controllers clean up Jobs — UPDATEs of objects whose unchanged template may have
  * fallen out of policy since (a revoked binding), none of which may be refused.

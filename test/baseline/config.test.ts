@@ -56,7 +56,7 @@ test('explicit values win over defaults; sidecar.issuers is kept when given', ()
   assert.deepEqual(b.rules, { 'pod-sidecar': 'off' });
 });
 
-test('the shipped example loads with the SPEC values', () => {
+test('the shipped example loads with its documented values', () => {
   const b = loadBaseline(new URL('../../examples/baseline.yaml', import.meta.url).pathname);
   assert.deepEqual(b.namespaces, { payments: { allowedGroups: ['payments-*', 'ledger-readers'] }, sandbox: { mode: 'audit' } });
   assert.deepEqual(b.rules, { 'networkpolicy-identity-peers': 'audit' });

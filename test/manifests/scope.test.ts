@@ -99,7 +99,7 @@ for (const overlay of ['enforce', 'audit'] as const) {
     const configs = await webhookConfigs(overlay);
     const hooks = configs.flatMap((c) => c.webhooks as Obj[]);
 
-    it('has the three webhooks of SPEC section 8 on their paths', () => {
+    it('has the three webhooks of the scope model on their paths', () => {
       assert.deepEqual(hooks.map((h) => [h.name, h.clientConfig.service.path]).sort(), [
         [B, '/validate'], [I, '/validate/integrity'], [M, '/mutate/pods'],
       ]);

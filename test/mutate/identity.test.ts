@@ -26,7 +26,7 @@ test('desired maps drop every identity key and keep user keys, including user in
     { 'idgate.dev/upstream-port': '80', 'idgate.dev/groups': '["w"]', 'idgate.dev/bindings': 'p/b' });
 });
 
-test('testBaseline: SPEC example values, frozen, issuer set mirrors the list', () => {
+test('testBaseline: the documented example values, frozen, issuer set mirrors the list', () => {
   const b = testBaseline();
   assert.equal(b.sidecar.image, 'registry.example.com/idgate:0.1.0');
   assert.deepEqual(b.sidecar.issuers, b.trustedIssuers);

@@ -110,7 +110,7 @@ describe('the recorded kube-apiserver reviews through the webhook', () => {
     ['plain', '/validate/integrity', () => bound],
     ['revoked', '/validate', () => revoked],
   ] as const) {
-    it(`every validating review gets its SPEC section 8 answer (${where}, ${path})`, async () => {
+    it(`every validating review gets its scope-and-lifecycle answer (docs/design.md) (${where}, ${path})`, async () => {
       const tally = { admitted: 0, denied: 0 };
       for (const rec of reviews.filter((r) => r.webhook === 'validate')) {
         const answer = await post(listener(), path, await asValidated(listener(), rec, where !== 'plain'));

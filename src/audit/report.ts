@@ -163,11 +163,6 @@ export class ReportBuilder {
     return this.#summary.findings;
   }
 
-  /** Whether anything added so far would be denied (exit code 1). */
-  denies(): boolean {
-    return this.#summary.denied > 0;
-  }
-
   build(now: Date): Report {
     return {
       apiVersion: 'idgate.dev/v1alpha1',

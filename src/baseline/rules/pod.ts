@@ -12,7 +12,7 @@
  */
 import { serviceAccountOf, type ObjectMeta, type Pod, type PodSpec } from '../../admission/k8s.ts';
 import { isMirrorPod } from '../../mutate/should-inject.ts';
-import { quote } from '../../mutate/upstream.ts';
+import { quote } from '../../text.ts';
 import type { Rule, RuleContext, RuleId } from '../types.ts';
 import {
   UNAVAILABLE_MESSAGE, writes, type Finding,

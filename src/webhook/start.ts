@@ -11,7 +11,7 @@ import { createBaselineStore, type BaselineStore } from '../baseline/store.ts';
 import { createValidateHandler } from '../baseline/handler.ts';
 import type { JudgedViolation } from '../baseline/evaluate.ts';
 import { createFileIdentitySource } from '../identity/file-source.ts';
-import type { IdentitySource } from '../identity/types.ts';
+import type { IdentitySource } from '../identity/source.ts';
 import { BindingError } from '../identity/binding.ts';
 import { createMutateHandler } from '../mutate/handler.ts';
 import type { ControllerManager } from '../controller/manager.ts';

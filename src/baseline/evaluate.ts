@@ -4,8 +4,9 @@
  * and `idgate check` all judge through {@link evaluate} and read the same {@link Decision}.
  */
 import type { KubeObject } from '../admission/k8s.ts';
+import type { Operation } from '../admission/types.ts';
 import type { IdentityResolver } from '../identity/types.ts';
-import type { Baseline, Mode, Operation, Rule, RuleContext, RuleId, Violation } from './types.ts';
+import type { Baseline, Mode, Rule, RuleContext, RuleId, Violation } from './types.ts';
 import type { Finding } from './rules/common.ts';
 import { bindingGroupOwnership, bindingTrustedIssuer } from './rules/binding.ts';
 import {

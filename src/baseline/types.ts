@@ -4,6 +4,7 @@
  */
 import type { IdentityResolver } from '../identity/types.ts';
 import type { KubeObject } from '../admission/k8s.ts';
+import type { Operation } from '../admission/types.ts';
 
 export type Mode = 'enforce' | 'audit' | 'off';
 
@@ -92,8 +93,6 @@ export interface Violation {
   /** Never denies, whatever the mode (networkpolicy-unknown-group). */
   readonly warnOnly?: boolean;
 }
-
-export type Operation = 'CREATE' | 'UPDATE' | 'DELETE' | 'CONNECT';
 
 /** Everything a rule may read besides the object itself. */
 export interface RuleContext {

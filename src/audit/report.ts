@@ -5,7 +5,7 @@
  * {@link Report}; none looks at Kubernetes objects or the baseline.
  */
 import type { Decision, JudgedViolation } from '../baseline/evaluate.ts';
-import type { RuleId } from '../baseline/types.ts';
+import type { RuleId } from '../config/baseline.ts';
 
 /** Which object a finding is about. `file`/`line` for check, `uid` for audit. */
 export interface ObjectRef {

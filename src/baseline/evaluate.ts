@@ -6,7 +6,8 @@
 import type { KubeObject } from '../admission/k8s.ts';
 import type { Operation } from '../admission/types.ts';
 import type { IdentityResolver } from '../identity/types.ts';
-import type { Baseline, Mode, Rule, RuleContext, RuleId, Violation } from './types.ts';
+import type { Baseline, Mode, RuleId } from '../config/baseline.ts';
+import type { Rule, RuleContext, Violation } from './types.ts';
 import type { Finding } from './rules/common.ts';
 import { bindingGroupOwnership, bindingTrustedIssuer } from './rules/binding.ts';
 import {

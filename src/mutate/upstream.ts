@@ -3,7 +3,7 @@
  * Pod's annotations and its app containers' ports.
  */
 import type { Container, Pod, PodSpec } from '../admission/k8s.ts';
-import type { SidecarConfig } from '../baseline/types.ts';
+import type { SidecarConfig } from '../config/baseline.ts';
 import { ANNOTATION_ALLOWED_GROUPS, ANNOTATION_PROXY_PORT, ANNOTATION_UPSTREAM_PORT } from '../identity/labels.ts';
 import { quote } from '../text.ts';
 import { SIDECAR_NAME } from './sidecar.ts';

@@ -5,7 +5,7 @@
  */
 import type { Pod, Volume, VolumeMount } from '../admission/k8s.ts';
 import type { PatchOperation } from '../admission/types.ts';
-import type { SidecarConfig } from '../baseline/types.ts';
+import type { SidecarConfig } from '../config/baseline.ts';
 import { quote } from '../text.ts';
 import { appendPatch, pointer } from './patch.ts';
 import { KUBE_API_VOLUME_NAME, TOKEN_MOUNT_PATH, TOKEN_VOLUME_NAME } from './sidecar.ts';

@@ -16,7 +16,7 @@ import { BindingError } from '../identity/binding.ts';
 import { createMutateHandler } from '../mutate/handler.ts';
 import type { ControllerManager } from '../controller/manager.ts';
 import type { ControllerMetrics } from '../controller/metrics.ts';
-import type { Baseline } from '../baseline/types.ts';
+import type { Baseline } from '../config/baseline.ts';
 import { VERSION } from '../version.ts';
 import { createApp } from './app.ts';
 import { createReadiness, type Readiness } from './health.ts';

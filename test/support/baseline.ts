@@ -2,7 +2,7 @@
  * A complete, frozen {@link Baseline} for tests everywhere: the values of SPEC section 3's
  * example, with the defaults the loader applies. Tests override only what they are about.
  */
-import type { Baseline, SidecarConfig } from '../../src/baseline/types.ts';
+import type { Baseline, SidecarConfig } from '../../src/config/baseline.ts';
 
 /** What a test may override; `sidecar` and `identity` are merged field by field. */
 export type BaselineOverrides = Partial<Omit<Baseline, 'sidecar' | 'identity' | 'trustedIssuerSet'>> & {

@@ -13,7 +13,8 @@
 import { serviceAccountOf, type ObjectMeta, type Pod, type PodSpec } from '../../admission/k8s.ts';
 import { isMirrorPod } from '../../mutate/should-inject.ts';
 import { quote } from '../../text.ts';
-import type { Rule, RuleContext, RuleId } from '../types.ts';
+import type { RuleId } from '../../config/baseline.ts';
+import type { Rule, RuleContext } from '../types.ts';
 import {
   UNAVAILABLE_MESSAGE, writes, type Finding,
 } from './common.ts';

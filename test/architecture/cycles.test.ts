@@ -144,6 +144,11 @@ describe('the module graph of src/', () => {
     assert.deepEqual(bad, [], `proxy/ imports outside itself:\n${bad.join('\n')}`);
   });
 
+  it('keeps the shared leaves config/ and text.ts free of src/ imports, so every folder may use them', () => {
+    const bad = offending((id) => folderOf(id) === 'config' || id === 'src/text.ts', () => true);
+    assert.deepEqual(bad, [], `a shared leaf imports from src/:\n${bad.join('\n')}`);
+  });
+
   it('imports @kubernetes/client-node only from kube/', () => {
     const bad = [...graph]
       .filter(([id, { packages }]) => folderOf(id) !== 'kube' && packages.some((p) => p === '@kubernetes/client-node' || p.startsWith('@kubernetes/client-node/')))

@@ -3,10 +3,12 @@
  * https://kubernetes.io/docs/reference/access-authn-authz/extensible-admission-controllers/#request
  */
 import type { KubeObject } from './k8s.ts';
-import type { Operation } from '../baseline/types.ts';
 
 export const ADMISSION_API_VERSION = 'admission.k8s.io/v1';
 export const ADMISSION_KIND = 'AdmissionReview';
+
+/** `request.operation`: what the API server is about to do with the object. */
+export type Operation = 'CREATE' | 'UPDATE' | 'DELETE' | 'CONNECT';
 
 export interface GroupVersionKind { group: string; version: string; kind: string }
 export interface GroupVersionResource { group: string; version: string; resource: string }

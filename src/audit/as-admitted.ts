@@ -7,7 +7,7 @@
  */
 import jsonpatch from 'fast-json-patch';
 import type { Pod } from '../admission/k8s.ts';
-import type { Baseline } from '../baseline/types.ts';
+import type { Baseline } from '../config/baseline.ts';
 import type { IdentityResolver } from '../identity/types.ts';
 import { mutatePod } from '../mutate/mutate.ts';
 import { offlineScope } from '../baseline/rules/common.ts';

@@ -4,7 +4,7 @@
  * indexed — a change adding a ServiceAccount and its binding checks clean in one go. Namespace
  * objects in the input tell the rules which namespaces have injection enabled.
  */
-import type { Baseline } from '../baseline/types.ts';
+import type { Baseline } from '../config/baseline.ts';
 import { BINDING_KIND, validateBinding } from '../identity/binding.ts';
 import { BindingIndex } from '../identity/index.ts';
 import type { Binding } from '../identity/types.ts';

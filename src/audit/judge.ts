@@ -7,7 +7,7 @@
  */
 import type { KubeObject, Pod } from '../admission/k8s.ts';
 import { evaluate, judgesKind, type Decision } from '../baseline/evaluate.ts';
-import type { Baseline } from '../baseline/types.ts';
+import type { Baseline } from '../config/baseline.ts';
 import type { IdentityResolver } from '../identity/types.ts';
 import { asAdmitted } from './as-admitted.ts';
 import { offlineScope } from '../baseline/rules/common.ts';

@@ -5,7 +5,7 @@
  * {@link Report}; none looks at Kubernetes objects or the baseline.
  */
 import type { Decision, JudgedViolation } from '../baseline/evaluate.ts';
-import type { RuleId } from '../baseline/types.ts';
+import type { RuleId } from '../config/baseline.ts';
 
 /** Which object a finding is about. `file`/`line` for check, `uid` for audit. */
 export interface ObjectRef {
@@ -161,11 +161,6 @@ export class ReportBuilder {
   /** Findings so far (for progress displays). */
   findingCount(): number {
     return this.#summary.findings;
-  }
-
-  /** Whether anything added so far would be denied (exit code 1). */
-  denies(): boolean {
-    return this.#summary.denied > 0;
   }
 
   build(now: Date): Report {

@@ -6,7 +6,7 @@
  * once.
  */
 import type { KubeObject } from '../admission/k8s.ts';
-import type { Baseline } from '../baseline/types.ts';
+import type { Baseline } from '../config/baseline.ts';
 import { BINDING_KIND, validateBinding } from '../identity/binding.ts';
 import { BindingIndex } from '../identity/index.ts';
 import { NotServedError, UnjudgedError, type AuditClient, type AuditResource } from './cluster.ts';

@@ -13,7 +13,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import { serviceAccountOf, type Pod } from '../admission/k8s.ts';
 import { modeFor } from '../baseline/evaluate.ts';
-import type { Baseline } from '../baseline/types.ts';
+import type { Baseline } from '../config/baseline.ts';
 import { ANNOTATION_BINDINGS, ANNOTATION_GROUPS, isIdentityLabel } from '../identity/labels.ts';
 import type { IdentityResolver } from '../identity/types.ts';
 import { identityLabels } from '../mutate/identity.ts';

@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { Ajv, type ErrorObject } from 'ajv';
 import { isMap, isScalar, LineCounter, parseDocument, type Document } from 'yaml';
 import { BASELINE_SCHEMA } from './schema.ts';
-import type { Baseline } from './types.ts';
+import type { Baseline } from '../config/baseline.ts';
 
 /** One problem in a baseline file. */
 export interface BaselineProblem {

@@ -4,8 +4,10 @@
  * and `idgate check` all judge through {@link evaluate} and read the same {@link Decision}.
  */
 import type { KubeObject } from '../admission/k8s.ts';
+import type { Operation } from '../admission/types.ts';
 import type { IdentityResolver } from '../identity/types.ts';
-import type { Baseline, Mode, Operation, Rule, RuleContext, RuleId, Violation } from './types.ts';
+import type { Baseline, Mode, RuleId } from '../config/baseline.ts';
+import type { Rule, RuleContext, Violation } from './types.ts';
 import type { Finding } from './rules/common.ts';
 import { bindingGroupOwnership, bindingTrustedIssuer } from './rules/binding.ts';
 import {

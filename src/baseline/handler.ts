@@ -14,7 +14,7 @@ import { allowed, denied, withAuditAnnotations, withWarnings } from '../admissio
 import type { AdmissionHandler, AdmissionResult } from '../admission/types.ts';
 import type { IdentityResolver } from '../identity/types.ts';
 import { evaluate, judgesKind, type Decision, type JudgedViolation, type Scope } from './evaluate.ts';
-import type { Baseline } from './types.ts';
+import type { Baseline } from '../config/baseline.ts';
 
 /** Dependencies of {@link createValidateHandler}. */
 export interface ValidateHandlerOptions {

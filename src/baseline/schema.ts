@@ -3,7 +3,7 @@
  * ajv applies the defaults (`useDefaults`) while it validates, so this schema is the single
  * place that says what an omitted field means.
  */
-import { RULE_IDS } from './types.ts';
+import { RULE_IDS } from '../config/baseline.ts';
 
 const MODES = ['enforce', 'audit', 'off'] as const;
 

@@ -13,7 +13,7 @@ import { watch, readFile, type FSWatcher } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Logger } from 'pino';
 import { BaselineError, parseBaseline, readBaselineText } from './config.ts';
-import type { Baseline } from './types.ts';
+import type { Baseline } from '../config/baseline.ts';
 
 /** What {@link createBaselineStore} watches and whom it tells about reloads. */
 export interface BaselineStoreOptions {

@@ -141,7 +141,7 @@ export function readState(data: SecretData, hosts: readonly string[]): CertState
 }
 
 /** What to change in the Secret, and why. */
-export interface Decision {
+export interface RotationDecision {
   readonly newCA: boolean;
   /** The old CA certificate to keep as `ca-previous.crt` after a new CA (undefined: none). */
   readonly keepAsPrevious?: string;
@@ -151,10 +151,10 @@ export interface Decision {
 }
 
 /** Whether anything changes. */
-export const changes = (d: Decision): boolean => d.newCA || d.issueServing || d.dropPrevious;
+export const changes = (d: RotationDecision): boolean => d.newCA || d.issueServing || d.dropPrevious;
 
 /** Decides what to renew, from the Secret's state and the time. Pure: see the file comment for the rules. */
-export function decide(state: CertState, now: number, policy: RotationPolicy): Decision {
+export function decide(state: CertState, now: number, policy: RotationPolicy): RotationDecision {
   const reasons: string[] = [];
   const due = (c: ParsedCert, lifetime: number) => c.notAfter - now < lifetime * policy.renewFraction;
   const iso = (t: number) => new Date(t).toISOString();
@@ -206,7 +206,7 @@ export function decide(state: CertState, now: number, policy: RotationPolicy): D
 }
 
 /** Builds the Secret data a decision asks for (generates keys: not pure, but deterministic in shape). */
-export function applyDecision(state: CertState, decision: Decision, options: { now: number; hosts: readonly string[]; policy: RotationPolicy }): SecretData {
+export function applyDecision(state: CertState, decision: RotationDecision, options: { now: number; hosts: readonly string[]; policy: RotationPolicy }): SecretData {
   const { now, hosts, policy } = options;
   const ca = decision.newCA
     ? createCA({ days: policy.caLifetimeMs / DAY_MS, now: new Date(now) })

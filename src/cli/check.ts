@@ -10,7 +10,7 @@
  */
 import { Command, type Option } from 'commander';
 import { loadBaseline, BaselineError } from '../baseline/config.ts';
-import type { Baseline } from '../baseline/types.ts';
+import type { Baseline } from '../config/baseline.ts';
 import { runCheck } from '../audit/check.ts';
 import { InputError, readManifests } from '../audit/objects.ts';
 import type { Report } from '../audit/report.ts';

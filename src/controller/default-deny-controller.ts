@@ -6,7 +6,7 @@
  * fails is retried with backoff; a namespace that is gone or terminating is dropped.
  */
 import type { Logger } from 'pino';
-import type { Baseline } from '../baseline/types.ts';
+import type { Baseline } from '../config/baseline.ts';
 import { DEFAULT_DENY_NAME, decideDefaultDeny } from './default-deny.ts';
 import { statusOf, type DefaultDenyWatch, type NetworkPolicyClient } from './ports.ts';
 import { WorkQueue, type WorkResult } from './queue.ts';

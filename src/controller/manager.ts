@@ -4,7 +4,7 @@
  * own index (no second watch on bindings or Namespaces).
  */
 import type { Logger } from 'pino';
-import type { Baseline } from '../baseline/types.ts';
+import type { Baseline } from '../config/baseline.ts';
 import { createDefaultDenyController, type DefaultDenyController } from './default-deny-controller.ts';
 import { createLeaderElector, type LeaderElector } from './elector.ts';
 import type { ObservedBindingIndex } from './index-events.ts';

@@ -12,7 +12,7 @@
  */
 import type { Logger } from 'pino';
 import { serviceAccountOf, type Pod } from '../admission/k8s.ts';
-import type { Baseline } from '../baseline/types.ts';
+import type { Baseline } from '../config/baseline.ts';
 import { LABEL_SERVICE_ACCOUNT } from '../identity/labels.ts';
 import type { IdentityResolver } from '../identity/types.ts';
 import type { ControllerMetrics, RelabelOutcome } from './metrics.ts';

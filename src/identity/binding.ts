@@ -71,11 +71,6 @@ export function describeObject(obj: unknown): string {
   return `${BINDING_KIND} ${ns}/${name}`;
 }
 
-/** True when the object says it is an OIDCGroupBinding (any version), so a caller can sort kinds. */
-export function isBindingObject(obj: unknown): boolean {
-  return isRecord(obj) && obj.kind === BINDING_KIND;
-}
-
 /** The result of {@link validateBinding}: a binding, or every issue found. */
 export type BindingValidation =
   | { readonly ok: true; readonly binding: Binding }

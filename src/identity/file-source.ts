@@ -9,7 +9,8 @@ import { unwatchFile, watchFile, type Stats } from 'node:fs';
 import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import { Composer, isNode, LineCounter, Parser, type Document } from 'yaml';
-import type { Binding, IdentitySource } from './types.ts';
+import type { IdentitySource } from './source.ts';
+import type { Binding } from './types.ts';
 import { BindingIndex } from './index.ts';
 import { BINDING_KIND, BindingError, ERR_BINDINGS_FILE, formatIssue, validateBinding, type BindingIssue } from './binding.ts';
 

@@ -3,7 +3,6 @@
  * ServiceAccounts of their own namespace. Every identity source (file, Kubernetes informer)
  * feeds the same {@link BindingIndex}; the rules and the mutation only see {@link IdentityResolver}.
  */
-import type { BindingIndex } from './index.ts';
 
 /** The fields of an OIDCGroupBinding that idgate uses. */
 export interface Binding {
@@ -36,25 +35,4 @@ export interface IdentityResolver {
   namespaceLabels(namespace: string): Readonly<Record<string, string>> | undefined;
   /** Whether the Namespace is being deleted (false when unknown). */
   namespaceTerminating(namespace: string): boolean;
-}
-
-/** What every identity source (file, Kubernetes) offers the server: an index to read, a life cycle, a status. */
-export interface IdentitySource {
-  /** The index the source fills; hand it to the rules and the mutation as their IdentityResolver. */
-  readonly index: BindingIndex;
-  /** Resolves once the index holds a complete first view (then `index.ready()` is true). */
-  start(): Promise<void>;
-  stop(): Promise<void>;
-  status(): IdentitySourceStatus;
-}
-
-/** A small status for metrics and logs. Times are epoch milliseconds. */
-export interface IdentitySourceStatus {
-  readonly kind: 'file' | 'kubernetes';
-  readonly synced: boolean;
-  /** Last time the source saw a change or a sign of life (file read, watch event, bookmark). */
-  readonly lastEventAt: number | undefined;
-  /** Restarts after a failure (kube: informer restarts; file: rejected reloads). */
-  readonly restarts: number;
-  readonly bindings: number;
 }

@@ -7,7 +7,7 @@ import { CoreV1Api, CustomObjectsApi, type KubeConfig, type KubernetesListObject
 import type { Logger } from 'pino';
 import { BindingIndex } from '../identity/index.ts';
 import { describeObject, formatIssue, validateBinding } from '../identity/binding.ts';
-import type { IdentitySource, IdentitySourceStatus } from '../identity/types.ts';
+import type { IdentitySource, IdentitySourceStatus } from '../identity/source.ts';
 import { createResilientInformer, type InformerStatus, type ResilientInformer } from './informer.ts';
 
 /** Where OIDCGroupBindings are served (the CRD in manifests/base/crd-oidcgroupbinding.yaml). */

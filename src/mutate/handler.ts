@@ -8,7 +8,7 @@ import type { Logger } from 'pino';
 import type { Pod } from '../admission/k8s.ts';
 import { allowed, errored, patched, withWarnings } from '../admission/response.ts';
 import type { AdmissionHandler, AdmissionRequest, AdmissionResult } from '../admission/types.ts';
-import type { Baseline } from '../baseline/types.ts';
+import type { Baseline } from '../config/baseline.ts';
 import type { IdentityResolver } from '../identity/types.ts';
 import { mutatePod } from './mutate.ts';
 import { shouldInject } from './should-inject.ts';

@@ -12,7 +12,7 @@
  */
 import { serviceAccountOf, type Pod } from '../admission/k8s.ts';
 import type { PatchOperation } from '../admission/types.ts';
-import type { Baseline } from '../baseline/types.ts';
+import type { Baseline } from '../config/baseline.ts';
 import type { IdentityResolver, ServiceAccountIdentity } from '../identity/types.ts';
 import { computeIdentity, desiredAnnotations, desiredLabels } from './identity.ts';
 import { appendPatch, mapPatch, prependPatch } from './patch.ts';

@@ -7,7 +7,7 @@
  * pod-sidecar says why.
  */
 import type { Pod } from '../admission/k8s.ts';
-import type { SidecarConfig } from '../baseline/types.ts';
+import type { SidecarConfig } from '../config/baseline.ts';
 import { ANNOTATION_INJECT } from '../identity/labels.ts';
 import { SIDECAR_NAME } from './sidecar.ts';
 import { resolvePorts, type Resolution, type ResolvedPorts } from './upstream.ts';

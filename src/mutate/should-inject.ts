@@ -3,7 +3,7 @@
  * `injectRequired` (pkg/kube/inject/inject.go), tested as a table.
  */
 import type { ObjectMeta, Pod } from '../admission/k8s.ts';
-import type { Baseline } from '../baseline/types.ts';
+import type { Baseline } from '../config/baseline.ts';
 import { ANNOTATION_INJECT } from '../identity/labels.ts';
 import { SIDECAR_NAME } from './sidecar.ts';
 import { resolveSidecar, windowsField } from './platform.ts';

@@ -3,7 +3,7 @@
  * and the pod-sidecar rule, which checks that what runs is what idgate would inject.
  */
 import type { Container } from '../admission/k8s.ts';
-import type { SidecarConfig } from '../baseline/types.ts';
+import type { SidecarConfig } from '../config/baseline.ts';
 
 export const SIDECAR_NAME = 'idgate-proxy';
 /**

@@ -3,8 +3,9 @@
  * Pod's annotations and its app containers' ports.
  */
 import type { Container, Pod, PodSpec } from '../admission/k8s.ts';
-import type { SidecarConfig } from '../baseline/types.ts';
+import type { SidecarConfig } from '../config/baseline.ts';
 import { ANNOTATION_ALLOWED_GROUPS, ANNOTATION_PROXY_PORT, ANNOTATION_UPSTREAM_PORT } from '../identity/labels.ts';
+import { quote } from '../text.ts';
 import { SIDECAR_NAME } from './sidecar.ts';
 
 /** The ports and callers of a sidecar about to be injected. */
@@ -55,16 +56,6 @@ export const FOREIGN_SIDECARS: ReadonlySet<string> = new Set(['istio-proxy', 'li
  */
 export function appContainers(spec: PodSpec | undefined): Container[] {
   return (spec?.containers ?? []).filter((c) => c?.name !== SIDECAR_NAME && !FOREIGN_SIDECARS.has(c?.name ?? ''));
-}
-
-/**
- * Quotes a user-supplied value for a message (the injector's reasons and warnings, every rule's
- * violations): JSON escaping removes control characters, the length is bounded, and the cut is
- * marked with ASCII `...` because these texts travel in Warning headers.
- */
-export function quote(value: unknown, max = 60): string {
-  const s = typeof value === 'string' ? value : JSON.stringify(value) ?? 'undefined';
-  return JSON.stringify(s.length > max ? s.slice(0, max) + '...' : s);
 }
 
 // A decimal port, without sign, exponent or leading zeros that Number() would accept.

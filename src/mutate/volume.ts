@@ -5,10 +5,11 @@
  */
 import type { Pod, Volume, VolumeMount } from '../admission/k8s.ts';
 import type { PatchOperation } from '../admission/types.ts';
-import type { SidecarConfig } from '../baseline/types.ts';
+import type { SidecarConfig } from '../config/baseline.ts';
+import { quote } from '../text.ts';
 import { appendPatch, pointer } from './patch.ts';
 import { KUBE_API_VOLUME_NAME, TOKEN_MOUNT_PATH, TOKEN_VOLUME_NAME } from './sidecar.ts';
-import { appContainers, quote } from './upstream.ts';
+import { appContainers } from './upstream.ts';
 
 /** File name of the token inside the mount: the token is at `${TOKEN_MOUNT_PATH}/token`. */
 export const TOKEN_PATH = 'token';

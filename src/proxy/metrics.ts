@@ -5,7 +5,7 @@
 import { Counter, Histogram, type Registry } from 'prom-client';
 
 /** Decisions a request can end in (the `decision` label). */
-export type Decision = 'allowed' | 'skipped' | 'unauthorized' | 'forbidden' | 'bad_request' | 'unavailable';
+export type DecisionLabel = 'allowed' | 'skipped' | 'unauthorized' | 'forbidden' | 'bad_request' | 'unavailable';
 
 /** The proxy's metrics, one field per Prometheus metric (names in {@link createProxyMetrics}). */
 export interface ProxyMetrics {

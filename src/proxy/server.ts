@@ -16,7 +16,7 @@ import { ProxyDenial } from './errors.ts';
 import { createForwarder } from './forward.ts';
 import { isProbe, pathOf } from './paths.ts';
 import { refuse, refuseUpgrade } from './refuse.ts';
-import { createProxyMetrics, type Decision } from './metrics.ts';
+import { createProxyMetrics, type DecisionLabel } from './metrics.ts';
 import { createTokenCache, tokenKey, type VerifiedIdentity } from './token-cache.ts';
 import { createVerifier, type FetchLike, type Verifier } from './verifier.ts';
 import { kubernetesIssuerFetch } from './kubernetes-issuer.ts';
@@ -57,7 +57,7 @@ const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i;
 /** Extra fields of the decision log line of an upgrade request. */
 const UPGRADE_FIELDS = Object.freeze({ upgrade: true });
 
-const DECISION_OF: Record<ProxyDenial['code'], Decision> = {
+const DECISION_OF: Record<ProxyDenial['code'], DecisionLabel> = {
   IDGATE_PROXY_NO_TOKEN: 'unauthorized',
   IDGATE_PROXY_INVALID_TOKEN: 'unauthorized',
   IDGATE_PROXY_BAD_REQUEST: 'bad_request',
@@ -146,7 +146,7 @@ export function createProxy(deps: ProxyDeps): http.Server {
     return new ProxyDenial('IDGATE_PROXY_IDP_UNAVAILABLE', 503, 'the request could not be authenticated, retry later');
   }
 
-  function logDecision(req: http.IncomingMessage, decision: Decision, fields: Record<string, unknown>): void {
+  function logDecision(req: http.IncomingMessage, decision: DecisionLabel, fields: Record<string, unknown>): void {
     metrics.requests.inc({ decision });
     const forwarded = decision === 'allowed' || decision === 'skipped';
     // Forwarded requests log at debug: below that level, skip building a line nobody writes.

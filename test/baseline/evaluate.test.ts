@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { KubeObject } from '../../src/admission/k8s.ts';
 import { evaluate, findingMode, judgesKind, modeFor } from '../../src/baseline/evaluate.ts';
-import type { Operation } from '../../src/baseline/types.ts';
+import type { Operation } from '../../src/admission/types.ts';
 import { BindingIndex } from '../../src/identity/index.ts';
 import { testBaseline, type BaselineOverrides } from '../support/baseline.ts';
 

@@ -4,7 +4,8 @@ import { pino } from 'pino';
 import type { KubeObject } from '../../src/admission/k8s.ts';
 import type { AdmissionRequest } from '../../src/admission/types.ts';
 import { createValidateHandler, formatWarning, MAX_WARNING_LENGTH } from '../../src/baseline/handler.ts';
-import type { Baseline, Operation } from '../../src/baseline/types.ts';
+import type { Operation } from '../../src/admission/types.ts';
+import type { Baseline } from '../../src/config/baseline.ts';
 import { BindingIndex } from '../../src/identity/index.ts';
 import { testBaseline, type BaselineOverrides } from '../support/baseline.ts';
 

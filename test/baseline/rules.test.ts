@@ -15,7 +15,9 @@ import { beingDeleted, INTEGRITY_RULES_BY_KIND, RULES_BY_KIND, type Scope } from
 /** idgate's own username in the tables (cases with `self: true` run with it known). */
 const SELF = 'system:serviceaccount:idgate-system:idgate';
 import type { Finding } from '../../src/baseline/rules/common.ts';
-import { RULE_IDS, type Operation, type Rule, type RuleContext } from '../../src/baseline/types.ts';
+import type { Operation } from '../../src/admission/types.ts';
+import { RULE_IDS } from '../../src/config/baseline.ts';
+import type { Rule, RuleContext } from '../../src/baseline/types.ts';
 import { BindingIndex } from '../../src/identity/index.ts';
 import { testBaseline, type BaselineOverrides } from '../support/baseline.ts';
 

@@ -5,7 +5,7 @@ import fjp from 'fast-json-patch';
 import { pino } from 'pino';
 import type { Pod } from '../../src/admission/k8s.ts';
 import type { AdmissionRequest, AdmissionResult } from '../../src/admission/types.ts';
-import type { Baseline } from '../../src/baseline/types.ts';
+import type { Baseline } from '../../src/config/baseline.ts';
 import { BindingIndex } from '../../src/identity/index.ts';
 import { IDENTITY_UNAVAILABLE_CODE, createMutateHandler, type MutationOutcome } from '../../src/mutate/handler.ts';
 import { IDENTITY_UNAVAILABLE_WARNING } from '../../src/mutate/mutate.ts';

@@ -3,7 +3,7 @@
  * (examples/baseline.yaml, docs/design.md#baseline), with the defaults the loader applies. Tests
  * override only what they are about.
  */
-import type { Baseline, SidecarConfig } from '../../src/baseline/types.ts';
+import type { Baseline, SidecarConfig } from '../../src/config/baseline.ts';
 
 /** What a test may override; `sidecar` and `identity` are merged field by field. */
 export type BaselineOverrides = Partial<Omit<Baseline, 'sidecar' | 'identity' | 'trustedIssuerSet'>> & {

@@ -4,7 +4,7 @@
  * granting itself a group another namespace's NetworkPolicies trust.
  */
 import type { OIDCGroupBindingObject } from '../../admission/k8s.ts';
-import { quote } from '../../mutate/upstream.ts';
+import { quote } from '../../text.ts';
 import type { Rule } from '../types.ts';
 import { asArray, globToRegExp, writes, type Finding } from './common.ts';
 

@@ -2,7 +2,8 @@
  * Helpers shared by the rule families: the extended violation they return, paths, guards for
  * untrusted JSON. Messages quote user values with the injector's `quote` (mutate/upstream.ts).
  */
-import type { RuleContext, RuleId, Violation } from '../types.ts';
+import type { RuleId } from '../../config/baseline.ts';
+import type { RuleContext, Violation } from '../types.ts';
 
 /**
  * A {@link Violation} with what evaluate.ts needs beyond it. Rules return Findings; to every

@@ -18,7 +18,7 @@ import { serviceAccountOf, type ObjectMeta, type Pod } from '../../admission/k8s
 import { ANNOTATION_INJECTED, isIdentityAnnotation, isIdentityLabel } from '../../identity/labels.ts';
 import { computeIdentity } from '../../mutate/identity.ts';
 import { isMirrorPod } from '../../mutate/should-inject.ts';
-import { quote } from '../../mutate/upstream.ts';
+import { quote } from '../../text.ts';
 import type { Rule, RuleContext } from '../types.ts';
 import { keyPath, NAMESPACE_INJECT_LABEL, UNAVAILABLE_MESSAGE, writes, type Finding } from './common.ts';
 

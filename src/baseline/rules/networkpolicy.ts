@@ -6,7 +6,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import type { LabelSelector, NetworkPolicy, NetworkPolicyPeer } from '../../admission/k8s.ts';
 import { GROUP_LABEL_PREFIX, isIdentityLabel } from '../../identity/labels.ts';
-import { quote } from '../../mutate/upstream.ts';
+import { quote } from '../../text.ts';
 import type { Rule, RuleContext } from '../types.ts';
 import { asArray, keyPath, UNAVAILABLE_MESSAGE, writes, type Finding } from './common.ts';
 import { isRecord } from '../../admission/k8s.ts';

@@ -12,8 +12,9 @@
  */
 import { serviceAccountOf, type ObjectMeta, type Pod, type PodSpec } from '../../admission/k8s.ts';
 import { isMirrorPod } from '../../mutate/should-inject.ts';
-import { quote } from '../../mutate/upstream.ts';
-import type { Rule, RuleContext, RuleId } from '../types.ts';
+import { quote } from '../../text.ts';
+import type { RuleId } from '../../config/baseline.ts';
+import type { Rule, RuleContext } from '../types.ts';
 import {
   UNAVAILABLE_MESSAGE, writes, type Finding,
 } from './common.ts';

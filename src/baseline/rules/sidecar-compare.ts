@@ -20,9 +20,9 @@
 import { isDeepStrictEqual } from 'node:util';
 import type { Container, PodSpec, Volume, VolumeMount } from '../../admission/k8s.ts';
 import { KUBE_API_MOUNT_PATH, KUBE_API_VOLUME_NAME, SIDECAR_NAME } from '../../mutate/sidecar.ts';
-import { quote } from '../../mutate/upstream.ts';
+import { quote } from '../../text.ts';
 import { kubeApiVolume, ROOT_CA_CONFIGMAP } from '../../mutate/volume.ts';
-import type { SidecarConfig } from '../types.ts';
+import type { SidecarConfig } from '../../config/baseline.ts';
 import { asArray, type Finding } from './common.ts';
 import { acceptedImagesText, acceptedSidecarImage } from './sidecar-image.ts';
 

@@ -15,7 +15,7 @@
  *    whole reference (`*` also matches `/`, `:` and `@`), alone or once its digest is removed,
  *    so `mirror.example.com/idgate:0.1.0` also accepts `mirror.example.com/idgate:0.1.0@sha256:…`.
  */
-import type { SidecarConfig } from '../types.ts';
+import type { SidecarConfig } from '../../config/baseline.ts';
 import { globToRegExp } from './common.ts';
 
 /** A parsed image reference (distribution/reference grammar, simplified). */

@@ -6,7 +6,7 @@
 import type { ObjectMeta, PodSpec } from '../../admission/k8s.ts';
 import type { SidecarParams } from '../../mutate/sidecar.ts';
 import { resolveSidecar } from '../../mutate/platform.ts';
-import type { SidecarConfig } from '../types.ts';
+import type { SidecarConfig } from '../../config/baseline.ts';
 
 /** The sidecar's parameters, or why (and at which field) the injector would build none. */
 export type ParamsResult =

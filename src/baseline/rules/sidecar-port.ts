@@ -17,7 +17,7 @@
 import type { NetworkPolicy } from '../../admission/k8s.ts';
 import { LABEL_SERVICE_ACCOUNT } from '../../identity/labels.ts';
 import { SIDECAR_NAME } from '../../mutate/sidecar.ts';
-import { quote } from '../../mutate/upstream.ts';
+import { quote } from '../../text.ts';
 import type { Rule } from '../types.ts';
 import { asArray, writes, type Finding } from './common.ts';
 

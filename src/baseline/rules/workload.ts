@@ -18,7 +18,8 @@ import type { KubeObject, PodSpec, PodTemplateSpec } from '../../admission/k8s.t
 import { identityKeysOf } from './identity.ts';
 import { optedOut } from '../../mutate/should-inject.ts';
 import { SIDECAR_NAME } from '../../mutate/sidecar.ts';
-import type { Rule, RuleContext, RuleId } from '../types.ts';
+import type { RuleId } from '../../config/baseline.ts';
+import type { Rule, RuleContext } from '../types.ts';
 import { keyPath, writes, type Finding } from './common.ts';
 import { isRecord } from '../../admission/k8s.ts';
 import { checkHostNetwork, checkMaxGroups, checkServiceAccount, type PodView } from './pod.ts';

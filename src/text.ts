@@ -1,0 +1,14 @@
+/**
+ * Text helpers shared by the injector (mutate/) and the rules (baseline/): a neutral module, so
+ * neither folder imports the other for them.
+ */
+
+/**
+ * Quotes a user-supplied value for a message (the injector's reasons and warnings, every rule's
+ * violations): JSON escaping removes control characters, the length is bounded, and the cut is
+ * marked with ASCII `...` because these texts travel in Warning headers.
+ */
+export function quote(value: unknown, max = 60): string {
+  const s = typeof value === 'string' ? value : JSON.stringify(value) ?? 'undefined';
+  return JSON.stringify(s.length > max ? s.slice(0, max) + '...' : s);
+}

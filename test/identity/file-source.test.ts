@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import { BindingError, ERR_BINDINGS_FILE } from '../../src/identity/binding.ts';
-import { createFileIdentitySource, loadBindingsFile, parseBindingsYaml } from '../../src/identity/file-source.ts';
+import { createFileIdentitySource, DEFAULT_SETTLE_MS, loadBindingsFile, parseBindingsYaml } from '../../src/identity/file-source.ts';
 import { GROUP_LABEL_PREFIX } from '../../src/identity/labels.ts';
 import { createMutateHandler } from '../../src/mutate/handler.ts';
 import { createApp } from '../../src/webhook/app.ts';
@@ -170,7 +170,9 @@ describe('a bindings file rewritten in place under admission load', () => {
     const file = join(dir, 'bindings.yaml');
     await writeFile(file, bindingsText(0));
     const { logger, lines } = captureLogger();
-    const source = createFileIdentitySource({ path: file, logger, watch: true, pollMs: 5, settleMs: 50 });
+    // The production settle time: with 50 ms, a writer stalled mid-file by a loaded machine (load
+    // average 15 on 2 cores) looked settled, and the test measured the shortcut, not the product.
+    const source = createFileIdentitySource({ path: file, logger, watch: true, pollMs: 5, settleMs: DEFAULT_SETTLE_MS });
     await source.start();
     const mutate = createMutateHandler({ baseline: () => testBaseline(), identity: source.index, logger, version: '0.1.0' });
     const app = createApp({ logger, metrics: createMetrics(undefined, { processMetrics: false }), readiness: createReadiness(), mutate, validate: () => allowed(), validateIntegrity: () => allowed() });

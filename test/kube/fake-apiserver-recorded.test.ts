@@ -15,6 +15,7 @@ import { readRecorded, readRecordedLines } from '../support/recorded.ts';
 import { loadKubeConfig } from '../../src/kube/config.ts';
 import { createKubeIdentitySource } from '../../src/kube/identity-source.ts';
 import { silentLogger } from '../support/logger.ts';
+import { watchEvents } from '../support/watch-events.ts';
 
 /**
  * The shape of a JSON value: objects as their keys (sorted) with the shapes of their values,
@@ -72,28 +73,14 @@ describe('fake API server answers as the recorded kube-apiserver', () => {
 
   it('a watch: ADDED objects carry kind; BOOKMARKs carry only the kind and a resourceVersion', async () => {
     const recorded = readRecordedLines('api/pods-watch-with-bookmarks.jsonl');
-    const controller = new AbortController();
-    const res = await fetch(`${api.url}/api/v1/namespaces/payments/pods?watch=true&allowWatchBookmarks=true`, { signal: controller.signal });
-    const events: any[] = [];
-    let buffer = '';
-    const decoder = new TextDecoder();
-    try {
-      for await (const chunk of res.body!) {
-        buffer += decoder.decode(chunk, { stream: true });
-        for (let nl = buffer.indexOf('\n'); nl >= 0; nl = buffer.indexOf('\n')) {
-          events.push(JSON.parse(buffer.slice(0, nl)));
-          buffer = buffer.slice(nl + 1);
-        }
-        if (events.some((e) => e.type === 'BOOKMARK')) break;
-      }
-    } finally {
-      controller.abort();
-    }
+    const events = await watchEvents(`${api.url}/api/v1/namespaces/payments/pods?watch=true&allowWatchBookmarks=true`,
+      (seen) => seen.some((e) => e.type === 'BOOKMARK'));
     const added = events.filter((e) => e.type === 'ADDED');
     const recordedAdded = recorded.filter((e) => e.type === 'ADDED');
     assert.equal(added.length, recordedAdded.length);
     assert.deepEqual(shape(added[0]), shape(recordedAdded[0]));
     const bookmark = events.find((e) => e.type === 'BOOKMARK');
+    assert.ok(bookmark, 'a BOOKMARK arrived');
     const recordedBookmark = recorded.find((e) => e.type === 'BOOKMARK');
     assert.equal(bookmark.object.kind, recordedBookmark.object.kind);
     assert.equal(bookmark.object.apiVersion, recordedBookmark.object.apiVersion);

@@ -11,33 +11,10 @@ import { join } from 'node:path';
 import { ApiException, CoreV1Api, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { startFakeApiServer, type FakeApiServer, type KubeObject } from '../support/fake-apiserver.ts';
 import { loadKubeConfig } from '../../src/kube/config.ts';
+import { watchEvents } from '../support/watch-events.ts';
 
 const pod = (name: string, namespace: string, labels: Record<string, string> = {}): KubeObject =>
   ({ apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace, labels }, spec: { containers: [{ name: 'c', image: 'nginx' }] } });
-
-/** Reads a watch stream until `n` events arrived (or the stream ended), then aborts it. */
-async function watchEvents(url: string, n: number): Promise<Array<{ type: string; object: any }>> {
-  const controller = new AbortController();
-  const res = await fetch(url, { signal: controller.signal });
-  assert.equal(res.status, 200);
-  const events: Array<{ type: string; object: any }> = [];
-  const decoder = new TextDecoder();
-  let buffer = '';
-  try {
-    for await (const chunk of res.body!) {
-      buffer += decoder.decode(chunk, { stream: true });
-      let nl: number;
-      while ((nl = buffer.indexOf('\n')) >= 0) {
-        events.push(JSON.parse(buffer.slice(0, nl)));
-        buffer = buffer.slice(nl + 1);
-        if (events.length >= n) return events;
-      }
-    }
-  } finally {
-    controller.abort();
-  }
-  return events;
-}
 
 describe('fake API server', () => {
   let api: FakeApiServer;

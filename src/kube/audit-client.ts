@@ -15,6 +15,7 @@ import {
 import type { KubeObject } from '../admission/k8s.ts';
 
 import { NotServedError, type AuditClient, type AuditResource } from '../audit/cluster.ts';
+import { statusMessage } from './status.ts';
 
 export { ERR_NOT_SERVED, NotServedError, type AuditClient, type AuditResource, type WritableObject } from '../audit/cluster.ts';
 
@@ -145,14 +146,8 @@ export function isClusterError(err: unknown): boolean {
 /** A short, user-facing description of an API error. */
 export function describeApiError(err: unknown): string {
   if (err instanceof ApiException) {
-    let reason = '';
-    try {
-      const body: unknown = typeof err.body === 'string' ? JSON.parse(err.body) : err.body;
-      if (typeof body === 'object' && body !== null && 'message' in body) reason = `: ${String((body as { message: unknown }).message)}`;
-    } catch {
-      // not a Status body
-    }
-    return `HTTP ${err.code}${reason}`;
+    const message = statusMessage(err.body);
+    return `HTTP ${err.code}${message !== undefined ? `: ${message}` : ''}`;
   }
   return err instanceof Error ? err.message : String(err);
 }

@@ -11,34 +11,18 @@ import type { NetworkPolicy, Pod } from '../admission/k8s.ts';
 import { ApiCallError, type NetworkPolicyClient, type PodClient } from '../controller/ports.ts';
 import { describeError } from './informer.ts';
 import { createLeanPatcher } from './lean-patch.ts';
+import { statusMessage } from './status.ts';
 
 /** The field manager recorded in managedFields for idgate's writes (`kubectl get -o yaml --show-managed-fields`). */
 export const FIELD_MANAGER = 'idgate';
 
-/**
- * The API server's own words for a failure: client-node 2.0.1 puts the raw Status body (a JSON
- * string) in ApiException.body and only "HTTP-Code: 403" in its message, so an admission
- * webhook's denial or an RBAC refusal would otherwise be lost.
- */
+/** A failure of a client-node call: the API server's Status message when it sent one. */
 function apiMessage(err: unknown): string {
   if (err instanceof ApiException) {
     const message = statusMessage(err.body);
     if (message !== undefined) return `${err.code}: ${message}`;
   }
   return describeError(err);
-}
-
-/** The `message` of a Status body (an object or its JSON text), if it has one. */
-function statusMessage(body: unknown): string | undefined {
-  if (typeof body === 'string') {
-    try {
-      body = JSON.parse(body);
-    } catch {
-      return undefined;
-    }
-  }
-  const message = (body as { message?: unknown } | undefined)?.message;
-  return typeof message === 'string' && message !== '' ? message : undefined;
 }
 
 /** Runs `call`, turning any failure into an {@link ApiCallError} about `what`. */

@@ -9,7 +9,9 @@ import { createServer } from 'node:https';
 import { join } from 'node:path';
 
 const [dir = 'certs', patchBytesArg = '1000'] = process.argv.slice(2);
-const patch = Buffer.from('x'.repeat(Math.ceil((Number(patchBytesArg) * 3) / 4))).toString('base64').slice(0, Number(patchBytesArg));
+const patch = Buffer.from('x'.repeat(Math.ceil((Number(patchBytesArg) * 3) / 4)))
+  .toString('base64')
+  .slice(0, Number(patchBytesArg));
 
 const server = createServer({ cert: readFileSync(join(dir, 'tls.crt')), key: readFileSync(join(dir, 'tls.key')) }, (req, res) => {
   const chunks: Buffer[] = [];

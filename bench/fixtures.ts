@@ -33,7 +33,14 @@ function managedFields(bytes: number): Obj[] {
   for (let i = 0; size < bytes; i++) {
     const fields: Obj = {};
     for (let f = 0; f < 40; f++) fields[`f:field-${i}-${f}`] = { '.': {}, 'f:value': {} };
-    const entry = { manager: `controller-${i}`, operation: 'Update', apiVersion: 'v1', time: '2026-11-29T08:00:00Z', fieldsType: 'FieldsV1', fieldsV1: { 'f:spec': fields } };
+    const entry = {
+      manager: `controller-${i}`,
+      operation: 'Update',
+      apiVersion: 'v1',
+      time: '2026-11-29T08:00:00Z',
+      fieldsType: 'FieldsV1',
+      fieldsV1: { 'f:spec': fields },
+    };
     size += JSON.stringify(entry).length;
     entries.push(entry);
   }
@@ -49,7 +56,9 @@ function pod(containers: number, managedBytes: number): Obj {
       namespace: 'payments',
       labels: { app: 'payments-api', 'pod-template-hash': '7d9c6b5f4', 'app.kubernetes.io/version': '1.4.2' },
       annotations: { 'idgate.dev/allowed-groups': 'payments-writers,payments-admins', 'prometheus.io/scrape': 'true' },
-      ownerReferences: [{ apiVersion: 'apps/v1', kind: 'ReplicaSet', name: 'payments-api-7d9c6b5f4', uid: randomUUID(), controller: true, blockOwnerDeletion: true }],
+      ownerReferences: [
+        { apiVersion: 'apps/v1', kind: 'ReplicaSet', name: 'payments-api-7d9c6b5f4', uid: randomUUID(), controller: true, blockOwnerDeletion: true },
+      ],
       ...(managedBytes > 0 ? { managedFields: managedFields(managedBytes) } : {}),
     },
     spec: {
@@ -79,7 +88,11 @@ function reviewOf(object: Obj, kind: string, group: string, resource: string): O
       requestResource: { group, version: 'v1', resource },
       namespace: 'payments',
       operation: 'CREATE',
-      userInfo: { username: 'system:serviceaccount:kube-system:replicaset-controller', uid: randomUUID(), groups: ['system:serviceaccounts', 'system:authenticated'] },
+      userInfo: {
+        username: 'system:serviceaccount:kube-system:replicaset-controller',
+        uid: randomUUID(),
+        groups: ['system:serviceaccounts', 'system:authenticated'],
+      },
       object,
       oldObject: null,
       dryRun: false,

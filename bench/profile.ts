@@ -30,8 +30,17 @@ if (!(scenario in SCENARIOS) || !['idgate', 'bare'].includes(target)) {
   process.exit(2);
 }
 
-interface ProfileNode { id: number; callFrame: { functionName: string; url: string; lineNumber: number }; children?: number[] }
-interface CpuProfile { nodes: ProfileNode[]; startTime: number; samples: number[]; timeDeltas: number[] }
+interface ProfileNode {
+  id: number;
+  callFrame: { functionName: string; url: string; lineNumber: number };
+  children?: number[];
+}
+interface CpuProfile {
+  nodes: ProfileNode[];
+  startTime: number;
+  samples: number[];
+  timeDeltas: number[];
+}
 
 /** Self time per function over [from, to] (monotonic clock, µs). */
 function selfTimes(profile: CpuProfile, from: number, to: number): { total: number; rows: Array<[string, number]> } {
@@ -44,7 +53,10 @@ function selfTimes(profile: CpuProfile, from: number, to: number): { total: numb
     const dt = profile.timeDeltas[i + 1] ?? 0;
     if (t < from || t > to) return;
     const { functionName, url, lineNumber } = byId.get(id)!.callFrame;
-    const where = url.replace(/^.*node_modules\//, '').replace(ROOT, '').replace(/^file:\/\//, '');
+    const where = url
+      .replace(/^.*node_modules\//, '')
+      .replace(ROOT, '')
+      .replace(/^file:\/\//, '');
     const name = `${functionName || '(anonymous)'}${where ? ` ${where}:${lineNumber + 1}` : ''}`;
     self.set(name, (self.get(name) ?? 0) + dt);
     total += dt;
@@ -59,22 +71,40 @@ await writeCertFiles(dir, { ca: ca.cert, cert: leaf.cert, key: leaf.key });
 await writeFile(join(dir, 'bindings.yaml'), bindingsYaml(10_000));
 const profDir = join(dir, 'profile');
 const port = 18_000 + Math.floor(Math.random() * 1000);
-const args = target === 'bare'
-  ? ['bench/bare-server.ts', dir, '2700']
-  : ['dist/src/cli/main.js', 'webhook', '--config', 'examples/baseline.yaml', '--bindings-file', join(dir, 'bindings.yaml'), '--tls-dir', dir, '--listen', `127.0.0.1:${port}`];
+const args =
+  target === 'bare'
+    ? ['bench/bare-server.ts', dir, '2700']
+    : [
+        'dist/src/cli/main.js',
+        'webhook',
+        '--config',
+        'examples/baseline.yaml',
+        '--bindings-file',
+        join(dir, 'bindings.yaml'),
+        '--tls-dir',
+        dir,
+        '--listen',
+        `127.0.0.1:${port}`,
+      ];
 const child = spawn(process.execPath, ['--cpu-prof', `--cpu-prof-dir=${profDir}`, ...args], {
   cwd: ROOT,
   stdio: ['ignore', 'pipe', 'inherit'],
   env: { ...process.env, NODE_OPTIONS: '--max-old-space-size=128 --max-semi-space-size=16' },
 });
-const listening = target === 'bare'
-  ? await new Promise<number>((resolve) => child.stdout!.once('data', (d) => resolve(Number(String(d).trim()))))
-  : port;
+const listening = target === 'bare' ? await new Promise<number>((resolve) => child.stdout!.once('data', (d) => resolve(Number(String(d).trim())))) : port;
 child.stdout!.resume();
 await new Promise((r) => setTimeout(r, 2000)); // started, bindings loaded
 
 const { path, body } = SCENARIOS[scenario];
-const load = (duration: number) => autocannon({ url: `https://127.0.0.1:${listening}${path}`, method: 'POST', headers: { 'content-type': 'application/json' }, body, connections: 16, duration });
+const load = (duration: number) =>
+  autocannon({
+    url: `https://127.0.0.1:${listening}${path}`,
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body,
+    connections: 16,
+    duration,
+  });
 await load(2);
 // V8 stamps samples with the monotonic clock in µs, the clock process.hrtime reads.
 const now = () => Number(process.hrtime.bigint() / 1000n);
@@ -88,7 +118,9 @@ const file = (await readdir(profDir)).find((f) => f.endsWith('.cpuprofile'));
 const profile = JSON.parse(await readFile(join(profDir, file!), 'utf8')) as CpuProfile;
 const { total, rows } = selfTimes(profile, from, to);
 const rps = result.requests.average;
-console.log(`${target}, ${scenario}: ${Math.round(rps)} req/s with 16 connections (${result.non2xx + result.errors} failed); ${(1e6 / rps).toFixed(1)} µs per request`);
+console.log(
+  `${target}, ${scenario}: ${Math.round(rps)} req/s with 16 connections (${result.non2xx + result.errors} failed); ${(1e6 / rps).toFixed(1)} µs per request`,
+);
 console.log(`profile: ${join(profDir, file!)}`);
 console.log('');
 console.log('| self time | % | µs per request |');

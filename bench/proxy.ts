@@ -26,9 +26,14 @@ interface AutocannonResult {
   errors: number;
   non2xx: number;
 }
-interface AutocannonRequest { headers?: Record<string, string> }
+interface AutocannonRequest {
+  headers?: Record<string, string>;
+}
 type Autocannon = (opts: {
-  url: string; connections: number; duration: number; headers?: Record<string, string>;
+  url: string;
+  connections: number;
+  duration: number;
+  headers?: Record<string, string>;
   requests?: Array<{ setupRequest: (req: AutocannonRequest) => AutocannonRequest }>;
 }) => Promise<AutocannonResult>;
 
@@ -45,7 +50,10 @@ function loadOptions(t: Target, connections: number, duration: number) {
   const tokens = t.tokens;
   if (!tokens) return { url: t.url, connections, duration, headers: t.headers };
   let next = 0;
-  const setupRequest = (req: AutocannonRequest): AutocannonRequest => ({ ...req, headers: { ...req.headers, authorization: `Bearer ${tokens[next++ % tokens.length]}` } });
+  const setupRequest = (req: AutocannonRequest): AutocannonRequest => ({
+    ...req,
+    headers: { ...req.headers, authorization: `Bearer ${tokens[next++ % tokens.length]}` },
+  });
   return { url: t.url, connections, duration, requests: [{ setupRequest }] };
 }
 
@@ -60,10 +68,12 @@ async function listenAndReport(server: http.Server): Promise<void> {
 if (role === 'upstream') {
   // A small JSON answer, like a typical API: the point is the proxy's overhead, not the app's.
   const body = JSON.stringify({ ok: true, items: [1, 2, 3] });
-  await listenAndReport(http.createServer((req, res) => {
-    req.resume();
-    req.on('end', () => res.writeHead(200, { 'content-type': 'application/json' }).end(body));
-  }));
+  await listenAndReport(
+    http.createServer((req, res) => {
+      req.resume();
+      req.on('end', () => res.writeHead(200, { 'content-type': 'application/json' }).end(body));
+    }),
+  );
 } else if (role === 'proxy') {
   const input = JSON.parse(process.argv[3]!) as ProxyConfigInput;
   await listenAndReport(createProxy({ config: buildProxyConfig(input), logger: pino({ level: 'silent' }), registry: new Registry() }));
@@ -131,7 +141,9 @@ async function main(): Promise<void> {
     sequential.push(`| ${t.name} | ${Math.round(r.requests.average).toLocaleString('en-US')} | ${Math.round(us)} | ${added} |`);
   }
 
-  console.log(`idgate proxy benchmark: ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? 'unknown'}), Node ${process.version}, ${duration} s per scenario, loopback\n`);
+  console.log(
+    `idgate proxy benchmark: ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? 'unknown'}), Node ${process.version}, ${duration} s per scenario, loopback\n`,
+  );
   console.log('Under load (32 connections):\n');
   console.log('| target | req/s | latency avg (ms) | p99 (ms) | added avg latency |');
   console.log('| --- | ---: | ---: | ---: | ---: |');

@@ -48,7 +48,12 @@ async function apiserverRole(): Promise<void> {
   let changedAt = 0;
   let mark = 0;
   const bindingRef = { apiVersion: 'idgate.dev/v1alpha1', kind: 'OIDCGroupBinding', metadata: { namespace: 'payments', name: 'writers' } };
-  const groupsOf = (labels: Record<string, string> | undefined) => Object.keys(labels ?? {}).filter((k) => k.startsWith('group.idgate.dev/')).map((k) => k.slice(17)).sort().join();
+  const groupsOf = (labels: Record<string, string> | undefined) =>
+    Object.keys(labels ?? {})
+      .filter((k) => k.startsWith('group.idgate.dev/'))
+      .map((k) => k.slice(17))
+      .sort()
+      .join();
 
   process.on('message', (m: Msg) => {
     if (m.cmd === 'seed') {
@@ -58,8 +63,14 @@ async function apiserverRole(): Promise<void> {
       ]);
       for (let i = 0; i < PODS; i++) {
         api.create({
-          apiVersion: 'v1', kind: 'Pod',
-          metadata: { name: `api-${i}`, namespace: 'payments', labels: { app: 'api', ...identityLabels('api', BOTH) }, annotations: identityAnnotations({ groups: BOTH, bindings: ['payments/writers'] }, '0.1.0') },
+          apiVersion: 'v1',
+          kind: 'Pod',
+          metadata: {
+            name: `api-${i}`,
+            namespace: 'payments',
+            labels: { app: 'api', ...identityLabels('api', BOTH) },
+            annotations: identityAnnotations({ groups: BOTH, bindings: ['payments/writers'] }, '0.1.0'),
+          },
           spec: { serviceAccountName: 'api', containers: [{ name: 'app', image: 'app:1' }] },
           status: { phase: 'Running' },
         });
@@ -119,18 +130,32 @@ async function fixedRate(port: number, ca: string, body: string, ms: number): Pr
   for (let i = 0; i < total; i++) {
     const wait = start + (i * 1000) / RATE - performance.now();
     if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-    inflight.push(new Promise<void>((resolve) => {
-      const sent = performance.now();
-      const req = request({ host: '127.0.0.1', port, path: '/mutate/pods', method: 'POST', agent, ca, servername: 'localhost', headers: { 'content-type': 'application/json' } }, (res) => {
-        res.resume();
-        res.on('end', () => {
-          if (res.statusCode === 200) samples.push({ sentAt: sent - start, ms: performance.now() - sent });
-          resolve();
-        });
-      });
-      req.on('error', () => resolve());
-      req.end(body);
-    }));
+    inflight.push(
+      new Promise<void>((resolve) => {
+        const sent = performance.now();
+        const req = request(
+          {
+            host: '127.0.0.1',
+            port,
+            path: '/mutate/pods',
+            method: 'POST',
+            agent,
+            ca,
+            servername: 'localhost',
+            headers: { 'content-type': 'application/json' },
+          },
+          (res) => {
+            res.resume();
+            res.on('end', () => {
+              if (res.statusCode === 200) samples.push({ sentAt: sent - start, ms: performance.now() - sent });
+              resolve();
+            });
+          },
+        );
+        req.on('error', () => resolve());
+        req.end(body);
+      }),
+    );
   }
   await Promise.all(inflight);
   agent.destroy();
@@ -166,11 +191,35 @@ async function main(): Promise<void> {
   const logFile = join(dir, 'webhook.log');
   const log = await open(logFile, 'w');
   // From source (Node strips the types), with the Deployment's heap settings and log level.
-  const webhook = spawn(process.execPath, [
-    'src/cli/main.ts', 'webhook', '--config', 'examples/baseline.yaml', '--kubeconfig', kubeconfig,
-    '--tls-dir', dir, '--listen', `127.0.0.1:${port}`, '--namespace', 'idgate-system', '--log-level', 'info',
-  ], { cwd: ROOT, stdio: ['ignore', log.fd, 'inherit'], env: { ...process.env, NODE_OPTIONS: `--max-old-space-size=128 --max-semi-space-size=16 ${process.env.BENCH_WEBHOOK_NODE_OPTIONS ?? ''}` } });
-  const batches = async () => (await readFile(logFile, 'utf8')).split('\n').filter((l) => l.includes('"relabelled Pods"')).map((l) => JSON.parse(l) as Record<string, unknown>);
+  const webhook = spawn(
+    process.execPath,
+    [
+      'src/cli/main.ts',
+      'webhook',
+      '--config',
+      'examples/baseline.yaml',
+      '--kubeconfig',
+      kubeconfig,
+      '--tls-dir',
+      dir,
+      '--listen',
+      `127.0.0.1:${port}`,
+      '--namespace',
+      'idgate-system',
+      '--log-level',
+      'info',
+    ],
+    {
+      cwd: ROOT,
+      stdio: ['ignore', log.fd, 'inherit'],
+      env: { ...process.env, NODE_OPTIONS: `--max-old-space-size=128 --max-semi-space-size=16 ${process.env.BENCH_WEBHOOK_NODE_OPTIONS ?? ''}` },
+    },
+  );
+  const batches = async () =>
+    (await readFile(logFile, 'utf8'))
+      .split('\n')
+      .filter((l) => l.includes('"relabelled Pods"'))
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
 
   const deadline = Date.now() + 30_000;
   while ((await ask<{ holder: string }>(apiserver, { cmd: 'leader' })).holder === '') {
@@ -181,7 +230,11 @@ async function main(): Promise<void> {
   await fixedRate(port, ca.cert, body, 2000); // warm-up
 
   const { loadavg } = await import('node:os');
-  console.log(`load average ${loadavg().map((l) => l.toFixed(1)).join(' ')} on ${(await import('node:os')).cpus().length} CPUs`);
+  console.log(
+    `load average ${loadavg()
+      .map((l) => l.toFixed(1))
+      .join(' ')} on ${(await import('node:os')).cpus().length} CPUs`,
+  );
   console.log(`relabel bench: ${PODS} Pods, ${ROUNDS} rounds, admission at ${RATE} req/s (POST /mutate/pods) for ${WINDOW_MS} ms per phase`);
   const rows: string[] = [];
   for (let round = 0; round < ROUNDS; round++) {
@@ -205,15 +258,19 @@ async function main(): Promise<void> {
     const api2 = await cpuMs(apiserver.pid!);
     const inWindow = during.filter((s) => s.sentAt <= status.lastPatchMs).map((s) => s.ms);
     const batch = (await batches()).at(-1);
-    rows.push([
-      target === REVOKED ? 'revoke' : 'grant ',
-      `${status.right}/${status.total} right`,
-      `last Pod patched ${(status.lastPatchMs / 1000).toFixed(2)} s after the change`,
-      `(batch ${batch?.ms ?? '?'} ms)`,
-      `requests ${Object.entries(status.counts).map(([k, v]) => `${k} ${v}`).join(', ')}`,
-      `webhook CPU ${cpu1 - cpu0} ms idle, ${cpu2 - cpu1} ms with the relabel (same admission load); fake API server CPU ${api1 - api0} → ${api2 - api1} ms`,
-      `admission p99 idle ${p99(idle.map((s) => s.ms))} ms, during relabel ${p99(inWindow)} ms (n=${inWindow.length}), whole phase ${p99(during.map((s) => s.ms))} ms`,
-    ].join(' | '));
+    rows.push(
+      [
+        target === REVOKED ? 'revoke' : 'grant ',
+        `${status.right}/${status.total} right`,
+        `last Pod patched ${(status.lastPatchMs / 1000).toFixed(2)} s after the change`,
+        `(batch ${batch?.ms ?? '?'} ms)`,
+        `requests ${Object.entries(status.counts)
+          .map(([k, v]) => `${k} ${v}`)
+          .join(', ')}`,
+        `webhook CPU ${cpu1 - cpu0} ms idle, ${cpu2 - cpu1} ms with the relabel (same admission load); fake API server CPU ${api1 - api0} → ${api2 - api1} ms`,
+        `admission p99 idle ${p99(idle.map((s) => s.ms))} ms, during relabel ${p99(inWindow)} ms (n=${inWindow.length}), whole phase ${p99(during.map((s) => s.ms))} ms`,
+      ].join(' | '),
+    );
     console.log(rows.at(-1));
   }
   webhook.kill('SIGTERM');

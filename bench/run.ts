@@ -20,7 +20,9 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
 const BINDINGS = Number(process.env.BENCH_BINDINGS ?? 10_000);
 /** BENCH_SCENARIOS=typical,large runs only those (for quick before/after comparisons). */
-const ONLY = process.env.BENCH_SCENARIOS?.split(',').map((s) => s.trim()).filter(Boolean);
+const ONLY = process.env.BENCH_SCENARIOS?.split(',')
+  .map((s) => s.trim())
+  .filter(Boolean);
 
 async function freePort(): Promise<number> {
   return new Promise((resolve) => {
@@ -34,7 +36,15 @@ async function freePort(): Promise<number> {
 function get(port: number, path: string, ca: string, body?: string): Promise<{ status: number; text: string }> {
   return new Promise((resolve, reject) => {
     const req = request(
-      { host: '127.0.0.1', port, path, method: body ? 'POST' : 'GET', ca, servername: 'localhost', headers: body ? { 'content-type': 'application/json' } : {} },
+      {
+        host: '127.0.0.1',
+        port,
+        path,
+        method: body ? 'POST' : 'GET',
+        ca,
+        servername: 'localhost',
+        headers: body ? { 'content-type': 'application/json' } : {},
+      },
       (res) => {
         let text = '';
         res.on('data', (d) => (text += d));
@@ -49,7 +59,10 @@ function get(port: number, path: string, ca: string, body?: string): Promise<{ s
 async function untilReady(port: number, ca: string, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const ok = await get(port, '/readyz', ca).then((r) => r.status === 200, () => false);
+    const ok = await get(port, '/readyz', ca).then(
+      (r) => r.status === 200,
+      () => false,
+    );
     if (ok) return;
     if (Date.now() > deadline) throw new Error('webhook not ready');
     await new Promise((r) => setTimeout(r, 10));
@@ -106,22 +119,27 @@ async function fixedRate(port: number, scenario: ScenarioName, rate: number, ca:
     const due = start + (i * 1000) / rate;
     const wait = due - performance.now();
     if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-    inflight.push(new Promise<void>((resolve) => {
-      const sent = performance.now();
-      const req = request({ host: '127.0.0.1', port, path, method: 'POST', agent, ca, servername: 'localhost', headers: { 'content-type': 'application/json' } }, (res) => {
-        res.resume();
-        res.on('end', () => {
-          if (res.statusCode === 200) latencies.push(performance.now() - sent);
-          else errors++;
+    inflight.push(
+      new Promise<void>((resolve) => {
+        const sent = performance.now();
+        const req = request(
+          { host: '127.0.0.1', port, path, method: 'POST', agent, ca, servername: 'localhost', headers: { 'content-type': 'application/json' } },
+          (res) => {
+            res.resume();
+            res.on('end', () => {
+              if (res.statusCode === 200) latencies.push(performance.now() - sent);
+              else errors++;
+              resolve();
+            });
+          },
+        );
+        req.on('error', () => {
+          errors++;
           resolve();
         });
-      });
-      req.on('error', () => {
-        errors++;
-        resolve();
-      });
-      req.end(body);
-    }));
+        req.end(body);
+      }),
+    );
   }
   await Promise.all(inflight);
   agent.destroy();
@@ -160,8 +178,16 @@ async function main(): Promise<void> {
   const started = performance.now();
   // The built program, as the image runs it (npm run bench builds first).
   const idgate = startProcess([
-    'dist/src/cli/main.js', 'webhook', '--config', 'examples/baseline.yaml', '--bindings-file', bindingsFile,
-    '--tls-dir', dir, '--listen', `127.0.0.1:${port}`,
+    'dist/src/cli/main.js',
+    'webhook',
+    '--config',
+    'examples/baseline.yaml',
+    '--bindings-file',
+    bindingsFile,
+    '--tls-dir',
+    dir,
+    '--listen',
+    `127.0.0.1:${port}`,
   ]);
   await untilReady(port, ca.cert);
   const startupMs = Math.round(performance.now() - started);
@@ -169,7 +195,11 @@ async function main(): Promise<void> {
 
   const sizes = Object.fromEntries(Object.entries(SCENARIOS).map(([k, v]) => [k, Buffer.byteLength(v.body)]));
   console.log(`idgate bench: ${SECONDS}s per run, ${ROUNDS} rounds alternating with a bare node:https server, ${BINDINGS} bindings loaded`);
-  console.log(`request sizes: ${Object.entries(sizes).map(([k, v]) => `${k} ${(v / 1024).toFixed(1)} KB`).join(', ')}`);
+  console.log(
+    `request sizes: ${Object.entries(sizes)
+      .map(([k, v]) => `${k} ${(v / 1024).toFixed(1)} KB`)
+      .join(', ')}`,
+  );
 
   const rows: string[] = [];
   for (const scenario of (Object.keys(SCENARIOS) as ScenarioName[]).filter((s) => !ONLY || ONLY.includes(s))) {
@@ -207,7 +237,9 @@ async function main(): Promise<void> {
   await stop(idgate);
 
   console.log('');
-  console.log('| request | size | idgate req/s (16 conn) | bare node:https req/s | ratio | fixed rate req/s | p50 ms | p99 ms | max ms | bare p99 ms | failed |');
+  console.log(
+    '| request | size | idgate req/s (16 conn) | bare node:https req/s | ratio | fixed rate req/s | p50 ms | p99 ms | max ms | bare p99 ms | failed |',
+  );
   console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
   for (const row of rows) console.log(row);
   console.log('');

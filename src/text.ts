@@ -9,6 +9,6 @@
  * marked with ASCII `...` because these texts travel in Warning headers.
  */
 export function quote(value: unknown, max = 60): string {
-  const s = typeof value === 'string' ? value : JSON.stringify(value) ?? 'undefined';
-  return JSON.stringify(s.length > max ? s.slice(0, max) + '...' : s);
+  const s = typeof value === 'string' ? value : (JSON.stringify(value) ?? 'undefined');
+  return JSON.stringify(s.length > max ? `${s.slice(0, max)}...` : s);
 }

@@ -24,8 +24,18 @@ export interface KubeObject {
   [k: string]: unknown;
 }
 
-export interface ContainerPort { name?: string; containerPort?: number; protocol?: string; [k: string]: unknown }
-export interface VolumeMount { name?: string; mountPath?: string; readOnly?: boolean; [k: string]: unknown }
+export interface ContainerPort {
+  name?: string;
+  containerPort?: number;
+  protocol?: string;
+  [k: string]: unknown;
+}
+export interface VolumeMount {
+  name?: string;
+  mountPath?: string;
+  readOnly?: boolean;
+  [k: string]: unknown;
+}
 export interface SecurityContext {
   runAsNonRoot?: boolean;
   runAsUser?: number;
@@ -36,7 +46,10 @@ export interface SecurityContext {
   seccompProfile?: { type?: string; localhostProfile?: string };
   [k: string]: unknown;
 }
-export interface ResourceRequirements { requests?: Record<string, string>; limits?: Record<string, string> }
+export interface ResourceRequirements {
+  requests?: Record<string, string>;
+  limits?: Record<string, string>;
+}
 
 export interface Container {
   name?: string;
@@ -52,7 +65,10 @@ export interface Container {
   [k: string]: unknown;
 }
 
-export interface Volume { name?: string; [k: string]: unknown }
+export interface Volume {
+  name?: string;
+  [k: string]: unknown;
+}
 
 export interface PodSpec {
   serviceAccountName?: string;
@@ -74,7 +90,11 @@ export interface PodTemplateSpec {
   spec?: PodSpec;
 }
 
-export interface LabelSelectorRequirement { key?: string; operator?: string; values?: string[] }
+export interface LabelSelectorRequirement {
+  key?: string;
+  operator?: string;
+  values?: string[];
+}
 export interface LabelSelector {
   matchLabels?: Record<string, string>;
   matchExpressions?: LabelSelectorRequirement[];

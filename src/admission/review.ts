@@ -2,14 +2,7 @@
  * Decoding and guarding an AdmissionReview body, and encoding the answer
  * (controller-runtime's http.go). Pure: the HTTP framework hands us the parsed JSON.
  */
-import {
-  ADMISSION_API_VERSION,
-  ADMISSION_KIND,
-  type AdmissionRequest,
-  type AdmissionResponse,
-  type AdmissionResult,
-  type AdmissionReview,
-} from './types.ts';
+import { ADMISSION_API_VERSION, ADMISSION_KIND, type AdmissionRequest, type AdmissionResponse, type AdmissionResult, type AdmissionReview } from './types.ts';
 import { isRecord } from './k8s.ts';
 
 /**

@@ -94,7 +94,10 @@ const SCHEMAS: Record<string, object> = {
     type: 'object',
     properties: {
       metadata,
-      spec: { type: 'object', properties: { jobTemplate: { type: 'object', properties: { spec: { type: 'object', properties: { template: podTemplate } } } } } },
+      spec: {
+        type: 'object',
+        properties: { jobTemplate: { type: 'object', properties: { spec: { type: 'object', properties: { template: podTemplate } } } } },
+      },
     },
   },
   NetworkPolicy: {

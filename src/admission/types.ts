@@ -10,8 +10,16 @@ export const ADMISSION_KIND = 'AdmissionReview';
 /** `request.operation`: what the API server is about to do with the object. */
 export type Operation = 'CREATE' | 'UPDATE' | 'DELETE' | 'CONNECT';
 
-export interface GroupVersionKind { group: string; version: string; kind: string }
-export interface GroupVersionResource { group: string; version: string; resource: string }
+export interface GroupVersionKind {
+  group: string;
+  version: string;
+  kind: string;
+}
+export interface GroupVersionResource {
+  group: string;
+  version: string;
+  resource: string;
+}
 
 export interface AdmissionRequest {
   uid: string;
@@ -38,9 +46,7 @@ export interface Status {
 }
 
 /** A JSONPatch (RFC 6902) operation as idgate emits them. */
-export type PatchOperation =
-  | { op: 'add' | 'replace'; path: string; value: unknown }
-  | { op: 'remove'; path: string };
+export type PatchOperation = { op: 'add' | 'replace'; path: string; value: unknown } | { op: 'remove'; path: string };
 
 /** The response a handler returns; the admission layer adds the request's uid. */
 export interface AdmissionResult {

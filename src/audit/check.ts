@@ -43,12 +43,20 @@ export function runCheck(options: CheckOptions): ReportBuilder {
     if (object.kind !== BINDING_KIND) continue;
     const result = validateBinding(object);
     if (result.ok) index.upsert(result.binding);
-    else for (const issue of result.issues) problems.push({ file: source.file, line: lineAt(issue.path) ?? source.line, message: `${issue.field ? `${issue.field}: ` : ''}${issue.message}` });
+    else
+      for (const issue of result.issues)
+        problems.push({ file: source.file, line: lineAt(issue.path) ?? source.line, message: `${issue.field ? `${issue.field}: ` : ''}${issue.message}` });
   }
   if (problems.length > 0) throw new InputError(problems);
   index.markSynced();
   const builder = new ReportBuilder('check');
-  const judgeOptions = { baseline: options.baseline, identity: index, defaultNamespace: options.defaultNamespace, mode: 'check' as const, version: options.version };
+  const judgeOptions = {
+    baseline: options.baseline,
+    identity: index,
+    defaultNamespace: options.defaultNamespace,
+    mode: 'check' as const,
+    version: options.version,
+  };
   for (const { object, source } of objects) builder.add(judgeObject(object, judgeOptions, source));
   return builder;
 }

@@ -40,7 +40,6 @@ export class NotServedError extends Error {
   }
 }
 
-
 /** Stable code of {@link UnjudgedError}. */
 export const ERR_UNJUDGED = 'ERR_UNJUDGED';
 
@@ -52,8 +51,10 @@ export const ERR_UNJUDGED = 'ERR_UNJUDGED';
 export class UnjudgedError extends Error {
   readonly code = ERR_UNJUDGED;
   constructor(count: number, listed: number, example: string) {
-    super(`${count} of ${listed} objects listed as kinds idgate judges were not judged (first: ${example}); ` +
-      'this report would be a false clean bill, so none is printed. This is a bug in idgate: please report it with `idgate --version`');
+    super(
+      `${count} of ${listed} objects listed as kinds idgate judges were not judged (first: ${example}); ` +
+        'this report would be a false clean bill, so none is printed. This is a bug in idgate: please report it with `idgate --version`',
+    );
     this.name = 'UnjudgedError';
   }
 }

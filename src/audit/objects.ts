@@ -87,12 +87,21 @@ export function parseManifests(text: string, file: string): { objects: InputObje
 }
 
 function collect(
-  value: unknown, base: readonly (string | number)[], doc: Document, lc: LineCounter, file: string,
-  objects: InputObject[], problems: InputProblem[],
+  value: unknown,
+  base: readonly (string | number)[],
+  doc: Document,
+  lc: LineCounter,
+  file: string,
+  objects: InputObject[],
+  problems: InputProblem[],
 ): void {
   const line = lineOf(doc, lc, base);
   if (!isRecord(value)) {
-    problems.push({ file, line, message: `expected a Kubernetes object (a mapping with apiVersion and kind), got ${Array.isArray(value) ? 'a list' : typeof value}` });
+    problems.push({
+      file,
+      line,
+      message: `expected a Kubernetes object (a mapping with apiVersion and kind), got ${Array.isArray(value) ? 'a list' : typeof value}`,
+    });
     return;
   }
   if (isList(value)) {

@@ -102,7 +102,17 @@ export class ReportBuilder {
   readonly #source: 'check' | 'audit';
   readonly #findings: ReportFinding[] = [];
   readonly #summary: ReportSummary = {
-    objects: 0, judged: 0, exempt: 0, notJudged: 0, owned: 0, findings: 0, denied: 0, deniedObjects: 0, stalePods: 0, byRule: {}, byNamespace: {},
+    objects: 0,
+    judged: 0,
+    exempt: 0,
+    notJudged: 0,
+    owned: 0,
+    findings: 0,
+    denied: 0,
+    deniedObjects: 0,
+    stalePods: 0,
+    byRule: {},
+    byNamespace: {},
   };
 
   constructor(source: 'check' | 'audit') {

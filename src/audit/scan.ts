@@ -103,7 +103,8 @@ export async function scanCluster(options: ScanOptions): Promise<ReportBuilder> 
       }
       const verdict = judgeObject(obj, judgeOptions);
       if (verdict.decision === undefined || verdict.decision.skipped === 'kind-not-judged') {
-        if (unjudged++ === 0) firstUnjudged = `${kind} ${obj.metadata?.namespace ?? ''}/${obj.metadata?.name ?? ''} with kind ${JSON.stringify(obj.kind ?? null)}`;
+        if (unjudged++ === 0)
+          firstUnjudged = `${kind} ${obj.metadata?.namespace ?? ''}/${obj.metadata?.name ?? ''} with kind ${JSON.stringify(obj.kind ?? null)}`;
       }
       builder.add(verdict);
     }

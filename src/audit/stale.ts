@@ -39,7 +39,11 @@ function groupsAnnotation(value: string | undefined): string[] | undefined {
 }
 
 const bindingsAnnotation = (value: string | undefined): string[] =>
-  (value ?? '').split(',').map((s) => s.trim()).filter((s) => s !== '').sort();
+  (value ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '')
+    .sort();
 
 /** The Pod's stale identity, or undefined when its labels are current, absent or not idgate's own. */
 export function staleIdentity(pod: Pod, namespace: string, ctx: { baseline: Baseline; identity: IdentityResolver }): StaleIdentity | undefined {
@@ -65,15 +69,17 @@ export function staleFinding(ref: ObjectRef, stale: StaleIdentity, baseline: Bas
   if (mode === 'off') return undefined; // unreachable today; kept so a future mode change cannot report an off rule
   const revoked = stale.carriedGroups.filter((g) => !stale.currentGroups.includes(g));
   const granted = stale.currentGroups.filter((g) => !stale.carriedGroups.includes(g));
-  const change = revoked.length + granted.length > 0
-    ? `carries groups [${list(stale.carriedGroups)}], its bindings now give [${list(stale.currentGroups)}]` +
-      (revoked.length > 0 ? ` (revoked: ${revoked.join(', ')})` : '')
-    : `was labelled from bindings [${list(stale.carriedBindings)}], now [${list(stale.currentBindings)}]`;
+  const change =
+    revoked.length + granted.length > 0
+      ? `carries groups [${list(stale.carriedGroups)}], its bindings now give [${list(stale.currentGroups)}]` +
+        (revoked.length > 0 ? ` (revoked: ${revoked.join(', ')})` : '')
+      : `was labelled from bindings [${list(stale.carriedBindings)}], now [${list(stale.currentBindings)}]`;
   return {
     object: ref,
     rule: 'pod-identity-labels',
     path: 'metadata.labels',
-    message: `identity labels are stale: the Pod ${change}; a binding changed after it started. ` +
+    message:
+      `identity labels are stale: the Pod ${change}; a binding changed after it started. ` +
       'Restart it (kubectl rollout restart) so the injector recomputes them',
     mode,
     denies: false,

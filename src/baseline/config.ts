@@ -54,22 +54,30 @@ export function parseBaseline(text: string, file: string): Baseline {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
   if (doc.errors.length > 0) {
-    throw new BaselineError('ERR_BASELINE_YAML', file, doc.errors.map((e) => ({
-      path: '',
-      line: lineCounter.linePos(e.pos[0]).line,
-      message: e.message.split('\n')[0] ?? e.message,
-    })));
+    throw new BaselineError(
+      'ERR_BASELINE_YAML',
+      file,
+      doc.errors.map((e) => ({
+        path: '',
+        line: lineCounter.linePos(e.pos[0]).line,
+        message: e.message.split('\n')[0] ?? e.message,
+      })),
+    );
   }
   const data: unknown = doc.toJS();
   if (data === null || data === undefined || typeof data !== 'object' || Array.isArray(data)) {
-    throw new BaselineError('ERR_BASELINE_INVALID', file, [{
-      path: '', line: 1, message: 'expected an IdentityBaseline mapping (apiVersion: idgate.dev/v1alpha1, kind: IdentityBaseline)',
-    }]);
+    throw new BaselineError('ERR_BASELINE_INVALID', file, [
+      {
+        path: '',
+        line: 1,
+        message: 'expected an IdentityBaseline mapping (apiVersion: idgate.dev/v1alpha1, kind: IdentityBaseline)',
+      },
+    ]);
   }
   if (!validate(data)) {
-    const problems = dedupe((validate.errors ?? []).filter((e) => e.keyword !== 'propertyNames')
-      .map((e) => toProblem(e, doc, lineCounter)))
-      .sort((a, b) => (a.line ?? 0) - (b.line ?? 0));
+    const problems = dedupe((validate.errors ?? []).filter((e) => e.keyword !== 'propertyNames').map((e) => toProblem(e, doc, lineCounter))).sort(
+      (a, b) => (a.line ?? 0) - (b.line ?? 0),
+    );
     throw new BaselineError('ERR_BASELINE_INVALID', file, problems);
   }
   return build(data as unknown as Mutable);
@@ -120,10 +128,13 @@ function dedupe(problems: BaselineProblem[]): BaselineProblem[] {
 /** Splits an ajv instancePath (a JSON Pointer, RFC 6901) into keys and indices. */
 function pointerSegments(pointer: string): Array<string | number> {
   if (pointer === '') return [];
-  return pointer.slice(1).split('/').map((s) => {
-    const key = s.replace(/~1/g, '/').replace(/~0/g, '~');
-    return /^(0|[1-9][0-9]*)$/.test(key) ? Number(key) : key;
-  });
+  return pointer
+    .slice(1)
+    .split('/')
+    .map((s) => {
+      const key = s.replace(/~1/g, '/').replace(/~0/g, '~');
+      return /^(0|[1-9][0-9]*)$/.test(key) ? Number(key) : key;
+    });
 }
 
 /** `sidecar.port`, `trustedIssuers[0]`, `rules[my.rule]` (keys that are not identifiers go in brackets). */
@@ -154,7 +165,12 @@ function lineOf(doc: Document, lc: LineCounter, segments: ReadonlyArray<string |
 }
 
 const TYPE_NAMES: Record<string, string> = {
-  object: 'a mapping', array: 'a list', string: 'a string', integer: 'a whole number', number: 'a number', boolean: 'true or false',
+  object: 'a mapping',
+  array: 'a list',
+  string: 'a string',
+  integer: 'a whole number',
+  number: 'a number',
+  boolean: 'true or false',
 };
 
 const PATTERN_MESSAGES: Array<[RegExp, string]> = [
@@ -170,15 +186,15 @@ function toProblem(e: ErrorObject, doc: Document, lc: LineCounter): BaselineProb
   const parent = e.parentSchema as Record<string, unknown> | undefined;
   const propertyName = (e as { propertyName?: string }).propertyName;
   if (e.keyword === 'required') {
-    const missing = String(params['missingProperty']);
+    const missing = String(params.missingProperty);
     // The line of the mapping's own key (`sidecar:`), where the missing field belongs.
     const last = segments.at(-1);
     const line = typeof last === 'string' ? lineOf(doc, lc, segments.slice(0, -1), last) : lineOf(doc, lc, segments);
     return { path: dottedPath([...segments, missing]), line: line ?? 1, message: 'is required' };
   }
   if (e.keyword === 'additionalProperties') {
-    const extra = String(params['additionalProperty']);
-    const known = Object.keys((parent?.['properties'] as object | undefined) ?? {});
+    const extra = String(params.additionalProperty);
+    const known = Object.keys((parent?.properties as object | undefined) ?? {});
     return {
       path: dottedPath([...segments, extra]),
       line: lineOf(doc, lc, segments, extra),
@@ -187,40 +203,41 @@ function toProblem(e: ErrorObject, doc: Document, lc: LineCounter): BaselineProb
   }
   if (propertyName !== undefined) {
     // propertyNames: the key itself is wrong (an unknown rule id, a bad namespace name).
-    const message = e.keyword === 'enum'
-      ? `unknown rule id; known rules: ${(e.schema as string[]).join(', ')}`
-      : patternMessage(String(params['pattern'] ?? '')) ?? (e.message ?? 'invalid');
+    const message =
+      e.keyword === 'enum'
+        ? `unknown rule id; known rules: ${(e.schema as string[]).join(', ')}`
+        : (patternMessage(String(params.pattern ?? '')) ?? e.message ?? 'invalid');
     return { path: dottedPath([...segments, propertyName]), line: lineOf(doc, lc, segments, propertyName), message };
   }
   const path = dottedPath(segments);
   const line = lineOf(doc, lc, segments);
   switch (e.keyword) {
     case 'enum':
-      return { path, line, message: `must be one of: ${(params['allowedValues'] as unknown[]).join(', ')}` };
+      return { path, line, message: `must be one of: ${(params.allowedValues as unknown[]).join(', ')}` };
     case 'const': {
       // A const with a description says why only that value is allowed.
-      const why = typeof parent?.['description'] === 'string' ? `: ${parent['description']}` : '';
-      return { path, line, message: `must be ${String(params['allowedValue'])}${why}` };
+      const why = typeof parent?.description === 'string' ? `: ${parent.description}` : '';
+      return { path, line, message: `must be ${String(params.allowedValue)}${why}` };
     }
     case 'type':
-      return { path, line, message: `must be ${TYPE_NAMES[String(params['type'])] ?? String(params['type'])}` };
+      return { path, line, message: `must be ${TYPE_NAMES[String(params.type)] ?? String(params.type)}` };
     case 'minimum':
     case 'maximum': {
-      const min = parent?.['minimum'];
-      const max = parent?.['maximum'];
+      const min = parent?.minimum;
+      const max = parent?.maximum;
       if (typeof min === 'number' && typeof max === 'number') return { path, line, message: `must be ${min}-${max}` };
       return { path, line, message: e.keyword === 'minimum' ? `must be at least ${min}` : `must be at most ${max}` };
     }
     case 'minItems':
-      return { path, line, message: `must list at least ${String(params['limit'])} item${params['limit'] === 1 ? '' : 's'}` };
+      return { path, line, message: `must list at least ${String(params.limit)} item${params.limit === 1 ? '' : 's'}` };
     case 'uniqueItems': {
-      const [first, dup] = [Number(params['i']), Number(params['j'])].sort((a, b) => a - b);
+      const [first, dup] = [Number(params.i), Number(params.j)].sort((a, b) => a - b);
       return { path: `${path}[${dup}]`, line: lineOf(doc, lc, [...segments, dup ?? 0]) ?? line, message: `repeats item ${first}; list each once` };
     }
     case 'minLength':
       return { path, line, message: 'must not be empty' };
     case 'pattern':
-      return { path, line, message: patternMessage(String(params['pattern'])) ?? `must match ${String(params['pattern'])}` };
+      return { path, line, message: patternMessage(String(params.pattern)) ?? `must match ${String(params.pattern)}` };
     default:
       return { path, line, message: e.message ?? 'is invalid' };
   }

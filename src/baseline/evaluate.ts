@@ -11,8 +11,12 @@ import type { Rule, RuleContext, Violation } from './types.ts';
 import type { Finding } from './rules/common.ts';
 import { bindingGroupOwnership, bindingTrustedIssuer } from './rules/binding.ts';
 import {
-  networkpolicyAllowAll, networkpolicyDefaultDeny, networkpolicyIdentityPeers, networkpolicyIpblockWorld,
-  networkpolicyPolicyTypes, networkpolicyUnknownGroup,
+  networkpolicyAllowAll,
+  networkpolicyDefaultDeny,
+  networkpolicyIdentityPeers,
+  networkpolicyIpblockWorld,
+  networkpolicyPolicyTypes,
+  networkpolicyUnknownGroup,
 } from './rules/networkpolicy.ts';
 import { podIdentityIntegrity, podIdentityLabels } from './rules/identity.ts';
 import { podHostNetwork, podMaxGroups, podServiceAccount } from './rules/pod.ts';
@@ -69,8 +73,7 @@ export const INTEGRITY_RULES_BY_KIND: Readonly<Record<string, readonly RuleEntry
  */
 export type Scope = 'baseline' | 'integrity';
 
-const registryFor = (scope: Scope): Readonly<Record<string, readonly RuleEntry[]>> =>
-  (scope === 'integrity' ? INTEGRITY_RULES_BY_KIND : RULES_BY_KIND);
+const registryFor = (scope: Scope): Readonly<Record<string, readonly RuleEntry[]>> => (scope === 'integrity' ? INTEGRITY_RULES_BY_KIND : RULES_BY_KIND);
 
 /** Whether idgate judges objects of this kind at all (in the scope). */
 export function judgesKind(kind: string, scope: Scope = 'baseline'): boolean {
@@ -185,7 +188,10 @@ export function evaluate(input: EvaluateInput, ctx: { readonly baseline: Baselin
     return { skipped: 'exempt-namespace', violations: [], unavailable: [], allowed: true, retryable: false };
   }
   const ruleCtx: RuleContext = {
-    baseline, identity: ctx.identity, operation: input.operation, namespace,
+    baseline,
+    identity: ctx.identity,
+    operation: input.operation,
+    namespace,
     ...(input.subResource !== undefined ? { subResource: input.subResource } : {}),
     ...(input.user !== undefined ? { user: input.user } : {}),
     ...(input.selfUsername !== undefined ? { selfUsername: input.selfUsername } : {}),
@@ -200,7 +206,11 @@ export function evaluate(input: EvaluateInput, ctx: { readonly baseline: Baselin
       if (mode === 'off') continue;
       const denies = mode === 'enforce' && f.warnOnly !== true && (!f.unavailable || baseline.identity.onUnavailable === 'deny');
       const judged: JudgedViolation = {
-        rule: f.rule, path: f.path, message: f.message, mode, denies,
+        rule: f.rule,
+        path: f.path,
+        message: f.message,
+        mode,
+        denies,
         ...(f.warnOnly ? { warnOnly: true } : {}),
         ...(f.podRule ? { podRule: f.podRule } : {}),
       };

@@ -112,18 +112,21 @@ export function createValidateHandler(options: ValidateHandlerOptions): Admissio
     }
     const selfUsername = options.selfUsername?.();
     const user = request.userInfo?.username;
-    const decision = evaluate({
-      kind,
-      operation: request.operation,
-      namespace: request.namespace ?? '',
-      object: request.object,
-      oldObject: request.oldObject,
-      scope,
-      ...(request.name !== undefined ? { name: request.name } : {}),
-      ...(request.subResource ? { subResource: request.subResource } : {}),
-      ...(user !== undefined ? { user } : {}),
-      ...(selfUsername !== undefined ? { selfUsername } : {}),
-    }, { baseline: options.baseline(), identity });
+    const decision = evaluate(
+      {
+        kind,
+        operation: request.operation,
+        namespace: request.namespace ?? '',
+        object: request.object,
+        oldObject: request.oldObject,
+        scope,
+        ...(request.name !== undefined ? { name: request.name } : {}),
+        ...(request.subResource ? { subResource: request.subResource } : {}),
+        ...(user !== undefined ? { user } : {}),
+        ...(selfUsername !== undefined ? { selfUsername } : {}),
+      },
+      { baseline: options.baseline(), identity },
+    );
     if (options.onViolation) for (const v of decision.violations) options.onViolation(v);
     if (decision.unavailable.length > 0) {
       logger.warn({ uid: request.uid, rules: decision.unavailable.map((v) => v.rule) }, 'identity cache not synced; identity rules could not run');

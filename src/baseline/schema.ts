@@ -111,7 +111,8 @@ export const BASELINE_SCHEMA = {
         // docs/design.md#modes: the one rule modes never soften (evaluate.ts ALWAYS_ENFORCED).
         'pod-identity-labels': {
           const: 'enforce',
-          description: 'pod-identity-labels is always enforced, since identity labels spoofed in one namespace would ' +
+          description:
+            'pod-identity-labels is always enforced, since identity labels spoofed in one namespace would ' +
             'fool the NetworkPolicies of every other; remove this line',
         },
       },

@@ -54,8 +54,7 @@ export function createBaselineStore(options: BaselineStoreOptions): BaselineStor
   let running: Promise<void> | undefined;
   let again = false;
 
-  const readText = (): Promise<string> =>
-    new Promise((resolve, reject) => readFile(file, 'utf8', (err, text) => (err ? reject(err) : resolve(text))));
+  const readText = (): Promise<string> => new Promise((resolve, reject) => readFile(file, 'utf8', (err, text) => (err ? reject(err) : resolve(text))));
 
   async function attempt(): Promise<void> {
     let text: string;

@@ -34,8 +34,4 @@ export interface RuleContext {
 }
 
 /** A rule family: a pure function of (object, old object, context) → every violation. */
-export type Rule<T extends KubeObject = KubeObject> = (
-  object: T | undefined,
-  oldObject: T | undefined,
-  ctx: RuleContext,
-) => Violation[];
+export type Rule<T extends KubeObject = KubeObject> = (object: T | undefined, oldObject: T | undefined, ctx: RuleContext) => Violation[];

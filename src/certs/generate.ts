@@ -53,7 +53,10 @@ function baseCertificate(publicKey: forge.pki.PublicKey, commonName: string, day
   cert.serialNumber = serial();
   cert.validity.notBefore = new Date(now.getTime() - BACKDATE_MS);
   cert.validity.notAfter = new Date(now.getTime() + days * DAY_MS);
-  cert.setSubject([{ name: 'commonName', value: commonName }, { name: 'organizationName', value: 'idgate' }]);
+  cert.setSubject([
+    { name: 'commonName', value: commonName },
+    { name: 'organizationName', value: 'idgate' },
+  ]);
   return cert;
 }
 

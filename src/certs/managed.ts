@@ -135,7 +135,10 @@ export function createCertManager(options: CertManagerOptions): CertManager {
       const data = applyDecision(state, decision, { now: t, hosts, policy });
       try {
         const stored = current ? await api.replaceSecret(current, data) : await api.createSecret(data);
-        logger.info({ reasons: decision.reasons, newCA: decision.newCA, issued: decision.issueServing, droppedPrevious: decision.dropPrevious }, current ? 'certificate Secret updated' : 'certificate Secret created');
+        logger.info(
+          { reasons: decision.reasons, newCA: decision.newCA, issued: decision.issueServing, droppedPrevious: decision.dropPrevious },
+          current ? 'certificate Secret updated' : 'certificate Secret created',
+        );
         return { data: stored.data, reasons: decision.reasons };
       } catch (err) {
         if (!(err instanceof CertsConflictError)) throw err;
@@ -210,7 +213,10 @@ export function createCertManager(options: CertManagerOptions): CertManager {
       return true;
     } catch (err) {
       failures++;
-      logger.error({ err: (err as Error).message, failures, retryInMs: delayAfterFailure() }, 'certificate management failed; serving the last good files and retrying');
+      logger.error(
+        { err: (err as Error).message, failures, retryInMs: delayAfterFailure() },
+        'certificate management failed; serving the last good files and retrying',
+      );
       return false;
     } finally {
       running = undefined;
@@ -221,10 +227,11 @@ export function createCertManager(options: CertManagerOptions): CertManager {
     timer = setTimeout(() => void attempt().then((ok) => schedule(ok ? intervalMs : delayAfterFailure())), ms);
     timer.unref();
   };
-  const sleep = (ms: number) => new Promise<void>((resolve) => {
-    wake = resolve;
-    timer = setTimeout(resolve, ms);
-  });
+  const sleep = (ms: number) =>
+    new Promise<void>((resolve) => {
+      wake = resolve;
+      timer = setTimeout(resolve, ms);
+    });
   const filesUsable = (): boolean => {
     try {
       readTlsFiles(files.cert, files.key);

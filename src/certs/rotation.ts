@@ -127,7 +127,7 @@ function sanNames(x509: X509Certificate): Set<string> {
 export function readState(data: SecretData, hosts: readonly string[]): CertState {
   const caCert = parseCert(data[SECRET_KEYS.caCert]);
   const caKey = data[SECRET_KEYS.caKey];
-  const ca = caCert && caCert.x509.ca && keyMatches(caCert, caKey) ? { ...caCert, key: caKey } : undefined;
+  const ca = caCert?.x509.ca && keyMatches(caCert, caKey) ? { ...caCert, key: caKey } : undefined;
   const previousCA = parseCert(data[SECRET_KEYS.previousCA]);
   const leaf = parseCert(data[SECRET_KEYS.cert]);
   const leafKey = data[SECRET_KEYS.key];
@@ -182,13 +182,22 @@ export function decide(state: CertState, now: number, policy: RotationPolicy): R
   let issueServing = false;
   if (!s || !trusted || !s.coversHosts || s.notAfter <= now) {
     issueServing = true;
-    reasons.push(!s ? 'no usable serving certificate' : !trusted ? 'the serving certificate is not signed by a CA in the bundle'
-      : !s.coversHosts ? 'the serving certificate lacks a Service name' : 'the serving certificate has expired');
+    reasons.push(
+      !s
+        ? 'no usable serving certificate'
+        : !trusted
+          ? 'the serving certificate is not signed by a CA in the bundle'
+          : !s.coversHosts
+            ? 'the serving certificate lacks a Service name'
+            : 'the serving certificate has expired',
+    );
   } else if (due(s, policy.servingLifetimeMs) || (hasPrevious && (newCA || s.signer === 'previous'))) {
     // Renewal, or the re-issue step of a CA rotation: only once the new CA is in every bundle.
     if (propagated || !hasPrevious) {
       issueServing = true;
-      reasons.push(due(s, policy.servingLifetimeMs) ? `the serving certificate expires at ${iso(s.notAfter)}` : 'the serving certificate is re-issued by the new CA');
+      reasons.push(
+        due(s, policy.servingLifetimeMs) ? `the serving certificate expires at ${iso(s.notAfter)}` : 'the serving certificate is re-issued by the new CA',
+      );
     }
   }
 
@@ -206,21 +215,23 @@ export function decide(state: CertState, now: number, policy: RotationPolicy): R
 }
 
 /** Builds the Secret data a decision asks for (generates keys: not pure, but deterministic in shape). */
-export function applyDecision(state: CertState, decision: RotationDecision, options: { now: number; hosts: readonly string[]; policy: RotationPolicy }): SecretData {
+export function applyDecision(
+  state: CertState,
+  decision: RotationDecision,
+  options: { now: number; hosts: readonly string[]; policy: RotationPolicy },
+): SecretData {
   const { now, hosts, policy } = options;
-  const ca = decision.newCA
-    ? createCA({ days: policy.caLifetimeMs / DAY_MS, now: new Date(now) })
-    : { cert: state.ca!.pem, key: state.ca!.key };
+  const ca = decision.newCA ? createCA({ days: policy.caLifetimeMs / DAY_MS, now: new Date(now) }) : { cert: state.ca!.pem, key: state.ca!.key };
   const caNotAfter = decision.newCA ? now + policy.caLifetimeMs : state.ca!.notAfter;
   const previous = decision.newCA ? decision.keepAsPrevious : decision.dropPrevious ? undefined : state.previousCA?.pem;
   const serving = decision.issueServing
     ? issueCertificate(ca, {
-      commonName: hosts[0] ?? 'idgate-webhook',
-      hosts,
-      days: Math.min(policy.servingLifetimeMs, caNotAfter - now) / DAY_MS,
-      usage: 'server',
-      now: new Date(now),
-    })
+        commonName: hosts[0] ?? 'idgate-webhook',
+        hosts,
+        days: Math.min(policy.servingLifetimeMs, caNotAfter - now) / DAY_MS,
+        usage: 'server',
+        now: new Date(now),
+      })
     : { cert: state.serving!.pem, key: state.serving!.key };
   return {
     [SECRET_KEYS.caCert]: ca.cert,

@@ -51,10 +51,14 @@ function terminalProgress(): { update: (p: ScanProgress) => void; done: () => vo
 
 function render(report: Report, output: Output, now: Date): string {
   switch (output) {
-    case 'json': return renderJson(report);
-    case 'yaml': return renderYaml(report);
-    case 'policyreport': return renderPolicyReports(buildPolicyReports(report, now));
-    default: return renderTable(report);
+    case 'json':
+      return renderJson(report);
+    case 'yaml':
+      return renderYaml(report);
+    case 'policyreport':
+      return renderPolicyReports(buildPolicyReports(report, now));
+    default:
+      return renderTable(report);
   }
 }
 
@@ -109,11 +113,19 @@ export function auditCommand(): Command {
         if (err instanceof kube.KubeConfigError) throw new UsageError(err.message);
         throw err;
       }
-      const readError = (err: unknown): Error => (isClusterError(err)
-        ? new UsageError(`cannot read the cluster at ${server}: ${describeApiError(err)} (check --kubeconfig/--context and RBAC: list on the audited kinds)`)
-        : err instanceof UnjudgedError ? new UsageError(err.message) : err as Error);
+      const readError = (err: unknown): Error =>
+        isClusterError(err)
+          ? new UsageError(`cannot read the cluster at ${server}: ${describeApiError(err)} (check --kubeconfig/--context and RBAC: list on the audited kinds)`)
+          : err instanceof UnjudgedError
+            ? new UsageError(err.message)
+            : (err as Error);
       // Before the scan, so a long audit does not end in "nothing written".
-      if (flags.applyReports && !(await client.serves(POLICY_REPORT).catch((err: unknown) => { throw readError(err); }))) {
+      if (
+        flags.applyReports &&
+        !(await client.serves(POLICY_REPORT).catch((err: unknown) => {
+          throw readError(err);
+        }))
+      ) {
         throw new UsageError(POLICY_REPORT_CRD_MISSING);
       }
       const progress = terminalProgress();
@@ -121,7 +133,11 @@ export function auditCommand(): Command {
       let report: Report;
       try {
         const builder = await scanCluster({
-          client, baseline, pageSize: flags.pageSize, version: VERSION, onProgress: progress.update,
+          client,
+          baseline,
+          pageSize: flags.pageSize,
+          version: VERSION,
+          onProgress: progress.update,
           ...(flags.namespace ? { namespace: flags.namespace } : {}),
           onNotice: (message) => process.stderr.write(`idgate audit: ${message}\n`),
         });

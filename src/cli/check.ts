@@ -25,10 +25,7 @@ import { option } from './options.ts';
 
 /** `--config` and `--baseline`: one option under two names. */
 export function baselineOptions(): Option[] {
-  return [
-    option('--config <file>', 'IdentityBaseline file (required)'),
-    option('--baseline <file>', 'the same as --config'),
-  ];
+  return [option('--config <file>', 'IdentityBaseline file (required)'), option('--baseline <file>', 'the same as --config')];
 }
 
 /** Loads the baseline named by --config/--baseline; a UsageError (exit 2) names the flag or file:line. */
@@ -38,8 +35,10 @@ export function loadBaselineFlag(flags: { config?: string; baseline?: string }):
   }
   const file = flags.config ?? flags.baseline;
   if (!file) {
-    throw new UsageError('--config FILE (the IdentityBaseline, also --baseline or IDGATE_CONFIG) is required: ' +
-      'modes, trusted issuers and the sidecar come from it; start from examples/baseline.yaml');
+    throw new UsageError(
+      '--config FILE (the IdentityBaseline, also --baseline or IDGATE_CONFIG) is required: ' +
+        'modes, trusted issuers and the sidecar come from it; start from examples/baseline.yaml',
+    );
   }
   try {
     return loadBaseline(file);
@@ -73,8 +72,11 @@ interface CheckFlags {
 export function checkCommand(): Command {
   const cmd = new Command('check')
     .description('judge manifest files (YAML or JSON, kustomize/helm output on stdin) with the baseline, offline')
-    .addOption(option('-f, --filename <path>', 'file, directory (walked for .yaml/.yml/.json) or - for stdin; repeatable')
-      .argParser((value: string, previous: string[] | undefined) => [...(previous ?? []), value]));
+    .addOption(
+      option('-f, --filename <path>', 'file, directory (walked for .yaml/.yml/.json) or - for stdin; repeatable').argParser(
+        (value: string, previous: string[] | undefined) => [...(previous ?? []), value],
+      ),
+    );
   for (const o of baselineOptions()) cmd.addOption(o);
   return cmd
     .addOption(option('--bindings-file <file>', 'OIDCGroupBindings (multi-document YAML) besides those in the input'))

@@ -11,7 +11,10 @@ export function parseListen(value: string): { host: string; port: number } {
 
 /** A comma-separated list; empty items are dropped. */
 export function parseList(value: string): string[] {
-  return value.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  return value
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
 }
 
 /** A positive integer. */

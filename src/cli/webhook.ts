@@ -35,7 +35,10 @@ interface WebhookFlags {
 
 /** `default-deny,relabel`, a subset, or `none` (--controllers). */
 export function parseControllers(value: string): ControllerName[] {
-  const names = value.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  const names = value
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
   if (names.length === 1 && names[0] === 'none') return [];
   const unknown = names.filter((n) => !(CONTROLLER_NAMES as readonly string[]).includes(n));
   if (names.length === 0 || unknown.length > 0) {
@@ -72,10 +75,7 @@ function parseWebhookConfigs(value: string): WebhookConfigRef[] {
     throw new InvalidArgumentError(`expected MUTATING,VALIDATING configuration names (e.g. idgate,idgate), got "${value}"`);
   }
   const [mutating, validating] = parts as [string, string];
-  return [
-    ...(mutating ? [{ kind: 'mutating' as const, name: mutating }] : []),
-    ...(validating ? [{ kind: 'validating' as const, name: validating }] : []),
-  ];
+  return [...(mutating ? [{ kind: 'mutating' as const, name: mutating }] : []), ...(validating ? [{ kind: 'validating' as const, name: validating }] : [])];
 }
 
 export function webhookCommand(): Command {
@@ -94,7 +94,11 @@ export function webhookCommand(): Command {
     .addOption(option('--webhook-configs <mutating,validating>', 'webhook configurations whose caBundle is managed').argParser(parseWebhookConfigs))
     .addOption(option('--service <name>', "the webhook's Service (in --cert-secret's namespace), for the certificate's names").default('idgate-webhook'))
     .addOption(option('--log-level <level>', 'log level').choices(LOG_LEVELS).default('info'))
-    .addOption(option('--controllers <list>', 'reconcile loops to run while this replica leads: default-deny,relabel, a subset, or none').argParser(parseControllers).default([...CONTROLLER_NAMES], CONTROLLER_NAMES.join(',')))
+    .addOption(
+      option('--controllers <list>', 'reconcile loops to run while this replica leads: default-deny,relabel, a subset, or none')
+        .argParser(parseControllers)
+        .default([...CONTROLLER_NAMES], CONTROLLER_NAMES.join(',')),
+    )
     .addOption(option('--namespace <ns>', "namespace of the controllers' leader-election Lease (default: the webhook's own, else idgate-system)"))
     .addOption(option('--shutdown-grace <duration>', 'how long in-flight requests may take after SIGTERM').argParser(parseDuration).default(20_000, '20s'))
     .action(async (flags: WebhookFlags) => {
@@ -132,9 +136,7 @@ export function webhookCommand(): Command {
         // bindings, which that webhook does not read.
         const index = new ObservedBindingIndex();
         const clusterIdentity = kube !== undefined && !flags.bindingsFile;
-        const controllerKube = clusterIdentity && flags.controllers.length > 0
-          ? await import('../kube/controller-apis.ts')
-          : undefined;
+        const controllerKube = clusterIdentity && flags.controllers.length > 0 ? await import('../kube/controller-apis.ts') : undefined;
         const whoami = kube ? (await import('../kube/whoami.ts')).whoami : undefined;
         webhook = await startWebhook({
           listen: flags.listen,
@@ -146,15 +148,20 @@ export function webhookCommand(): Command {
           ...(kube && whoami ? { whoami: () => whoami(kube.loadKubeConfig(kubeconfig)) } : {}),
           ...(kube && controllerKube
             ? {
-              controllers: (deps) => createControllerManager({
-                ...deps,
-                enabled: flags.controllers,
-                index,
-                apis: controllerKube.createControllerApis({ kubeConfig: kube.loadKubeConfig(kubeconfig), namespace: flags.namespace ?? defaultNamespace(), logger }),
-                // client-go's convention for holder identities: hostname (the Pod name) and a UUID.
-                identity: `${hostname()}_${randomUUID()}`,
-              }),
-            }
+                controllers: (deps) =>
+                  createControllerManager({
+                    ...deps,
+                    enabled: flags.controllers,
+                    index,
+                    apis: controllerKube.createControllerApis({
+                      kubeConfig: kube.loadKubeConfig(kubeconfig),
+                      namespace: flags.namespace ?? defaultNamespace(),
+                      logger,
+                    }),
+                    // client-go's convention for holder identities: hostname (the Pod name) and a UUID.
+                    identity: `${hostname()}_${randomUUID()}`,
+                  }),
+              }
             : {}),
           tlsCert,
           tlsKey,

@@ -54,7 +54,14 @@ export function createDefaultDenyController(options: DefaultDenyControllerOption
       if (action.kind === 'create') await policies.create(action.policy);
       else if (action.kind === 'restore') await policies.replace(action.policy);
       else await policies.delete(namespace, DEFAULT_DENY_NAME, action.resourceVersion);
-      logger.info(log, action.kind === 'create' ? 'created default-deny policy' : action.kind === 'restore' ? 'restored default-deny policy' : 'removed default-deny policy (namespace left enrolment)');
+      logger.info(
+        log,
+        action.kind === 'create'
+          ? 'created default-deny policy'
+          : action.kind === 'restore'
+            ? 'restored default-deny policy'
+            : 'removed default-deny policy (namespace left enrolment)',
+      );
       // The watch brings the new object; it is judged again then (and found in place).
       return 'done';
     } catch (err) {
@@ -71,7 +78,7 @@ export function createDefaultDenyController(options: DefaultDenyControllerOption
         return 'done';
       }
       if (status === 403) {
-        logger.error({ ...log, err: message }, 'forbidden: idgate\'s ClusterRole must allow this on networkpolicies (manifests/base/rbac.yaml); will retry');
+        logger.error({ ...log, err: message }, "forbidden: idgate's ClusterRole must allow this on networkpolicies (manifests/base/rbac.yaml); will retry");
         return 'retry';
       }
       logger.warn({ ...log, err: message }, 'default-deny write failed; will retry');
@@ -79,11 +86,12 @@ export function createDefaultDenyController(options: DefaultDenyControllerOption
     }
   }
 
-  const newQueue = () => new WorkQueue(reconcile, {
-    workers: 2,
-    ...(options.backoffMs ? { backoffMs: options.backoffMs } : {}),
-    onError: (key, err) => logger.error({ namespace: key, err }, 'default-deny reconcile threw; will retry'),
-  });
+  const newQueue = () =>
+    new WorkQueue(reconcile, {
+      workers: 2,
+      ...(options.backoffMs ? { backoffMs: options.backoffMs } : {}),
+      onError: (key, err) => logger.error({ namespace: key, err }, 'default-deny reconcile threw; will retry'),
+    });
   let queue = newQueue();
   let running = false;
   let synced = false;

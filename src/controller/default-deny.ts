@@ -49,7 +49,9 @@ export function defaultDenyPolicy(namespace: string): NetworkPolicy {
       name: DEFAULT_DENY_NAME,
       namespace,
       labels: { [MANAGED_BY_LABEL]: MANAGED_BY_VALUE },
-      annotations: { 'idgate.dev/description': 'Created by idgate: isolates injected Pods for ingress; admit callers with your own NetworkPolicies on the proxy port.' },
+      annotations: {
+        'idgate.dev/description': 'Created by idgate: isolates injected Pods for ingress; admit callers with your own NetworkPolicies on the proxy port.',
+      },
     },
     spec: defaultDenySpec(),
   };

@@ -50,13 +50,14 @@ export function createLeaderElector(options: LeaderElectorOptions): LeaderElecto
   let wake: () => void = () => undefined;
   let loop: Promise<void> | undefined;
 
-  const sleep = (ms: number) => new Promise<void>((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    wake = () => {
-      clearTimeout(timer);
-      resolve();
-    };
-  });
+  const sleep = (ms: number) =>
+    new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
   const jittered = () => timings.retryPeriodMs * (1 + Math.random() * 1.2);
 
   /** One attempt: `ours` after it, `theirs` (another replica holds it), or `raced` (409: someone wrote first). */

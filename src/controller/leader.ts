@@ -70,7 +70,7 @@ export function decideLease(input: {
     record: {
       holderIdentity: identity,
       leaseDurationSeconds,
-      acquireTime: mine ? old.acquireTime ?? now : now,
+      acquireTime: mine ? (old.acquireTime ?? now) : now,
       renewTime: now,
       leaseTransitions: mine ? old.leaseTransitions : old.leaseTransitions + 1,
     },

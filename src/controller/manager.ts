@@ -60,15 +60,15 @@ export function createControllerManager(options: ControllerManagerOptions): Cont
     : undefined;
   const defaultDeny = options.enabled.includes('default-deny')
     ? createDefaultDenyController({
-      policies: apis.policies,
-      watch: apis.defaultDenyWatch,
-      namespaceLabels: (ns) => index.namespaceLabels(ns),
-      namespaces: () => index.namespaceNames(),
-      ready: () => index.ready(),
-      baseline: options.baseline,
-      logger,
-      ...(options.defaultDenyBackoffMs ? { backoffMs: options.defaultDenyBackoffMs } : {}),
-    })
+        policies: apis.policies,
+        watch: apis.defaultDenyWatch,
+        namespaceLabels: (ns) => index.namespaceLabels(ns),
+        namespaces: () => index.namespaceNames(),
+        ready: () => index.ready(),
+        baseline: options.baseline,
+        logger,
+        ...(options.defaultDenyBackoffMs ? { backoffMs: options.defaultDenyBackoffMs } : {}),
+      })
     : undefined;
 
   // Subscribed for the process's life; the loops drop what arrives while they are not running.

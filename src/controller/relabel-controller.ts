@@ -190,7 +190,11 @@ export function createRelabelController(options: RelabelControllerOptions): Rela
     const seconds = (performance.now() - started) / 1000;
     metrics.relabelBatch(seconds);
     const line = {
-      ...scope, pods, ...tally, changes: [...batch.changes].sort().slice(0, 20), ms: Math.round(seconds * 1000),
+      ...scope,
+      pods,
+      ...tally,
+      changes: [...batch.changes].sort().slice(0, 20),
+      ms: Math.round(seconds * 1000),
       ...(batch.firstError ? { firstError: batch.firstError } : {}),
     };
     // Quiet when nothing changed: a sweep of a settled cluster logs at debug only.
@@ -202,11 +206,12 @@ export function createRelabelController(options: RelabelControllerOptions): Rela
 
   // A new queue per term of leadership: a stopped queue drops what it held, and the sweep at
   // the start of the next term finds whatever that was.
-  const newQueue = () => new WorkQueue(reconcile, {
-    workers: options.workers ?? 4,
-    ...(options.requeueBackoffMs ? { backoffMs: options.requeueBackoffMs } : {}),
-    onError: (key, err) => logger.error({ key, err }, 'relabel reconcile threw; will retry'),
-  });
+  const newQueue = () =>
+    new WorkQueue(reconcile, {
+      workers: options.workers ?? 4,
+      ...(options.requeueBackoffMs ? { backoffMs: options.requeueBackoffMs } : {}),
+      onError: (key, err) => logger.error({ key, err }, 'relabel reconcile threw; will retry'),
+    });
   let queue = newQueue();
 
   return {

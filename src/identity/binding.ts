@@ -62,7 +62,6 @@ const DNS1123_SUBDOMAIN_MAX = 253;
 const fieldOf = (path: readonly (string | number)[]): string =>
   path.reduce<string>((acc, p) => (typeof p === 'number' ? `${acc}[${p}]` : acc ? `${acc}.${p}` : p), '');
 
-
 /** `namespace/name` of an object for messages, as far as it can be read. */
 export function describeObject(obj: unknown): string {
   const meta = isRecord(obj) && isRecord(obj.metadata) ? obj.metadata : {};
@@ -72,9 +71,7 @@ export function describeObject(obj: unknown): string {
 }
 
 /** The result of {@link validateBinding}: a binding, or every issue found. */
-export type BindingValidation =
-  | { readonly ok: true; readonly binding: Binding }
-  | { readonly ok: false; readonly issues: readonly BindingIssue[] };
+export type BindingValidation = { readonly ok: true; readonly binding: Binding } | { readonly ok: false; readonly issues: readonly BindingIssue[] };
 
 /**
  * Validates an OIDCGroupBinding object and returns the {@link Binding} it describes, or every
@@ -122,14 +119,20 @@ export function validateBinding(obj: unknown): BindingValidation {
   } else if (!isHttpsUrl(issuer)) {
     add(['spec', 'issuer'], `"${issuer}" is not an https URL: OIDC issuers must use https (e.g. https://keycloak.example.com/realms/prod)`);
   }
-  const groups = stringList(spec.groups, ['spec', 'groups'], add, 'list at least one group (a value of the issuer\'s groups claim)', (g, path) => {
+  const groups = stringList(spec.groups, ['spec', 'groups'], add, "list at least one group (a value of the issuer's groups claim)", (g, path) => {
     if (g.trim() !== g) add(path, `"${g}" has leading or trailing spaces: remove them (groups are compared exactly)`);
   });
-  const serviceAccounts = stringList(spec.serviceAccounts, ['spec', 'serviceAccounts'], add, 'list at least one ServiceAccount name of this namespace', (sa, path) => {
-    if (sa.length > DNS1123_LABEL_MAX || !DNS1123_LABEL.test(sa)) {
-      add(path, `"${sa}" is not a valid ServiceAccount name: use lower-case letters, digits and "-", at most 63 characters (DNS-1123 label)`);
-    }
-  });
+  const serviceAccounts = stringList(
+    spec.serviceAccounts,
+    ['spec', 'serviceAccounts'],
+    add,
+    'list at least one ServiceAccount name of this namespace',
+    (sa, path) => {
+      if (sa.length > DNS1123_LABEL_MAX || !DNS1123_LABEL.test(sa)) {
+        add(path, `"${sa}" is not a valid ServiceAccount name: use lower-case letters, digits and "-", at most 63 characters (DNS-1123 label)`);
+      }
+    },
+  );
   if (issues.length > 0 || typeof name !== 'string' || typeof namespace !== 'string' || typeof issuer !== 'string') {
     return { ok: false, issues };
   }

@@ -62,7 +62,10 @@ export function parseBindingsYaml(text: string, file: string, options: ParseBind
       if (isKindedObject(obj) && obj.kind !== BINDING_KIND) {
         if (options.otherKinds === 'skip') continue;
         issues.push({
-          path: ['kind'], field: 'kind', file, line: lineAt([...base, 'kind']),
+          path: ['kind'],
+          field: 'kind',
+          file,
+          line: lineAt([...base, 'kind']),
           message: `${JSON.stringify(obj.kind)} is not an ${BINDING_KIND}: a bindings file holds only ${BINDING_KIND} objects (or Lists of them); move it elsewhere`,
         });
         continue;
@@ -80,7 +83,10 @@ export function parseBindingsYaml(text: string, file: string, options: ParseBind
       if (seen.has(key)) {
         const first = seen.get(key);
         issues.push({
-          path: ['metadata', 'name'], field: 'metadata.name', file, line: lineAt([...base, 'metadata', 'name']),
+          path: ['metadata', 'name'],
+          field: 'metadata.name',
+          file,
+          line: lineAt([...base, 'metadata', 'name']),
           message: `${BINDING_KIND} ${key} is defined twice${first ? ` (first at line ${first})` : ''}: remove or rename one`,
         });
         continue;
@@ -177,10 +183,14 @@ export async function readSettled(path: string, settleMs: number, maxReads = MAX
     if (text === previous && after === before) return text;
     [previous, before] = [text, after];
   }
-  throw new BindingError(ERR_BINDINGS_FILE, [{
-    path: [], field: '', file: path,
-    message: `the bindings file kept changing for ${maxReads * settleMs} ms; write it elsewhere and rename it over ${path}`,
-  }]);
+  throw new BindingError(ERR_BINDINGS_FILE, [
+    {
+      path: [],
+      field: '',
+      file: path,
+      message: `the bindings file kept changing for ${maxReads * settleMs} ms; write it elsewhere and rename it over ${path}`,
+    },
+  ]);
 }
 
 /** Identity, size and write times of a file, as one comparable string ('' when it cannot be read). */

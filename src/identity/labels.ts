@@ -50,8 +50,7 @@ export function isIdentityLabel(key: string): boolean {
  * `proxy-port`, `allowed-groups`, `inject`) are the user's instructions to the injector.
  */
 export function isIdentityAnnotation(key: string): boolean {
-  return key === ANNOTATION_GROUPS || key === ANNOTATION_BINDINGS || key === ANNOTATION_INJECTED ||
-    key.startsWith(GROUP_LABEL_PREFIX);
+  return key === ANNOTATION_GROUPS || key === ANNOTATION_BINDINGS || key === ANNOTATION_INJECTED || key.startsWith(GROUP_LABEL_PREFIX);
 }
 
 /** Annotations a user sets on a Pod (or pod template) to steer injection. */

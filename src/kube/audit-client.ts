@@ -10,7 +10,12 @@
  * (KubernetesObjectApi) and skips only the deserialization.
  */
 import {
-  ApiException, KubernetesObjectApi, type KubeConfig, type KubernetesListObject, type KubernetesObject, type ResponseContext,
+  ApiException,
+  KubernetesObjectApi,
+  type KubeConfig,
+  type KubernetesListObject,
+  type KubernetesObject,
+  type ResponseContext,
 } from '@kubernetes/client-node';
 import type { KubeObject } from '../admission/k8s.ts';
 
@@ -139,8 +144,11 @@ export function isClusterError(err: unknown): boolean {
   // prefixes its message with the resource, object.js), with node's errno code on its cause.
   const codeOf = (e: unknown): unknown => (e as { code?: unknown } | undefined)?.code;
   const code = codeOf(err) ?? codeOf(err.cause);
-  return err.name === 'FetchError' || /(^|: )fetch failed$/.test(err.message) ||
-    (typeof code === 'string' && /^(E[A-Z]+|ERR_TLS_|CERT_|UNABLE_TO_|DEPTH_ZERO|SELF_SIGNED)/.test(code));
+  return (
+    err.name === 'FetchError' ||
+    /(^|: )fetch failed$/.test(err.message) ||
+    (typeof code === 'string' && /^(E[A-Z]+|ERR_TLS_|CERT_|UNABLE_TO_|DEPTH_ZERO|SELF_SIGNED)/.test(code))
+  );
 }
 
 /** A short, user-facing description of an API error. */

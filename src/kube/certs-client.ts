@@ -3,10 +3,7 @@
  * certificate Secret (create with a conflict check, replace with optimistic concurrency) and
  * `caBundle` in the webhook configurations (JSON patch, only the entries that differ).
  */
-import {
-  AdmissionregistrationV1Api, ApiException, CoreV1Api, PatchStrategy, setHeaderOptions,
-  type KubeConfig, type V1Secret,
-} from '@kubernetes/client-node';
+import { AdmissionregistrationV1Api, ApiException, CoreV1Api, PatchStrategy, setHeaderOptions, type KubeConfig, type V1Secret } from '@kubernetes/client-node';
 import { CertsConflictError, type CertsApi, type StoredSecret, type WebhookConfigRef } from '../certs/managed.ts';
 import { MANAGED_KEYS, type SecretData } from '../certs/rotation.ts';
 import { describeError } from './informer.ts';
@@ -20,9 +17,11 @@ export interface KubeCertsApiOptions {
 const statusOf = (err: unknown): number | undefined => (err instanceof ApiException ? err.code : undefined);
 
 const decode = (data: Record<string, string> | undefined): SecretData =>
-  Object.fromEntries(Object.entries(data ?? {})
-    .filter(([k]) => MANAGED_KEYS.includes(k))
-    .map(([k, v]) => [k, Buffer.from(v, 'base64').toString('utf8')]));
+  Object.fromEntries(
+    Object.entries(data ?? {})
+      .filter(([k]) => MANAGED_KEYS.includes(k))
+      .map(([k, v]) => [k, Buffer.from(v, 'base64').toString('utf8')]),
+  );
 
 const encode = (data: SecretData): Record<string, string> =>
   Object.fromEntries(Object.entries(data).map(([k, v]) => [k, Buffer.from(v, 'utf8').toString('base64')]));
@@ -39,9 +38,8 @@ export function createKubeCertsApi(options: KubeCertsApiOptions): CertsApi {
   const secretId = `Secret ${namespace}/${name}`;
   const fail = (what: string, err: unknown): Error => new Error(`${what}: ${describeError(err)}`);
 
-  const readConfig = (ref: WebhookConfigRef) => ref.kind === 'mutating'
-    ? admission.readMutatingWebhookConfiguration({ name: ref.name })
-    : admission.readValidatingWebhookConfiguration({ name: ref.name });
+  const readConfig = (ref: WebhookConfigRef) =>
+    ref.kind === 'mutating' ? admission.readMutatingWebhookConfiguration({ name: ref.name }) : admission.readValidatingWebhookConfiguration({ name: ref.name });
   const configId = (ref: WebhookConfigRef) => `${ref.kind === 'mutating' ? 'MutatingWebhookConfiguration' : 'ValidatingWebhookConfiguration'} ${ref.name}`;
 
   return {

@@ -41,12 +41,16 @@ export function loadKubeConfig(kubeconfigPath?: string, inClusterPathPrefix = ''
     }
     const cluster = kc.getCurrentCluster();
     if (!cluster) {
-      throw new KubeConfigError(`the kubeconfig ${kubeconfigPath} has no current context with a cluster: set current-context (kubectl config use-context NAME)`);
+      throw new KubeConfigError(
+        `the kubeconfig ${kubeconfigPath} has no current context with a cluster: set current-context (kubectl config use-context NAME)`,
+      );
     }
     return kc;
   }
   if (!existsSync(`${inClusterPathPrefix}${IN_CLUSTER_TOKEN_PATH}`)) {
-    throw new KubeConfigError(`not running inside a cluster (no ServiceAccount token at ${inClusterPathPrefix}${IN_CLUSTER_TOKEN_PATH}): pass --kubeconfig FILE, or --bindings-file FILE to run without a cluster`);
+    throw new KubeConfigError(
+      `not running inside a cluster (no ServiceAccount token at ${inClusterPathPrefix}${IN_CLUSTER_TOKEN_PATH}): pass --kubeconfig FILE, or --bindings-file FILE to run without a cluster`,
+    );
   }
   kc.loadFromCluster(inClusterPathPrefix);
   const server = kc.getCurrentCluster()?.server ?? '';
@@ -83,12 +87,16 @@ export function resolveKubeConfig(lookup: KubeConfigLookup): KubeConfig {
   if (lookup.context !== undefined) {
     if (!kc.getContextObject(lookup.context)) {
       const known = kc.getContexts().map((c) => c.name);
-      throw new KubeConfigError(`--context ${lookup.context}: no such context${known.length > 0 ? ` (the kubeconfig has: ${known.join(', ')})` : ''}; list them with kubectl config get-contexts`);
+      throw new KubeConfigError(
+        `--context ${lookup.context}: no such context${known.length > 0 ? ` (the kubeconfig has: ${known.join(', ')})` : ''}; list them with kubectl config get-contexts`,
+      );
     }
     kc.setCurrentContext(lookup.context);
   }
   if (!kc.getCurrentCluster()) {
-    throw new KubeConfigError('the kubeconfig has no current context with a cluster: pass --context NAME or set current-context (kubectl config use-context NAME)');
+    throw new KubeConfigError(
+      'the kubeconfig has no current context with a cluster: pass --context NAME or set current-context (kubectl config use-context NAME)',
+    );
   }
   return kc;
 }
@@ -98,7 +106,8 @@ function loadDefault(lookup: KubeConfigLookup): KubeConfig {
   if (files.length > 0) {
     // kubectl ignores files of $KUBECONFIG that do not exist, but not a list of only such files.
     const present = files.filter((f) => existsSync(f));
-    if (present.length === 0) throw new KubeConfigError(`$KUBECONFIG names no file that exists (${files.join(delimiter)}): fix KUBECONFIG or pass --kubeconfig FILE`);
+    if (present.length === 0)
+      throw new KubeConfigError(`$KUBECONFIG names no file that exists (${files.join(delimiter)}): fix KUBECONFIG or pass --kubeconfig FILE`);
     const kc = loadFileOrThrow(present[0]!, '$KUBECONFIG');
     for (const file of present.slice(1)) mergeFirstWins(kc, loadFileOrThrow(file, '$KUBECONFIG'));
     return kc;
@@ -107,7 +116,9 @@ function loadDefault(lookup: KubeConfigLookup): KubeConfig {
   if (home !== undefined && existsSync(home)) return loadFileOrThrow(home, '~/.kube/config');
   const token = `${lookup.inClusterPathPrefix ?? ''}${IN_CLUSTER_TOKEN_PATH}`;
   if (!existsSync(token)) {
-    throw new KubeConfigError(`no cluster found: --kubeconfig not given, $KUBECONFIG not set, no ${home ?? '~/.kube/config'}, and not inside a cluster (no ${token}); pass --kubeconfig FILE`);
+    throw new KubeConfigError(
+      `no cluster found: --kubeconfig not given, $KUBECONFIG not set, no ${home ?? '~/.kube/config'}, and not inside a cluster (no ${token}); pass --kubeconfig FILE`,
+    );
   }
   return loadKubeConfig(undefined, lookup.inClusterPathPrefix);
 }

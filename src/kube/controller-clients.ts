@@ -4,9 +4,7 @@
  * default-deny loop. Every failure becomes an {@link ApiCallError} carrying the HTTP status
  * (the loops decide on it) and a message naming the object.
  */
-import {
-  ApiException, CoreV1Api, NetworkingV1Api, type KubeConfig, type V1NetworkPolicy,
-} from '@kubernetes/client-node';
+import { ApiException, CoreV1Api, NetworkingV1Api, type KubeConfig, type V1NetworkPolicy } from '@kubernetes/client-node';
 import type { NetworkPolicy, Pod } from '../admission/k8s.ts';
 import { ApiCallError, type NetworkPolicyClient, type PodClient } from '../controller/ports.ts';
 import { describeError } from './informer.ts';
@@ -42,7 +40,8 @@ export function createPodClient(kubeConfig: KubeConfig): PodClient {
     async list(namespace, labelSelector, page) {
       const params = { labelSelector, limit: page.limit, ...(page.continue ? { _continue: page.continue } : {}) };
       const list = await apiCall(`listing Pods${namespace ? ` in ${namespace}` : ''} with ${labelSelector}`, () =>
-        namespace ? core.listNamespacedPod({ namespace, ...params }) : core.listPodForAllNamespaces(params));
+        namespace ? core.listNamespacedPod({ namespace, ...params }) : core.listPodForAllNamespaces(params),
+      );
       // Items of a real list carry no kind/apiVersion; nothing here reads them.
       return { items: list.items as Pod[], continue: list.metadata?._continue || undefined };
     },
@@ -59,7 +58,10 @@ export function createPodClient(kubeConfig: KubeConfig): PodClient {
       const what = `patching identity labels of Pod ${namespace}/${name}`;
       let answer;
       try {
-        answer = await patcher.mergePatch(`/api/v1/namespaces/${encodeURIComponent(namespace)}/pods/${encodeURIComponent(name)}?fieldManager=${FIELD_MANAGER}`, patch);
+        answer = await patcher.mergePatch(
+          `/api/v1/namespaces/${encodeURIComponent(namespace)}/pods/${encodeURIComponent(name)}?fieldManager=${FIELD_MANAGER}`,
+          patch,
+        );
       } catch (err) {
         throw new ApiCallError(`${what}: ${describeError(err)}`, undefined);
       }
@@ -76,18 +78,21 @@ export function createNetworkPolicyClient(kubeConfig: KubeConfig): NetworkPolicy
     async create(policy) {
       const namespace = policy.metadata?.namespace ?? '';
       await apiCall(`creating ${id(policy)}`, () =>
-        net.createNamespacedNetworkPolicy({ namespace, body: policy as V1NetworkPolicy, fieldManager: FIELD_MANAGER }));
+        net.createNamespacedNetworkPolicy({ namespace, body: policy as V1NetworkPolicy, fieldManager: FIELD_MANAGER }),
+      );
     },
     async replace(policy) {
       const namespace = policy.metadata?.namespace ?? '';
       const name = policy.metadata?.name ?? '';
       // metadata.resourceVersion is in the body: a compare-and-swap (409 if it changed since read).
       await apiCall(`restoring ${id(policy)}`, () =>
-        net.replaceNamespacedNetworkPolicy({ namespace, name, body: policy as V1NetworkPolicy, fieldManager: FIELD_MANAGER }));
+        net.replaceNamespacedNetworkPolicy({ namespace, name, body: policy as V1NetworkPolicy, fieldManager: FIELD_MANAGER }),
+      );
     },
     async delete(namespace, name, resourceVersion) {
       await apiCall(`deleting NetworkPolicy ${namespace}/${name}`, () =>
-        net.deleteNamespacedNetworkPolicy({ namespace, name, body: { preconditions: { resourceVersion } } }));
+        net.deleteNamespacedNetworkPolicy({ namespace, name, body: { preconditions: { resourceVersion } } }),
+      );
     },
   };
 }

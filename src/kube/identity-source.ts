@@ -69,17 +69,26 @@ export function createKubeIdentitySource(options: KubeIdentitySourceOptions): Ku
     return undefined;
   };
   const common = {
-    kubeConfig, logger, watchdogMs: options.watchdogMs, resyncMs: options.resyncMs, backoffMs: options.backoffMs,
-    pageSize: options.pageSize, now: options.now,
+    kubeConfig,
+    logger,
+    watchdogMs: options.watchdogMs,
+    resyncMs: options.resyncMs,
+    backoffMs: options.backoffMs,
+    pageSize: options.pageSize,
+    now: options.now,
   };
 
   const bindings: ResilientInformer = createResilientInformer<BindingObject>({
     ...common,
     resource: BINDING_PLURAL,
     path: `/apis/${BINDING_GROUP}/${BINDING_VERSION}/${BINDING_PLURAL}`,
-    listPage: async (page) => (await custom.listClusterCustomObject({
-      group: BINDING_GROUP, version: BINDING_VERSION, plural: BINDING_PLURAL, ...page,
-    })) as KubernetesListObject<BindingObject>,
+    listPage: async (page) =>
+      (await custom.listClusterCustomObject({
+        group: BINDING_GROUP,
+        version: BINDING_VERSION,
+        plural: BINDING_PLURAL,
+        ...page,
+      })) as KubernetesListObject<BindingObject>,
     handlers: {
       replace(items) {
         const valid = items.map(toBinding).filter((b) => b !== undefined);

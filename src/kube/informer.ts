@@ -92,13 +92,18 @@ class ObservedWatch extends Watch {
     done: (err: any) => void,
   ): Promise<AbortController> {
     let finished = false;
-    const controller = await super.watch(path, { ...queryParams, allowWatchBookmarks: true }, (phase, obj, raw) => {
-      this.#onActivity();
-      callback(phase, obj, raw);
-    }, (err) => {
-      finished = true;
-      done(err);
-    });
+    const controller = await super.watch(
+      path,
+      { ...queryParams, allowWatchBookmarks: true },
+      (phase, obj, raw) => {
+        this.#onActivity();
+        callback(phase, obj, raw);
+      },
+      (err) => {
+        finished = true;
+        done(err);
+      },
+    );
     // super.watch resolves once the response headers arrived, or after it already called done (error).
     if (!finished) this.#onActivity();
     return controller;
@@ -187,12 +192,22 @@ export function createResilientInformer<T extends KubernetesObject>(options: Res
       return list;
     };
     const informer = new ListWatch<T>(path, watch, listFn, false);
-    informer.on('add', (obj) => { if (mine()) handlers.upsert(obj); });
-    informer.on('update', (obj) => { if (mine()) handlers.upsert(obj); });
-    informer.on('delete', (obj) => { if (mine()) handlers.remove(obj); });
-    informer.on('error', (err) => { if (mine()) resumeAfterError(informer, gen, err); });
+    informer.on('add', (obj) => {
+      if (mine()) handlers.upsert(obj);
+    });
+    informer.on('update', (obj) => {
+      if (mine()) handlers.upsert(obj);
+    });
+    informer.on('delete', (obj) => {
+      if (mine()) handlers.remove(obj);
+    });
+    informer.on('error', (err) => {
+      if (mine()) resumeAfterError(informer, gen, err);
+    });
     current = informer;
-    informer.start().catch((err: unknown) => { if (mine()) resumeAfterError(informer, gen, err); });
+    informer.start().catch((err: unknown) => {
+      if (mine()) resumeAfterError(informer, gen, err);
+    });
   }
 
   /** client-node left the informer stopped after an error: resume it, from its last resourceVersion. */
@@ -204,7 +219,9 @@ export function createResilientInformer<T extends KubernetesObject>(options: Res
     clearTimeout(retryTimer);
     retryTimer = setTimeout(() => {
       if (gen !== generation || stopped) return;
-      informer.start().catch((e: unknown) => { if (gen === generation && !stopped) resumeAfterError(informer, gen, e); });
+      informer.start().catch((e: unknown) => {
+        if (gen === generation && !stopped) resumeAfterError(informer, gen, e);
+      });
     }, delay);
   }
 
@@ -222,9 +239,12 @@ export function createResilientInformer<T extends KubernetesObject>(options: Res
         started = true;
         launch();
         // Check often enough to notice a stall soon after watchdogMs, not so often it costs anything.
-        watchdogTimer = setInterval(() => {
-          if (now() - lastActivity > watchdogMs) restart('watchdog');
-        }, Math.max(25, Math.min(watchdogMs / 4, 10_000)));
+        watchdogTimer = setInterval(
+          () => {
+            if (now() - lastActivity > watchdogMs) restart('watchdog');
+          },
+          Math.max(25, Math.min(watchdogMs / 4, 10_000)),
+        );
         if (resyncMs > 0) resyncTimer = setInterval(() => restart('resync'), resyncMs);
       }
       return firstSync;

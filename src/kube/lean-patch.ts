@@ -49,7 +49,14 @@ export function createLeanPatcher(kubeConfig: KubeConfig): LeanPatcher {
     if (agent === undefined || tlsKey !== cached?.tlsKey) {
       agent?.destroy();
       agent = secure
-        ? new HttpsAgent({ keepAlive: true, maxSockets: 16, ca: opts.ca as string, cert: opts.cert as string, key: opts.key as string, ...(opts.rejectUnauthorized !== undefined ? { rejectUnauthorized: opts.rejectUnauthorized } : {}) })
+        ? new HttpsAgent({
+            keepAlive: true,
+            maxSockets: 16,
+            ca: opts.ca as string,
+            cert: opts.cert as string,
+            key: opts.key as string,
+            ...(opts.rejectUnauthorized !== undefined ? { rejectUnauthorized: opts.rejectUnauthorized } : {}),
+          })
         : new HttpAgent({ keepAlive: true, maxSockets: 16 });
     }
     const headers = { ...(opts.headers as Record<string, string>) };
@@ -62,26 +69,31 @@ export function createLeanPatcher(kubeConfig: KubeConfig): LeanPatcher {
       const base = await options();
       const body = JSON.stringify(patch);
       return new Promise<LeanAnswer>((resolve, reject) => {
-        const req = (secure ? httpsRequest : httpRequest)({
-          ...base,
-          method: 'PATCH',
-          path: `${server.pathname.replace(/\/$/, '')}${path}`,
-          headers: { ...base.headers, 'content-type': 'application/merge-patch+json', 'content-length': Buffer.byteLength(body), accept: 'application/json' },
-          timeout: 30_000,
-        }, (res: IncomingMessage) => {
-          const status = res.statusCode ?? 0;
-          if (status < 300) {
-            // The patched Pod is not needed: drain it without decoding.
-            res.resume();
-            res.on('end', () => resolve({ status, body: '' }));
-          } else {
-            let text = '';
-            res.setEncoding('utf8');
-            res.on('data', (chunk: string) => { if (text.length < 64 * 1024) text += chunk; });
-            res.on('end', () => resolve({ status, body: text }));
-          }
-          res.on('error', reject);
-        });
+        const req = (secure ? httpsRequest : httpRequest)(
+          {
+            ...base,
+            method: 'PATCH',
+            path: `${server.pathname.replace(/\/$/, '')}${path}`,
+            headers: { ...base.headers, 'content-type': 'application/merge-patch+json', 'content-length': Buffer.byteLength(body), accept: 'application/json' },
+            timeout: 30_000,
+          },
+          (res: IncomingMessage) => {
+            const status = res.statusCode ?? 0;
+            if (status < 300) {
+              // The patched Pod is not needed: drain it without decoding.
+              res.resume();
+              res.on('end', () => resolve({ status, body: '' }));
+            } else {
+              let text = '';
+              res.setEncoding('utf8');
+              res.on('data', (chunk: string) => {
+                if (text.length < 64 * 1024) text += chunk;
+              });
+              res.on('end', () => resolve({ status, body: text }));
+            }
+            res.on('error', reject);
+          },
+        );
         req.on('timeout', () => req.destroy(new Error('no answer from the API server within 30 s')));
         req.on('error', reject);
         req.end(body);

@@ -64,12 +64,14 @@ export function createLeaseClient(options: LeaseClientOptions): LeaseClient {
       }
     },
     async create(record) {
-      return toStored(await apiCall(`creating Lease ${id}`, () =>
-        api.createNamespacedLease({ namespace, body: body(record), fieldManager: FIELD_MANAGER })));
+      return toStored(await apiCall(`creating Lease ${id}`, () => api.createNamespacedLease({ namespace, body: body(record), fieldManager: FIELD_MANAGER })));
     },
     async update(record, resourceVersion) {
-      return toStored(await apiCall(`updating Lease ${id}`, () =>
-        api.replaceNamespacedLease({ namespace, name, body: body(record, resourceVersion), fieldManager: FIELD_MANAGER })));
+      return toStored(
+        await apiCall(`updating Lease ${id}`, () =>
+          api.replaceNamespacedLease({ namespace, name, body: body(record, resourceVersion), fieldManager: FIELD_MANAGER }),
+        ),
+      );
     },
   };
 }

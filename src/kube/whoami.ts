@@ -12,7 +12,8 @@ import { apiCall } from './controller-clients.ts';
 export async function whoami(kubeConfig: KubeConfig): Promise<string> {
   const api = kubeConfig.makeApiClient(AuthenticationV1Api);
   const review = await apiCall('creating a SelfSubjectReview (Kubernetes >= 1.28 is needed)', () =>
-    api.createSelfSubjectReview({ body: { apiVersion: 'authentication.k8s.io/v1', kind: 'SelfSubjectReview', metadata: {} } }));
+    api.createSelfSubjectReview({ body: { apiVersion: 'authentication.k8s.io/v1', kind: 'SelfSubjectReview', metadata: {} } }),
+  );
   const username = review.status?.userInfo?.username;
   if (!username) throw new Error('the SelfSubjectReview came back without status.userInfo.username');
   return username;

@@ -77,8 +77,7 @@ export function createMutateHandler(deps: MutateHandlerDeps): AdmissionHandler {
     const namespace = request.namespace || pod.metadata?.namespace || '';
     const dryRun = baseline.mutation === 'dry-run';
 
-    if (!identity.ready() && baseline.identity.onUnavailable === 'deny' && !dryRun &&
-      shouldInject(pod, { baseline, namespace }).identity) {
+    if (!identity.ready() && baseline.identity.onUnavailable === 'deny' && !dryRun && shouldInject(pod, { baseline, namespace }).identity) {
       const result = errored(
         `idgate: the identity cache (OIDCGroupBindings) is not synced yet, so the identity labels of Pod ` +
           `${podName(pod, namespace)} cannot be computed; retry in a few seconds`,
@@ -95,10 +94,10 @@ export function createMutateHandler(deps: MutateHandlerDeps): AdmissionHandler {
       const result = allowed();
       result.log = { injected: mutation.injected, reason: mutation.reason, mutationDryRun: true, dryRunPatch: mutation.patch.length };
       outcome('dry-run');
-      const summary = mutation.patch.length === 0
-        ? 'idgate dry-run: the Pod needs no change'
-        : `idgate dry-run: ${mutation.injected ? 'would inject the idgate-proxy sidecar; ' : ''}` +
-          `${mutation.patch.length} patch operation(s) not applied`;
+      const summary =
+        mutation.patch.length === 0
+          ? 'idgate dry-run: the Pod needs no change'
+          : `idgate dry-run: ${mutation.injected ? 'would inject the idgate-proxy sidecar; ' : ''}` + `${mutation.patch.length} patch operation(s) not applied`;
       return withWarnings(result, [summary, ...mutation.warnings]);
     }
     const result = patched(mutation.patch);

@@ -44,8 +44,7 @@ export interface MutationResult {
 }
 
 /** Message when groups cannot be resolved; the handler only lets this through with onUnavailable: allow. */
-export const IDENTITY_UNAVAILABLE_WARNING =
-  'idgate identity cache not synced: group labels not applied; recreate the Pod to get them';
+export const IDENTITY_UNAVAILABLE_WARNING = 'idgate identity cache not synced: group labels not applied; recreate the Pod to get them';
 
 /**
  * Computes the patch for a Pod CREATE:

@@ -22,7 +22,7 @@ export function escapePointer(token: string): string {
 /** Joins reference tokens into a JSON Pointer, escaping each: `pointer('metadata', 'labels', k)`. */
 export function pointer(...tokens: ReadonlyArray<string | number>): string {
   let path = '';
-  for (const t of tokens) path += '/' + escapePointer(String(t));
+  for (const t of tokens) path += `/${escapePointer(String(t))}`;
   return path;
 }
 
@@ -31,11 +31,7 @@ export function pointer(...tokens: ReadonlyArray<string | number>): string {
  * A missing map (`current` undefined) is added whole when `desired` has keys; keys are
  * visited in sorted order so the patch is deterministic whatever the input's key order.
  */
-export function mapPatch(
-  path: string,
-  current: Readonly<Record<string, string>> | undefined,
-  desired: Readonly<Record<string, string>>,
-): PatchOperation[] {
+export function mapPatch(path: string, current: Readonly<Record<string, string>> | undefined, desired: Readonly<Record<string, string>>): PatchOperation[] {
   if (current === undefined || current === null) {
     return Object.keys(desired).length > 0 ? [{ op: 'add', path, value: { ...desired } }] : [];
   }

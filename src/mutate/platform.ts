@@ -21,9 +21,9 @@ export const OS_NODE_LABEL = 'kubernetes.io/os';
  * the API server does not validate but which lands the Pod on a node that cannot run the image).
  */
 export function windowsField(pod: Pod): string | undefined {
-  const os = pod.spec?.['os'] as { name?: unknown } | undefined;
+  const os = pod.spec?.os as { name?: unknown } | undefined;
   if (typeof os?.name === 'string') return os.name.toLowerCase() === 'windows' ? 'spec.os.name' : undefined;
-  const selector = pod.spec?.['nodeSelector'] as Record<string, unknown> | undefined;
+  const selector = pod.spec?.nodeSelector as Record<string, unknown> | undefined;
   return typeof selector?.[OS_NODE_LABEL] === 'string' && selector[OS_NODE_LABEL].toLowerCase() === 'windows'
     ? `spec.nodeSelector[${OS_NODE_LABEL}]`
     : undefined;

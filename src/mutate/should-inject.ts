@@ -108,7 +108,7 @@ export function shouldInject(pod: Pod, ctx: ShouldInjectContext): InjectDecision
     note = `; annotation ${ANNOTATION_INJECT}: "false" ignored: the baseline does not allow opt-out (sidecar.allowOptOut)`;
   }
   if (pod.spec?.hostNetwork === true) {
-    return { inject: false, identity: true, present: false, reason: 'hostNetwork pod: the proxy would listen on the node network' + note };
+    return { inject: false, identity: true, present: false, reason: `hostNetwork pod: the proxy would listen on the node network${note}` };
   }
   const ports = resolveSidecar(pod, baseline.sidecar);
   const record = appContainerToRecord(pod, ports);
@@ -121,6 +121,6 @@ export function shouldInject(pod: Pod, ctx: ShouldInjectContext): InjectDecision
     present: false,
     ports: ports.value,
     ...recorded,
-    reason: `injected ${SIDECAR_NAME} (${baseline.sidecar.mode}) on port ${proxyPort} forwarding to 127.0.0.1:${upstreamPort}` + note,
+    reason: `injected ${SIDECAR_NAME} (${baseline.sidecar.mode}) on port ${proxyPort} forwarding to 127.0.0.1:${upstreamPort}${note}`,
   };
 }

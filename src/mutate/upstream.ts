@@ -21,9 +21,7 @@ export interface ResolvedPorts {
  * A resolution that either worked or says, for the user, why not, and which field of the Pod
  * to change (`metadata.annotations[idgate.dev/upstream-port]`, `spec.containers[0].ports`).
  */
-export type Resolution<T> =
-  | { readonly ok: true; readonly value: T }
-  | { readonly ok: false; readonly reason: string; readonly field: string };
+export type Resolution<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly reason: string; readonly field: string };
 
 const annotationField = (key: string): string => `metadata.annotations[${key}]`;
 
@@ -91,7 +89,8 @@ export function resolveUpstreamContainer(pod: Pod): Resolution<Container | undef
     return {
       ok: false,
       field: annotationField(ANNOTATION_UPSTREAM_CONTAINER),
-      reason: `annotation ${ANNOTATION_UPSTREAM_CONTAINER} ${quote(recorded)} names no app container of the Pod; ` +
+      reason:
+        `annotation ${ANNOTATION_UPSTREAM_CONTAINER} ${quote(recorded)} names no app container of the Pod; ` +
         'set it to the name of the container the proxy forwards to',
     };
   }
@@ -125,7 +124,8 @@ export function resolveUpstreamPort(pod: Pod): Resolution<Upstream> {
     return {
       ok: false,
       field: annotationField(ANNOTATION_UPSTREAM_PORT),
-      reason: `annotation ${ANNOTATION_UPSTREAM_PORT} ${quote(annotation)} is neither a port number 1-65535 ` +
+      reason:
+        `annotation ${ANNOTATION_UPSTREAM_PORT} ${quote(annotation)} is neither a port number 1-65535 ` +
         `nor the name of a port of ${pinned ? `container ${quote(target.value?.name ?? '')}` : 'an app container'}`,
     };
   }
@@ -136,7 +136,8 @@ export function resolveUpstreamPort(pod: Pod): Resolution<Upstream> {
   return {
     ok: false,
     field: `spec.containers[${pod.spec?.containers?.indexOf(first) ?? 0}].ports`,
-    reason: `no upstream port: container ${quote(first.name ?? '')} declares no TCP containerPort and the Pod has ` +
+    reason:
+      `no upstream port: container ${quote(first.name ?? '')} declares no TCP containerPort and the Pod has ` +
       `no ${ANNOTATION_UPSTREAM_PORT} annotation; set one of them`,
   };
 }
@@ -147,13 +148,24 @@ export function resolveProxyPort(pod: Pod, defaultPort: number): Resolution<numb
   if (annotation === undefined) return { ok: true, value: defaultPort };
   const port = parsePort(annotation);
   if (port !== undefined) return { ok: true, value: port };
-  return { ok: false, field: annotationField(ANNOTATION_PROXY_PORT), reason: `annotation ${ANNOTATION_PROXY_PORT} ${quote(annotation)} is not a port number 1-65535` };
+  return {
+    ok: false,
+    field: annotationField(ANNOTATION_PROXY_PORT),
+    reason: `annotation ${ANNOTATION_PROXY_PORT} ${quote(annotation)} is not a port number 1-65535`,
+  };
 }
 
 /** Groups from `idgate.dev/allowed-groups`: a comma list, entries trimmed, empty entries dropped, duplicates once. */
 export function parseAllowedGroups(value: string | undefined): string[] {
   if (value === undefined) return [];
-  return [...new Set(value.split(',').map((g) => g.trim()).filter((g) => g !== ''))];
+  return [
+    ...new Set(
+      value
+        .split(',')
+        .map((g) => g.trim())
+        .filter((g) => g !== ''),
+    ),
+  ];
 }
 
 /** The first TCP port `port` of any container or init container but idgate's own, as `init container "x"`. */

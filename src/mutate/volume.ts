@@ -98,10 +98,7 @@ export interface VolumePatch {
  * containers this pass saw got the token then, and a container that has appeared since was
  * added by another webhook (a mesh proxy injected after idgate), which must not get it.
  */
-export function tokenVolumePatch(
-  pod: Pod,
-  config: Pick<SidecarConfig, 'audience' | 'tokenExpirationSeconds' | 'kubernetesIssuer'>,
-): VolumePatch {
+export function tokenVolumePatch(pod: Pod, config: Pick<SidecarConfig, 'audience' | 'tokenExpirationSeconds' | 'kubernetesIssuer'>): VolumePatch {
   const spec = pod.spec ?? {};
   const patch: PatchOperation[] = [];
   const warnings: string[] = [];

@@ -116,7 +116,8 @@ function httpUrl(flag: string, value: string): URL {
 export function buildProxyConfig(input: ProxyConfigInput): ProxyConfig {
   const upstream = httpUrl('--upstream', input.upstream);
   // The sidecar talks to its app over the Pod's loopback: plain HTTP, no TLS to terminate twice.
-  if (upstream.protocol !== 'http:') throw new ProxyConfigError('--upstream', `"${input.upstream}" must be http:// (the app is reached over the Pod's loopback)`);
+  if (upstream.protocol !== 'http:')
+    throw new ProxyConfigError('--upstream', `"${input.upstream}" must be http:// (the app is reached over the Pod's loopback)`);
   if (input.issuers.length === 0 && !input.kubernetesIssuer) {
     throw new ProxyConfigError('--issuer', 'at least one issuer URL is required (or --kubernetes-issuer)');
   }

@@ -59,7 +59,9 @@ export function invalidToken(message: string, cause?: unknown, detail?: string):
  */
 export function idpUnavailable(detail: string, cause?: unknown, retryAfterMs = 1000): ProxyDenial {
   return new ProxyDenial('IDGATE_PROXY_IDP_UNAVAILABLE', 503, 'the identity provider is unavailable, retry later', {
-    cause, detail, retryAfterSeconds: Math.max(1, Math.ceil(retryAfterMs / 1000)),
+    cause,
+    detail,
+    retryAfterSeconds: Math.max(1, Math.ceil(retryAfterMs / 1000)),
   });
 }
 

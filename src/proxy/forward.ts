@@ -101,10 +101,14 @@ export function createForwarder({ config, logger, metrics }: ForwarderDeps): For
       const upReq = http.request(requestOptions(req, identity, agent));
       let responded = false;
       let timedOut = false;
-      const disarm = armTimeout(upReq, () => responded, () => {
-        timedOut = true;
-        upReq.destroy(new Error(`upstream sent no response headers within ${upstreamTimeoutMs} ms`));
-      });
+      const disarm = armTimeout(
+        upReq,
+        () => responded,
+        () => {
+          timedOut = true;
+          upReq.destroy(new Error(`upstream sent no response headers within ${upstreamTimeoutMs} ms`));
+        },
+      );
 
       upReq.on('response', (upRes) => {
         responded = true;
@@ -154,10 +158,14 @@ export function createForwarder({ config, logger, metrics }: ForwarderDeps): For
       const upReq = http.request(requestOptions(req, identity, false, req.headers.upgrade ?? 'websocket'));
       let answered = false;
       let timedOut = false;
-      const disarm = armTimeout(upReq, () => answered, () => {
-        timedOut = true;
-        upReq.destroy(new Error('upstream did not answer the upgrade in time'));
-      });
+      const disarm = armTimeout(
+        upReq,
+        () => answered,
+        () => {
+          timedOut = true;
+          upReq.destroy(new Error('upstream did not answer the upgrade in time'));
+        },
+      );
       socket.on('error', () => upReq.destroy());
 
       upReq.on('upgrade', (upRes, upSocket, upHead) => {

@@ -25,10 +25,20 @@ const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'te', 'trailer', 'transf
 /** Names (lower case) an app may read as who the caller is, or as where the request came from. */
 const IDENTITY_NAMES = new Set([
   'forwarded', // RFC 7239
-  'remote-user', 'x-user', 'x-username', 'x-email', 'x-userinfo', 'x-access-token', 'x-id-token',
-  'x-real-ip', 'x-client-ip', 'true-client-ip', 'x-cluster-client-ip',
+  'remote-user',
+  'x-user',
+  'x-username',
+  'x-email',
+  'x-userinfo',
+  'x-access-token',
+  'x-id-token',
+  'x-real-ip',
+  'x-client-ip',
+  'true-client-ip',
+  'x-cluster-client-ip',
   // Path overrides honoured by some frameworks (Symfony, IIS): a skip path must not become another path.
-  'x-original-url', 'x-rewrite-url',
+  'x-original-url',
+  'x-rewrite-url',
 ]);
 const IDENTITY_PREFIXES = [
   'x-auth-', // ours, and oauth2-proxy's X-Auth-Request-User/-Email/-Groups
@@ -39,8 +49,14 @@ const IDENTITY_PREFIXES = [
   'x-goog-authenticated-user-', // Google IAP
   'x-ms-client-principal', // Azure App Service authentication
   'cf-access-', // Cloudflare Access
-  'x-authenticated-', 'x-consumer-', 'x-credential-', // Kong
-  'x-ssl-client-', 'ssl-client-', 'x-client-cert', 'x-client-dn', 'x-client-verify', // client certificates passed as headers
+  'x-authenticated-',
+  'x-consumer-',
+  'x-credential-', // Kong
+  'x-ssl-client-',
+  'ssl-client-',
+  'x-client-cert',
+  'x-client-dn',
+  'x-client-verify', // client certificates passed as headers
 ];
 
 /** Whether a (lower-case) header name is one an app could read as an identity or origin. */

@@ -48,7 +48,7 @@ export function createProxyMetrics(registry: Registry): ProxyMetrics {
     }),
     tokenCache: new Counter({
       name: 'idgate_proxy_token_cache_lookups_total',
-      help: 'Verified-token cache lookups by result (hit; miss, which verifies; coalesced, a miss that waited for the same token\'s verification in progress)',
+      help: "Verified-token cache lookups by result (hit; miss, which verifies; coalesced, a miss that waited for the same token's verification in progress)",
       labelNames: ['result'],
       registers,
     }),

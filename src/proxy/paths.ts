@@ -21,7 +21,10 @@ export function pathOf(url: string | undefined): string {
  * byte: `/healthz/`, `/HEALTHZ` and `/healthz/../x` are not `/healthz`, and are authenticated
  * like any other path.
  */
-export function isProbe(method: string | undefined, headers: { readonly upgrade?: string; readonly 'content-length'?: string; readonly 'transfer-encoding'?: string }): boolean {
+export function isProbe(
+  method: string | undefined,
+  headers: { readonly upgrade?: string; readonly 'content-length'?: string; readonly 'transfer-encoding'?: string },
+): boolean {
   if (method !== 'GET' && method !== 'HEAD') return false;
   const body = headers['transfer-encoding'] !== undefined || (headers['content-length'] !== undefined && headers['content-length'] !== '0');
   return headers.upgrade === undefined && !body;

@@ -71,20 +71,22 @@ export function createProxy(deps: ProxyDeps): http.Server {
   const metrics = createProxyMetrics(registry);
   const kube = config.kubernetesIssuer;
   const kubeFetch = kube ? kubernetesIssuerFetch(kube) : undefined;
-  const verifier = deps.verifier ?? createVerifier({
-    issuers: config.issuers,
-    audiences: config.audiences,
-    groupsClaim: config.groupsClaim,
-    clockToleranceSec: config.clockToleranceSec,
-    jwksCooldownMs: config.jwksCooldownMs,
-    jwksCacheMaxAgeMs: config.jwksCacheMaxAgeMs,
-    jwksMaxStaleMs: config.jwksMaxStaleMs,
-    logger,
-    clock,
-    fetch: deps.fetch,
-    fetchFor: (issuer) => (issuer === kube?.issuer ? kubeFetch : undefined),
-    onJwksFetch: (issuer, outcome) => metrics.jwksFetches.inc({ issuer, outcome }),
-  });
+  const verifier =
+    deps.verifier ??
+    createVerifier({
+      issuers: config.issuers,
+      audiences: config.audiences,
+      groupsClaim: config.groupsClaim,
+      clockToleranceSec: config.clockToleranceSec,
+      jwksCooldownMs: config.jwksCooldownMs,
+      jwksCacheMaxAgeMs: config.jwksCacheMaxAgeMs,
+      jwksMaxStaleMs: config.jwksMaxStaleMs,
+      logger,
+      clock,
+      fetch: deps.fetch,
+      fetchFor: (issuer) => (issuer === kube?.issuer ? kubeFetch : undefined),
+      onJwksFetch: (issuer, outcome) => metrics.jwksFetches.inc({ issuer, outcome }),
+    });
   const cache = createTokenCache({ maxEntries: config.tokenCacheMaxEntries, clock });
   const forwarder = createForwarder({ config, logger, metrics });
   const skip = new Set(config.skipPaths);
@@ -167,7 +169,13 @@ export function createProxy(deps: ProxyDeps): http.Server {
       identity = await authenticate(req);
     } catch (err) {
       const d = denial(err);
-      logDecision(req, DECISION_OF[d.code], { status: d.status, code: d.code, reason: d.message, ...(d.detail === undefined ? {} : { detail: d.detail }), ...fields });
+      logDecision(req, DECISION_OF[d.code], {
+        status: d.status,
+        code: d.code,
+        reason: d.message,
+        ...(d.detail === undefined ? {} : { detail: d.detail }),
+        ...fields,
+      });
       return d;
     }
     logDecision(req, 'allowed', { subject: identity.subject, issuer: identity.issuer, ...fields });

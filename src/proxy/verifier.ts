@@ -21,9 +21,7 @@ export { discoveryUrl, type FetchLike } from './oidc-fetch.ts';
  * Signature algorithms a token may use. Asymmetric only: `none` carries no signature, and HS*
  * with a public JWK as the HMAC secret is the classic algorithm-confusion forgery.
  */
-export const ALLOWED_ALGORITHMS: readonly string[] = Object.freeze([
-  'RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA',
-]);
+export const ALLOWED_ALGORITHMS: readonly string[] = Object.freeze(['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA']);
 
 /** Settings and dependencies of {@link createVerifier}. */
 export interface VerifierOptions {
@@ -94,10 +92,21 @@ export function createVerifier(options: VerifierOptions): Verifier {
         onJwksFetch: (outcome) => options.onJwksFetch?.(issuer, outcome),
       });
       keySet = createKeySet({
-        issuer, load, policy, clock,
-        onFailure: (err, failures, retryInMs, servingStaleKeys) => logger.warn({
-          issuer, err: err instanceof Error ? err.message : String(err), failures, retryInMs, servingStaleKeys,
-        }, servingStaleKeys ? 'fetching the issuer\'s keys failed; the last good keys stay in use' : 'fetching the issuer\'s keys failed'),
+        issuer,
+        load,
+        policy,
+        clock,
+        onFailure: (err, failures, retryInMs, servingStaleKeys) =>
+          logger.warn(
+            {
+              issuer,
+              err: err instanceof Error ? err.message : String(err),
+              failures,
+              retryInMs,
+              servingStaleKeys,
+            },
+            servingStaleKeys ? "fetching the issuer's keys failed; the last good keys stay in use" : "fetching the issuer's keys failed",
+          ),
       });
       keySets.set(issuer, keySet);
     }
@@ -116,10 +125,10 @@ export function createVerifier(options: VerifierOptions): Verifier {
       }
       // Refuse before any key lookup, so forged tokens cannot make the proxy fetch anything.
       if (typeof alg !== 'string' || !ALLOWED_ALGORITHMS.includes(alg)) {
-        throw invalidToken('the token\'s algorithm is not allowed', undefined, `alg ${logDetail(alg)}`);
+        throw invalidToken("the token's algorithm is not allowed", undefined, `alg ${logDetail(alg)}`);
       }
       if (typeof iss !== 'string' || !trusted.has(iss)) {
-        throw invalidToken('the token\'s issuer is not trusted', undefined, `iss ${logDetail(iss)}`);
+        throw invalidToken("the token's issuer is not trusted", undefined, `iss ${logDetail(iss)}`);
       }
       let payload: Record<string, unknown>;
       try {
@@ -157,7 +166,7 @@ function toDenial(err: unknown): ProxyDenial {
   if (err instanceof errors.JWKSNoMatchingKey) return invalidToken('no key of the issuer matches the token (kid)');
   if (err instanceof errors.JWKSMultipleMatchingKeys) return invalidToken('the token does not say which key of the issuer signed it (kid)');
   if (err instanceof errors.JWKSTimeout) return idpUnavailable('JWKS request timed out', err);
-  if (err instanceof errors.JOSEAlgNotAllowed) return invalidToken('the token\'s algorithm is not allowed');
+  if (err instanceof errors.JOSEAlgNotAllowed) return invalidToken("the token's algorithm is not allowed");
   if (err instanceof errors.JOSEError) return invalidToken('token is invalid', undefined, err.code);
   return invalidToken('token is invalid', undefined, err instanceof Error ? `${err.name}: ${err.message}` : logDetail(err));
 }

@@ -53,7 +53,11 @@ function decisionOf(result: AdmissionResult): string {
 }
 
 /** Runs one admission webhook: decode, call the handler, answer with the same uid, log and count. */
-function admissionRoute(webhook: 'mutate' | 'validate' | 'integrity', handler: AdmissionHandler, deps: RouteDeps): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
+function admissionRoute(
+  webhook: 'mutate' | 'validate' | 'integrity',
+  handler: AdmissionHandler,
+  deps: RouteDeps,
+): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
   const { logger, metrics } = deps;
   return async (req, res) => {
     const started = performance.now();

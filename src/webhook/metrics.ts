@@ -105,7 +105,7 @@ export function createMetrics(registry = new Registry(), { processMetrics = true
     }),
     leader: new Gauge({
       name: 'idgate_controller_leader',
-      help: '1 while this replica holds the controllers\' Lease and runs the reconcile loops, else 0.',
+      help: "1 while this replica holds the controllers' Lease and runs the reconcile loops, else 0.",
       registers,
     }),
   };

@@ -140,16 +140,22 @@ function learnSelfUsername(options: WebhookOptions, set: (username: string) => v
   let stopped = false;
   let delay = options.whoamiRetryMs ?? 1000;
   const attempt = () => {
-    options.whoami?.().then((username) => {
-      set(username);
-      options.logger.info({ username }, 'learned own username (SelfSubjectReview)');
-    }, (err: unknown) => {
-      if (stopped) return;
-      options.logger.warn({ err: (err as Error).message, retryInMs: delay }, 'cannot learn own username; identity-label changes on running Pods are refused until it is known');
-      timer = setTimeout(attempt, delay);
-      timer.unref();
-      delay = Math.min(delay * 2, 30_000);
-    });
+    options.whoami?.().then(
+      (username) => {
+        set(username);
+        options.logger.info({ username }, 'learned own username (SelfSubjectReview)');
+      },
+      (err: unknown) => {
+        if (stopped) return;
+        options.logger.warn(
+          { err: (err as Error).message, retryInMs: delay },
+          'cannot learn own username; identity-label changes on running Pods are refused until it is known',
+        );
+        timer = setTimeout(attempt, delay);
+        timer.unref();
+        delay = Math.min(delay * 2, 30_000);
+      },
+    );
   };
   if (options.whoami) attempt();
   return () => {
@@ -187,12 +193,16 @@ export async function startWebhook(options: WebhookOptions): Promise<Webhook> {
   readiness.register('identity-cache', () => source.index.ready());
 
   let selfUsername: string | undefined;
-  const stopWhoami = learnSelfUsername(options, (u) => { selfUsername = u; });
+  const stopWhoami = learnSelfUsername(options, (u) => {
+    selfUsername = u;
+  });
   const deps = { baseline: () => baseline.current(), identity: source.index, logger };
   const validation = {
     ...deps,
     selfUsername: () => selfUsername,
-    onViolation: (v: JudgedViolation): void => { metrics.violations.inc({ rule: v.rule, mode: v.mode }); },
+    onViolation: (v: JudgedViolation): void => {
+      metrics.violations.inc({ rule: v.rule, mode: v.mode });
+    },
   };
   const app = createApp({
     logger,

@@ -11,7 +11,11 @@ describe('encodeReviewJson', () => {
   const cases: Array<[string, string, AdmissionResult]> = [
     ['allowed, nothing else', 'uid-1', { allowed: true }],
     ['patched', 'uid-2', { allowed: true, patch }],
-    ['patched with warnings and audit annotations', 'uid-3', { allowed: true, patch, warnings: ['dry-run: 2 operations', 'ünïcode ✓'], auditAnnotations: { 'idgate.dev/decision': 'patched' } }],
+    [
+      'patched with warnings and audit annotations',
+      'uid-3',
+      { allowed: true, patch, warnings: ['dry-run: 2 operations', 'ünïcode ✓'], auditAnnotations: { 'idgate.dev/decision': 'patched' } },
+    ],
     ['denied with a status', 'uid-4', { allowed: false, status: { code: 403, message: 'label "x" is spoofed', reason: 'Forbidden' } }],
     ['an empty patch is left out', 'uid-5', { allowed: true, patch: [] }],
     ['a uid that needs escaping', 'a"b\\c\u2028', { allowed: true, patch }],

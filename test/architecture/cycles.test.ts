@@ -101,7 +101,10 @@ function offending(from: (id: ModuleId) => boolean, bad: (target: ModuleId) => b
 
 describe('the module graph of src/', () => {
   it('reads a graph of the whole tree, resolving every relative import to a file that exists', () => {
-    const missing = offending(() => true, (target) => !graph.has(target));
+    const missing = offending(
+      () => true,
+      (target) => !graph.has(target),
+    );
     assert.deepEqual(missing, [], `imports of files that are not in src/:\n${missing.join('\n')}`);
     assert.ok(graph.size > 50, `only ${graph.size} files read`);
   });
@@ -122,7 +125,13 @@ describe('the module graph of src/', () => {
     const cycles = findCycles(folders);
     // Each folder cycle with one file import per step, so the message says which import to cut.
     const explained = cycles.map((cycle) => {
-      const steps = cycle.slice(1).map((to, i) => offending((id) => folderOf(id) === cycle[i], (t) => folderOf(t) === to)[0]);
+      const steps = cycle.slice(1).map(
+        (to, i) =>
+          offending(
+            (id) => folderOf(id) === cycle[i],
+            (t) => folderOf(t) === to,
+          )[0],
+      );
       return `${cycle.join(' → ')}\n  ${steps.join('\n  ')}`;
     });
     assert.deepEqual(cycles, [], `folder cycles:\n${explained.join('\n')}`);
@@ -145,13 +154,18 @@ describe('the module graph of src/', () => {
   });
 
   it('keeps the shared leaves config/ and text.ts free of src/ imports, so every folder may use them', () => {
-    const bad = offending((id) => folderOf(id) === 'config' || id === 'src/text.ts', () => true);
+    const bad = offending(
+      (id) => folderOf(id) === 'config' || id === 'src/text.ts',
+      () => true,
+    );
     assert.deepEqual(bad, [], `a shared leaf imports from src/:\n${bad.join('\n')}`);
   });
 
   it('imports @kubernetes/client-node only from kube/', () => {
     const bad = [...graph]
-      .filter(([id, { packages }]) => folderOf(id) !== 'kube' && packages.some((p) => p === '@kubernetes/client-node' || p.startsWith('@kubernetes/client-node/')))
+      .filter(
+        ([id, { packages }]) => folderOf(id) !== 'kube' && packages.some((p) => p === '@kubernetes/client-node' || p.startsWith('@kubernetes/client-node/')),
+      )
       .map(([id]) => id);
     assert.deepEqual(bad, [], `client-node imported outside kube/:\n${bad.join('\n')}`);
   });
@@ -163,7 +177,14 @@ describe('findCycles', () => {
     ['a self-import', { a: ['a'] }, [['a', 'a']]],
     ['two files importing each other', { a: ['b'], b: ['a'] }, [['a', 'b', 'a']]],
     ['a longer ring', { a: ['b'], b: ['c'], c: ['a'] }, [['a', 'b', 'c', 'a']]],
-    ['two knots', { a: ['b'], b: ['a', 'c'], c: ['d'], d: ['c'] }, [['a', 'b', 'a'], ['c', 'd', 'c']]],
+    [
+      'two knots',
+      { a: ['b'], b: ['a', 'c'], c: ['d'], d: ['c'] },
+      [
+        ['a', 'b', 'a'],
+        ['c', 'd', 'c'],
+      ],
+    ],
   ];
   for (const [name, edges, expected] of cases) {
     it(name, () => assert.deepEqual(findCycles(new Map(Object.entries(edges))), expected));

@@ -32,12 +32,16 @@ sidecar: { image: registry.example.com/idgate:0.1.0 }
 const baseline = parseBaseline(BASELINE_YAML, 'baseline.yaml');
 
 const binding = (ns: string, name: string, groups: string[], issuer = ISSUER): KubeObject => ({
-  apiVersion: 'idgate.dev/v1alpha1', kind: 'OIDCGroupBinding', metadata: { name, namespace: ns },
+  apiVersion: 'idgate.dev/v1alpha1',
+  kind: 'OIDCGroupBinding',
+  metadata: { name, namespace: ns },
   spec: { issuer, groups, serviceAccounts: ['app'] },
 });
 
 const rawPod = (ns: string, name: string, spec: Partial<NonNullable<Pod['spec']>> = {}): Pod => ({
-  apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: ns, labels: { app: 'app' } },
+  apiVersion: 'v1',
+  kind: 'Pod',
+  metadata: { name, namespace: ns, labels: { app: 'app' } },
   spec: { serviceAccountName: 'app', containers: [{ name: 'app', image: 'app:1', ports: [{ containerPort: 8080 }] }], ...spec },
 });
 
@@ -46,15 +50,24 @@ const admitted = (pod: Pod, index: BindingIndex): KubeObject =>
   asAdmitted(pod, { baseline, identity: index, namespace: pod.metadata?.namespace ?? '', version: '0.1.0' }) as KubeObject;
 
 const deployment = (ns: string, name: string, serviceAccountName: string): KubeObject => ({
-  apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name, namespace: ns },
+  apiVersion: 'apps/v1',
+  kind: 'Deployment',
+  metadata: { name, namespace: ns },
   spec: {
     selector: { matchLabels: { app: name } },
-    template: { metadata: { labels: { app: name } }, spec: { serviceAccountName, containers: [{ name: 'app', image: 'app:1', ports: [{ containerPort: 8080 }] }] } },
+    template: {
+      metadata: { labels: { app: name } },
+      spec: { serviceAccountName, containers: [{ name: 'app', image: 'app:1', ports: [{ containerPort: 8080 }] }] },
+    },
   },
 });
 
-const policy = (ns: string, name: string, spec: Record<string, unknown>): KubeObject =>
-  ({ apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', metadata: { name, namespace: ns }, spec });
+const policy = (ns: string, name: string, spec: Record<string, unknown>): KubeObject => ({
+  apiVersion: 'networking.k8s.io/v1',
+  kind: 'NetworkPolicy',
+  metadata: { name, namespace: ns },
+  spec,
+});
 
 /** Seeds the cluster; returns the violations planted, as `Kind ns/name rule path action`. */
 function seed(api: FakeApiServer): string[] {
@@ -73,10 +86,13 @@ function seed(api: FakeApiServer): string[] {
     for (let i = 0; i < PODS_PER_NAMESPACE; i++) objects.push(admitted(rawPod(ns, `app-${String(i).padStart(2, '0')}`), index));
     objects.push(deployment(ns, 'app', 'app'));
     objects.push(policy(ns, 'idgate-default-deny', { podSelector: {}, policyTypes: ['Ingress'] }));
-    objects.push(policy(ns, 'callers', {
-      podSelector: { matchLabels: { app: 'app' } }, policyTypes: ['Ingress'],
-      ingress: [{ from: [{ podSelector: { matchLabels: { [`group.idgate.dev/${ns}-callers`]: 'true' } } }], ports: [{ port: 'idgate-proxy' }] }],
-    }));
+    objects.push(
+      policy(ns, 'callers', {
+        podSelector: { matchLabels: { app: 'app' } },
+        policyTypes: ['Ingress'],
+        ingress: [{ from: [{ podSelector: { matchLabels: { [`group.idgate.dev/${ns}-callers`]: 'true' } } }], ports: [{ port: 'idgate-proxy' }] }],
+      }),
+    );
   }
   // The planted violations.
   objects.push(admitted(rawPod('team-1', 'shared-sa', { serviceAccountName: 'default' }), index));
@@ -88,8 +104,19 @@ function seed(api: FakeApiServer): string[] {
   }
   const template = (deployment('team-3', 'x', 'default').spec as { template: unknown }).template;
   objects.push({ apiVersion: 'batch/v1', kind: 'Job', metadata: { name: 'shared-job', namespace: 'team-3' }, spec: { template } });
-  objects.push({ apiVersion: 'batch/v1', kind: 'CronJob', metadata: { name: 'shared-cronjob', namespace: 'team-3' }, spec: { schedule: '@daily', jobTemplate: { spec: { template } } } });
-  objects.push(policy('team-4', 'world', { podSelector: {}, policyTypes: ['Ingress'], ingress: [{ from: [{ ipBlock: { cidr: '0.0.0.0/0' } }], ports: [{ port: 4180 }] }] }));
+  objects.push({
+    apiVersion: 'batch/v1',
+    kind: 'CronJob',
+    metadata: { name: 'shared-cronjob', namespace: 'team-3' },
+    spec: { schedule: '@daily', jobTemplate: { spec: { template } } },
+  });
+  objects.push(
+    policy('team-4', 'world', {
+      podSelector: {},
+      policyTypes: ['Ingress'],
+      ingress: [{ from: [{ ipBlock: { cidr: '0.0.0.0/0' } }], ports: [{ port: 4180 }] }],
+    }),
+  );
   objects.push(binding('team-5', 'rogue', ['team-5-admins'], 'https://evil.example.com'));
   // Labelled while a since-deleted binding still granted team-6-legacy: stale, not spoofed.
   const before = new BindingIndex();
@@ -110,8 +137,14 @@ function seed(api: FakeApiServer): string[] {
   // Never judged: an exempt namespace, and a ReplicaSet judged through its Deployment.
   objects.push(rawPod('kube-system', 'on-host', { hostNetwork: true }) as KubeObject);
   objects.push({
-    ...deployment('team-3', 'shared-sa-5d9c', 'default'), apiVersion: 'apps/v1', kind: 'ReplicaSet',
-    metadata: { name: 'shared-sa-5d9c', namespace: 'team-3', ownerReferences: [{ apiVersion: 'apps/v1', kind: 'Deployment', name: 'shared-sa', uid: 'x', controller: true }] },
+    ...deployment('team-3', 'shared-sa-5d9c', 'default'),
+    apiVersion: 'apps/v1',
+    kind: 'ReplicaSet',
+    metadata: {
+      name: 'shared-sa-5d9c',
+      namespace: 'team-3',
+      ownerReferences: [{ apiVersion: 'apps/v1', kind: 'Deployment', name: 'shared-sa', uid: 'x', controller: true }],
+    },
   });
   api.seed(objects);
   return [
@@ -132,7 +165,9 @@ function seed(api: FakeApiServer): string[] {
 }
 
 const rows = (report: Report) =>
-  report.findings.map((f) => `${f.object.kind} ${f.object.namespace}/${f.object.name} ${f.rule} ${f.path} ${f.denies ? 'deny' : f.stale ? 'stale' : 'warn'}`).sort();
+  report.findings
+    .map((f) => `${f.object.kind} ${f.object.namespace}/${f.object.name} ${f.rule} ${f.path} ${f.denies ? 'deny' : f.stale ? 'stale' : 'warn'}`)
+    .sort();
 
 describe('idgate audit', () => {
   let api: FakeApiServer;
@@ -167,7 +202,10 @@ describe('idgate audit', () => {
     assert.ok(api.listRequests('pods') >= 9, `pods listed in ${api.listRequests('pods')} requests`);
     const podLists = api.requests.filter((r) => r.method === 'GET' && !r.watch && !r.name && r.resource === '/v1/pods');
     assert.ok(podLists.length > 1 && podLists.every((r) => r.query.limit === '50'), 'every page asked for --page-size objects');
-    assert.ok(podLists.slice(1).every((r) => r.query.continue), 'later pages continue the first');
+    assert.ok(
+      podLists.slice(1).every((r) => r.query.continue),
+      'later pages continue the first',
+    );
     assert.equal(report.summary.exempt, 1);
     assert.equal(report.summary.owned, 1);
     assert.equal(report.summary.stalePods, 1);
@@ -192,14 +230,19 @@ describe('idgate audit', () => {
     const res = await audit('-o', 'policyreport');
     assert.equal(res.code, 1, res.stderr);
     const reports = parseAllDocuments(res.stdout).map((d) => d.toJS() as Record<string, any>);
-    assert.deepEqual(reports.map((r) => r.metadata.namespace), ['monitoring', ...NAMESPACES]);
+    assert.deepEqual(
+      reports.map((r) => r.metadata.namespace),
+      ['monitoring', ...NAMESPACES],
+    );
     const validate = policyReportValidator();
     for (const r of reports) assert.ok(validate(r), `${r.metadata.namespace}: ${JSON.stringify(validate.errors)}`);
     const team1 = reports.find((r) => r.metadata.namespace === 'team-1')!;
     assert.equal(team1.metadata.name, 'idgate');
     assert.equal(team1.metadata.labels['app.kubernetes.io/managed-by'], 'idgate');
-    assert.deepEqual(team1.results.map((r: any) => [r.policy, r.rule, r.result, r.source, r.scored, r.resources[0].kind, r.resources[0].name]),
-      [['idgate', 'pod-service-account', 'fail', 'idgate', true, 'Pod', 'shared-sa']]);
+    assert.deepEqual(
+      team1.results.map((r: any) => [r.policy, r.rule, r.result, r.source, r.scored, r.resources[0].kind, r.resources[0].name]),
+      [['idgate', 'pod-service-account', 'fail', 'idgate', true, 'Pod', 'shared-sa']],
+    );
     assert.ok(Number.isInteger(team1.results[0].timestamp.seconds) && Number.isInteger(team1.results[0].timestamp.nanos));
     // Judged there: 50 app pods, the planted pod, a Deployment, two NetworkPolicies, the binding.
     assert.deepEqual(team1.summary, { pass: 54, fail: 1, warn: 0, error: 0, skip: 0 });
@@ -235,12 +278,28 @@ describe('idgate audit', () => {
     // ~/.kube/config whose current context points nowhere; --context picks the fake server.
     const home = join(dir, 'home');
     await mkdir(join(home, '.kube'), { recursive: true });
-    await writeFile(join(home, '.kube', 'config'), [
-      'apiVersion: v1', 'kind: Config', 'current-context: gone',
-      'clusters:', '- name: gone', '  cluster: { server: "https://127.0.0.1:1" }', `- name: fake`, `  cluster: { server: "${api.url}", insecure-skip-tls-verify: true }`,
-      'users:', '- name: u', '  user: { token: fake-token }',
-      'contexts:', '- name: gone', '  context: { cluster: gone, user: u }', '- name: fake', '  context: { cluster: fake, user: u }', '',
-    ].join('\n'));
+    await writeFile(
+      join(home, '.kube', 'config'),
+      [
+        'apiVersion: v1',
+        'kind: Config',
+        'current-context: gone',
+        'clusters:',
+        '- name: gone',
+        '  cluster: { server: "https://127.0.0.1:1" }',
+        `- name: fake`,
+        `  cluster: { server: "${api.url}", insecure-skip-tls-verify: true }`,
+        'users:',
+        '- name: u',
+        '  user: { token: fake-token }',
+        'contexts:',
+        '- name: gone',
+        '  context: { cluster: gone, user: u }',
+        '- name: fake',
+        '  context: { cluster: fake, user: u }',
+        '',
+      ].join('\n'),
+    );
     const env = { HOME: home, KUBECONFIG: '' };
     const current = await runCli(['audit', '--config', baselineFile, '-n', 'team-1'], { env });
     assert.equal(current.code, 2, 'the current context is unreachable');

@@ -34,8 +34,13 @@ describe('idgate check', () => {
       'NetworkPolicy payments/orders-legacy-callers networkpolicy-sidecar-port spec.ingress[0].ports enforce deny',
       'NetworkPolicy payments/orders-legacy-callers networkpolicy-unknown-group spec.ingress[0].from[2].podSelector.matchLabels[group.idgate.dev/payments-auditors] enforce warn',
     ]);
-    assert.deepEqual(report.findings.filter((f) => f.rule === 'workload-template').map((f) => f.podRule).sort(),
-      ['pod-host-network', 'pod-identity-labels', 'pod-service-account']);
+    assert.deepEqual(
+      report.findings
+        .filter((f) => f.rule === 'workload-template')
+        .map((f) => f.podRule)
+        .sort(),
+      ['pod-host-network', 'pod-identity-labels', 'pod-service-account'],
+    );
     // Every object of the directory judged: 2 Deployments, 3 NetworkPolicies, the binding and the bare Pod.
     assert.equal(report.summary.judged, 7);
     assert.equal(report.summary.deniedObjects, 2);
@@ -48,7 +53,10 @@ describe('idgate check', () => {
     assert.equal(res.code, 1, res.stderr);
     const lines = res.stdout.split('\n');
     assert.match(lines[0] ?? '', /^LOCATION\s+OBJECT\s+RULE\s+PATH\s+MODE\s+ACTION\s+MESSAGE$/);
-    assert.match(res.stdout, /networkpolicy-bad\.yaml:7\s+NetworkPolicy payments\/orders-legacy-callers\s+networkpolicy-ipblock-world\s+spec\.ingress\[0\]\.from\[0\]\.ipBlock\.cidr\s+enforce\s+deny/);
+    assert.match(
+      res.stdout,
+      /networkpolicy-bad\.yaml:7\s+NetworkPolicy payments\/orders-legacy-callers\s+networkpolicy-ipblock-world\s+spec\.ingress\[0\]\.from\[0\]\.ipBlock\.cidr\s+enforce\s+deny/,
+    );
     assert.match(res.stdout, /5 findings: 3 would be denied \(1 object refused\), 2 warnings\./);
     assert.match(res.stdout, /^NAMESPACE\s+JUDGED\s+FAILING\s+FINDINGS\s+DENIED\npayments\s+1\s+1\s+5\s+3$/m);
   });
@@ -66,14 +74,44 @@ describe('idgate check', () => {
     const alone = await runCli(['check', '-f', 'examples/manifests/pod-good.yaml', '--config', BASELINE, '-o', 'json']);
     assert.equal(alone.code, 1);
     assert.deepEqual(rows(parseReport(alone.stdout)), ['Pod payments/orders-debug pod-service-account spec.serviceAccountName enforce deny']);
-    const withBinding = await runCli(['check', '-f', 'examples/manifests/pod-good.yaml', '-f', 'examples/manifests/binding.yaml', '--config', BASELINE, '-o', 'json']);
+    const withBinding = await runCli([
+      'check',
+      '-f',
+      'examples/manifests/pod-good.yaml',
+      '-f',
+      'examples/manifests/binding.yaml',
+      '--config',
+      BASELINE,
+      '-o',
+      'json',
+    ]);
     assert.equal(withBinding.code, 0, withBinding.stdout);
     // examples/bindings.yaml grants payments/api nothing for "orders": still unbound.
-    const fromFile = await runCli(['check', '-f', 'examples/manifests/pod-good.yaml', '--config', BASELINE, '--bindings-file', 'examples/bindings.yaml', '-o', 'json']);
+    const fromFile = await runCli([
+      'check',
+      '-f',
+      'examples/manifests/pod-good.yaml',
+      '--config',
+      BASELINE,
+      '--bindings-file',
+      'examples/bindings.yaml',
+      '-o',
+      'json',
+    ]);
     assert.equal(fromFile.code, 1);
     // A namespace in the input that is not enrolled: identity integrity only
     // (docs/design.md#enrolled-and-plain-namespaces).
-    const notInjected = await runCli(['check', '-f', 'test/fixtures/check/namespace-not-injected.yaml', '-f', 'examples/manifests/binding.yaml', '--config', BASELINE, '-o', 'json']);
+    const notInjected = await runCli([
+      'check',
+      '-f',
+      'test/fixtures/check/namespace-not-injected.yaml',
+      '-f',
+      'examples/manifests/binding.yaml',
+      '--config',
+      BASELINE,
+      '-o',
+      'json',
+    ]);
     assert.equal(notInjected.code, 1);
     const report = parseReport(notInjected.stdout);
     assert.deepEqual(rows(report), ['Pod payments/orders-spoof pod-identity-labels metadata.labels[group.idgate.dev/payments-admins] enforce deny']);
@@ -91,11 +129,17 @@ describe('idgate check', () => {
       'Pod default/shared-sa pod-service-account spec.serviceAccountName enforce deny',
     ]);
     assert.equal(report.summary.notJudged, 1);
-    assert.deepEqual(report.findings.map((f) => f.object.file), ['-', '-', '-']);
+    assert.deepEqual(
+      report.findings.map((f) => f.object.file),
+      ['-', '-', '-'],
+    );
     // sandbox is in audit mode in the example baseline: the same findings warn, exit 0.
     const sandbox = await runCli(['check', '-f', '-', '-n', 'sandbox', '--config', BASELINE, '-o', 'json'], { input });
     assert.equal(sandbox.code, 0, sandbox.stdout);
-    assert.deepEqual(parseReport(sandbox.stdout).findings.map((f) => `${f.object.namespace} ${f.mode} ${f.denies}`), ['sandbox audit false', 'sandbox audit false', 'sandbox audit false']);
+    assert.deepEqual(
+      parseReport(sandbox.stdout).findings.map((f) => `${f.object.namespace} ${f.mode} ${f.denies}`),
+      ['sandbox audit false', 'sandbox audit false', 'sandbox audit false'],
+    );
   });
 
   it('exits 2 on unreadable input, naming file and line', async () => {

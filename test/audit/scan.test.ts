@@ -6,7 +6,10 @@ import { ERR_UNJUDGED, type AuditClient } from '../../src/audit/cluster.ts';
 import type { KubeObject } from '../../src/admission/k8s.ts';
 import { parseBaseline } from '../../src/baseline/config.ts';
 
-const baseline = parseBaseline('apiVersion: idgate.dev/v1alpha1\nkind: IdentityBaseline\ntrustedIssuers: [https://issuer.example]\nsidecar: { image: registry.example.com/idgate:1 }\n', 'b.yaml');
+const baseline = parseBaseline(
+  'apiVersion: idgate.dev/v1alpha1\nkind: IdentityBaseline\ntrustedIssuers: [https://issuer.example]\nsidecar: { image: registry.example.com/idgate:1 }\n',
+  'b.yaml',
+);
 
 /** A client that lists `pods` for Pods and nothing else, items as given. */
 function clientListing(pods: KubeObject[]): AuditClient {
@@ -19,8 +22,11 @@ function clientListing(pods: KubeObject[]): AuditClient {
   };
 }
 
-const pod = (extra: Partial<KubeObject>): KubeObject =>
-  ({ metadata: { name: 'p', namespace: 'team' }, spec: { serviceAccountName: 'default', containers: [{ name: 'a', image: 'a' }] }, ...extra });
+const pod = (extra: Partial<KubeObject>): KubeObject => ({
+  metadata: { name: 'p', namespace: 'team' },
+  spec: { serviceAccountName: 'default', containers: [{ name: 'a', image: 'a' }] },
+  ...extra,
+});
 
 describe('scanCluster', () => {
   it('judges listed Pods', async () => {

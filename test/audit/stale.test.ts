@@ -13,9 +13,11 @@ index.upsert({ namespace: 'payments', name: 'api', issuer: TEST_ISSUER, groups: 
 index.markSynced();
 
 const pod = (groups: string[], bindings: string, extraLabels: Record<string, string> = {}, annotate = true): Pod => ({
-  apiVersion: 'v1', kind: 'Pod',
+  apiVersion: 'v1',
+  kind: 'Pod',
   metadata: {
-    name: 'api-1', namespace: 'payments',
+    name: 'api-1',
+    namespace: 'payments',
     labels: { app: 'api', ...identityLabels('api', groups), ...extraLabels },
     annotations: annotate ? { 'idgate.dev/groups': JSON.stringify(groups), 'idgate.dev/bindings': bindings } : {},
   },
@@ -27,7 +29,11 @@ describe('staleIdentity', () => {
     { name: 'labels as the bindings give them now', pod: pod(['payments-writers'], 'payments/api'), stale: false },
     { name: 'a group revoked since the Pod started', pod: pod(['payments-admins', 'payments-writers'], 'payments/api,payments/admins'), stale: true },
     { name: 'same groups, from a since-renamed binding', pod: pod(['payments-writers'], 'payments/old-name'), stale: true },
-    { name: 'a label the annotation does not account for (spoofed)', pod: pod(['payments-writers'], 'payments/api', { 'group.idgate.dev/admins': 'true' }), stale: false },
+    {
+      name: 'a label the annotation does not account for (spoofed)',
+      pod: pod(['payments-writers'], 'payments/api', { 'group.idgate.dev/admins': 'true' }),
+      stale: false,
+    },
     { name: 'no idgate.dev/groups annotation (not written by idgate)', pod: pod(['payments-admins'], '', {}, false), stale: false },
   ];
   for (const c of cases) {

@@ -40,7 +40,10 @@ describe('coversEveryAddress', () => {
   it('is false with a gap, at either end, or for the other family', () => {
     assert.equal(coversEveryAddress(ranges('0.0.0.0/1', '128.0.0.0/2', '192.0.0.0/3'), 4), false);
     assert.equal(coversEveryAddress(ranges('0.0.0.0/2', '128.0.0.0/1'), 4), false);
-    assert.equal(coversEveryAddress(ranges('1.0.0.0/8', '128.0.0.0/1', '0.0.0.0/8', '2.0.0.0/7', '4.0.0.0/6', '8.0.0.0/5', '16.0.0.0/4', '32.0.0.0/3'), 4), false);
+    assert.equal(
+      coversEveryAddress(ranges('1.0.0.0/8', '128.0.0.0/1', '0.0.0.0/8', '2.0.0.0/7', '4.0.0.0/6', '8.0.0.0/5', '16.0.0.0/4', '32.0.0.0/3'), 4),
+      false,
+    );
     assert.equal(coversEveryAddress(ranges('0.0.0.0/0'), 6), false);
     assert.equal(coversEveryAddress([], 4), false);
   });

@@ -14,17 +14,20 @@ test('a minimal baseline gets every documented default', () => {
   assert.deepEqual(b.namespaces, {});
   assert.deepEqual(b.rules, {});
   assert.deepEqual(b.identity, { maxGroupsPerServiceAccount: 8, onUnavailable: 'deny' });
-  assert.deepEqual({ ...b.sidecar }, {
-    image: 'registry.example.com/idgate:0.1.0',
-    acceptedImages: [],
-    mode: 'native',
-    port: 4180,
-    audience: 'idgate',
-    issuers: ['https://keycloak.example.com/realms/prod'],
-    tokenExpirationSeconds: 3600,
-    resources: { requests: { cpu: '10m', memory: '64Mi' }, limits: { cpu: '200m', memory: '128Mi' } },
-    allowOptOut: true,
-  });
+  assert.deepEqual(
+    { ...b.sidecar },
+    {
+      image: 'registry.example.com/idgate:0.1.0',
+      acceptedImages: [],
+      mode: 'native',
+      port: 4180,
+      audience: 'idgate',
+      issuers: ['https://keycloak.example.com/realms/prod'],
+      tokenExpirationSeconds: 3600,
+      resources: { requests: { cpu: '10m', memory: '64Mi' }, limits: { cpu: '200m', memory: '128Mi' } },
+      allowOptOut: true,
+    },
+  );
   assert.ok(b.trustedIssuerSet.has('https://keycloak.example.com/realms/prod'));
 });
 
@@ -32,18 +35,26 @@ test('the loaded baseline is deeply frozen', () => {
   const b = loadBaseline(fixture('minimal.yaml'));
   assert.ok(Object.isFrozen(b));
   assert.ok(Object.isFrozen(b.sidecar.resources.requests));
-  assert.throws(() => { (b.exemptNamespaces as string[]).push('x'); }, TypeError);
+  assert.throws(() => {
+    (b.exemptNamespaces as string[]).push('x');
+  }, TypeError);
 });
 
 test('explicit values win over defaults; sidecar.issuers is kept when given', () => {
-  const b = parseBaseline([
-    'apiVersion: idgate.dev/v1alpha1', 'kind: IdentityBaseline', 'mode: audit', 'mutation: dry-run',
-    'trustedIssuers: [https://a.example.com, http://127.0.0.1:9000/realm]',
-    'exemptNamespaces: []',
-    'identity: { onUnavailable: allow }',
-    'sidecar: { image: i, mode: container, port: 8080, issuers: [https://a.example.com], resources: { limits: { cpu: "1" } } }',
-    'rules: { pod-sidecar: off }',
-  ].join('\n'), 'inline.yaml');
+  const b = parseBaseline(
+    [
+      'apiVersion: idgate.dev/v1alpha1',
+      'kind: IdentityBaseline',
+      'mode: audit',
+      'mutation: dry-run',
+      'trustedIssuers: [https://a.example.com, http://127.0.0.1:9000/realm]',
+      'exemptNamespaces: []',
+      'identity: { onUnavailable: allow }',
+      'sidecar: { image: i, mode: container, port: 8080, issuers: [https://a.example.com], resources: { limits: { cpu: "1" } } }',
+      'rules: { pod-sidecar: off }',
+    ].join('\n'),
+    'inline.yaml',
+  );
   assert.equal(b.mode, 'audit');
   assert.equal(b.mutation, 'dry-run');
   assert.deepEqual(b.exemptNamespaces, []);
@@ -76,14 +87,30 @@ test('every problem is reported at once, each with file, line and dotted path', 
     '11: sidecar.image: is required',
     '12: sidecar.port: must be 1-65535',
     '13: sidecar.tokenExpirationSeconds: must be 600-4294967295',
-    '15: rules.pod-sidecars: unknown rule id; known rules: ' + [
-      'pod-identity-labels', 'pod-service-account', 'pod-host-network', 'pod-sidecar', 'pod-max-groups', 'workload-template',
-      'networkpolicy-policy-types', 'networkpolicy-allow-all', 'networkpolicy-identity-peers', 'networkpolicy-ipblock-world',
-      'networkpolicy-unknown-group', 'networkpolicy-default-deny', 'networkpolicy-sidecar-port', 'binding-trusted-issuer', 'binding-group-ownership',
-    ].join(', '),
+    '15: rules.pod-sidecars: unknown rule id; known rules: ' +
+      [
+        'pod-identity-labels',
+        'pod-service-account',
+        'pod-host-network',
+        'pod-sidecar',
+        'pod-max-groups',
+        'workload-template',
+        'networkpolicy-policy-types',
+        'networkpolicy-allow-all',
+        'networkpolicy-identity-peers',
+        'networkpolicy-ipblock-world',
+        'networkpolicy-unknown-group',
+        'networkpolicy-default-deny',
+        'networkpolicy-sidecar-port',
+        'binding-trusted-issuer',
+        'binding-group-ownership',
+      ].join(', '),
     '16: rules.pod-host-network: must be one of: enforce, audit, off',
   ]);
-  assert.deepEqual(err.problems.find((p) => p.path === 'sidecar.port'), { path: 'sidecar.port', line: 12, message: 'must be 1-65535' });
+  assert.deepEqual(
+    err.problems.find((p) => p.path === 'sidecar.port'),
+    { path: 'sidecar.port', line: 12, message: 'must be 1-65535' },
+  );
 });
 
 test('missing top-level fields, wrong types and duplicates are named', () => {
@@ -135,9 +162,16 @@ test('sidecar.kubernetesIssuer must be https and reaches the injected proxy as -
   assert.equal(ok.sidecar.kubernetesIssuer, 'https://kubernetes.default.svc.cluster.local');
   const args = sidecarArgs({ config: ok.sidecar, upstreamPort: 8080, proxyPort: 4180, allowedGroups: [] });
   assert.ok(args.includes('--kubernetes-issuer=https://kubernetes.default.svc.cluster.local'), args.join(' '));
-  assert.ok(!sidecarArgs({ config: parseBaseline(`${base}sidecar: { image: i }\n`, 'b.yaml').sidecar, upstreamPort: 8080, proxyPort: 4180, allowedGroups: [] })
-    .some((a) => a.startsWith('--kubernetes-issuer')), 'absent unless configured');
-  assert.throws(() => parseBaseline(`${base}sidecar: { image: i, kubernetesIssuer: "http://kubernetes.default.svc" }\n`, 'bad.yaml'), /bad\.yaml:4: sidecar\.kubernetesIssuer/);
+  assert.ok(
+    !sidecarArgs({ config: parseBaseline(`${base}sidecar: { image: i }\n`, 'b.yaml').sidecar, upstreamPort: 8080, proxyPort: 4180, allowedGroups: [] }).some(
+      (a) => a.startsWith('--kubernetes-issuer'),
+    ),
+    'absent unless configured',
+  );
+  assert.throws(
+    () => parseBaseline(`${base}sidecar: { image: i, kubernetesIssuer: "http://kubernetes.default.svc" }\n`, 'bad.yaml'),
+    /bad\.yaml:4: sidecar\.kubernetesIssuer/,
+  );
 });
 
 test('pod-identity-labels cannot be softened: audit or off is refused at its line, enforce is accepted', () => {
@@ -153,10 +187,15 @@ test('pod-identity-labels cannot be softened: audit or off is refused at its lin
 });
 
 test('sidecar.acceptedImages: a list of patterns, each checked where it stands', () => {
-  const text = (list: string) => [
-    'apiVersion: idgate.dev/v1alpha1', 'kind: IdentityBaseline', 'trustedIssuers: [https://a.example.com]',
-    'sidecar:', '  image: registry.example.com/idgate:1', `  acceptedImages: ${list}`,
-  ].join('\n');
+  const text = (list: string) =>
+    [
+      'apiVersion: idgate.dev/v1alpha1',
+      'kind: IdentityBaseline',
+      'trustedIssuers: [https://a.example.com]',
+      'sidecar:',
+      '  image: registry.example.com/idgate:1',
+      `  acceptedImages: ${list}`,
+    ].join('\n');
   const b = parseBaseline(text('["mirror.example.com/idgate:1", "registry-*.example.com/idgate:1"]'), 'inline.yaml');
   assert.deepEqual(b.sidecar.acceptedImages, ['mirror.example.com/idgate:1', 'registry-*.example.com/idgate:1']);
   const err = captured(() => parseBaseline(text('["a b", ""]'), 'inline.yaml'));

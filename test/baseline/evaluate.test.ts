@@ -15,10 +15,20 @@ function identity(ready = true): BindingIndex {
 
 /** A Pod breaking pod-service-account (default SA) and pod-host-network, nothing else. */
 const badPod: KubeObject = { kind: 'Pod', metadata: { name: 'p' }, spec: { hostNetwork: true, containers: [{ name: 'app', image: 'a' }] } };
-const hostNetworkOnly: KubeObject = { kind: 'Pod', metadata: { name: 'p' }, spec: { serviceAccountName: 'web', hostNetwork: true, containers: [{ name: 'app', image: 'a' }] } };
+const hostNetworkOnly: KubeObject = {
+  kind: 'Pod',
+  metadata: { name: 'p' },
+  spec: { serviceAccountName: 'web', hostNetwork: true, containers: [{ name: 'app', image: 'a' }] },
+};
 const hostNetworkDeployment: KubeObject = {
-  kind: 'Deployment', metadata: { name: 'd' },
-  spec: { template: { metadata: { annotations: { 'idgate.dev/inject': 'false' } }, spec: { serviceAccountName: 'web', hostNetwork: true, containers: [{ name: 'app', image: 'a' }] } } },
+  kind: 'Deployment',
+  metadata: { name: 'd' },
+  spec: {
+    template: {
+      metadata: { annotations: { 'idgate.dev/inject': 'false' } },
+      spec: { serviceAccountName: 'web', hostNetwork: true, containers: [{ name: 'app', image: 'a' }] },
+    },
+  },
 };
 
 const run = (object: KubeObject, overrides: BaselineOverrides = {}, namespace = 'shop', operation: Operation = 'CREATE', ready = true) =>
@@ -41,7 +51,10 @@ test('a namespace mode overrides the global one; a rule mode overrides both', ()
   assert.deepEqual(summary(d), ['pod-host-network:enforce:deny', 'pod-service-account:audit:warn']);
   assert.deepEqual(summary(run(badPod, { mode: 'audit', rules: { 'pod-service-account': 'off' } })), ['pod-host-network:audit:warn']);
   assert.deepEqual(summary(run(badPod, { namespaces: { shop: { mode: 'off' } } })), []);
-  assert.equal(modeFor(testBaseline({ mode: 'off', namespaces: { a: { mode: 'audit' } }, rules: { 'pod-sidecar': 'enforce' } }), 'pod-sidecar', 'a'), 'enforce');
+  assert.equal(
+    modeFor(testBaseline({ mode: 'off', namespaces: { a: { mode: 'audit' } }, rules: { 'pod-sidecar': 'enforce' } }), 'pod-sidecar', 'a'),
+    'enforce',
+  );
 });
 
 test('exempt namespaces and unjudged kinds are skipped', () => {
@@ -53,8 +66,13 @@ test('exempt namespaces and unjudged kinds are skipped', () => {
 
 test('warnOnly violations never deny, even in enforce', () => {
   const np: KubeObject = {
-    kind: 'NetworkPolicy', metadata: { name: 'n' },
-    spec: { podSelector: {}, policyTypes: ['Ingress'], ingress: [{ from: [{ podSelector: { matchLabels: { 'group.idgate.dev/nobody-has-this': 'true' } } }], ports: [{ port: 4180 }] }] },
+    kind: 'NetworkPolicy',
+    metadata: { name: 'n' },
+    spec: {
+      podSelector: {},
+      policyTypes: ['Ingress'],
+      ingress: [{ from: [{ podSelector: { matchLabels: { 'group.idgate.dev/nobody-has-this': 'true' } } }], ports: [{ port: 4180 }] }],
+    },
   };
   const d = run(np);
   assert.equal(d.allowed, true);
@@ -76,7 +94,11 @@ test('workload-template takes the mode of the pod rule it breaks; rules.workload
 });
 
 test('identity cache not synced: a retryable denial in enforce with onUnavailable deny', () => {
-  const optedOut: KubeObject = { kind: 'Pod', metadata: { name: 'p', annotations: { 'idgate.dev/inject': 'false' } }, spec: { serviceAccountName: 'web', containers: [{ name: 'a' }] } };
+  const optedOut: KubeObject = {
+    kind: 'Pod',
+    metadata: { name: 'p', annotations: { 'idgate.dev/inject': 'false' } },
+    spec: { serviceAccountName: 'web', containers: [{ name: 'a' }] },
+  };
   const d = run(optedOut, {}, 'shop', 'CREATE', false);
   assert.equal(d.allowed, false);
   assert.equal(d.retryable, true);
@@ -84,7 +106,7 @@ test('identity cache not synced: a retryable denial in enforce with onUnavailabl
   assert.deepEqual(d.unavailable.map((v) => `${v.rule}:${v.denies}`).sort(), ['pod-max-groups:true', 'pod-service-account:true']);
   assert.match(d.unavailable[0]?.message ?? '', /syncing; retry/);
   // With a definite violation as well, the denial is not merely retryable.
-  const both = run({ ...optedOut, spec: { ...(optedOut['spec'] as object), hostNetwork: true } }, {}, 'shop', 'CREATE', false);
+  const both = run({ ...optedOut, spec: { ...(optedOut.spec as object), hostNetwork: true } }, {}, 'shop', 'CREATE', false);
   assert.equal(both.allowed, false);
   assert.equal(both.retryable, false);
 });
@@ -92,17 +114,25 @@ test('identity cache not synced: a retryable denial in enforce with onUnavailabl
 test('identity cache not synced: skipped with a warning when onUnavailable is allow or the mode is audit; other rules still run', () => {
   for (const overrides of [{ identity: { onUnavailable: 'allow' as const } }, { mode: 'audit' as const }]) {
     const d = run(hostNetworkOnly, overrides, 'shop', 'CREATE', false);
-    assert.equal(d.allowed, overrides.mode !== undefined ? true : false, JSON.stringify(overrides));
-    assert.deepEqual(d.violations.map((v) => v.rule), ['pod-host-network']);
+    assert.equal(d.allowed, overrides.mode !== undefined, JSON.stringify(overrides));
+    assert.deepEqual(
+      d.violations.map((v) => v.rule),
+      ['pod-host-network'],
+    );
     assert.ok(d.unavailable.length > 0 && d.unavailable.every((v) => !v.denies));
     assert.equal(d.retryable, false);
   }
 });
 
 test('a DELETE the API server sent without oldObject is judged by the request name', () => {
-  const d = evaluate({ kind: 'NetworkPolicy', operation: 'DELETE', namespace: 'payments', name: 'idgate-default-deny' },
-    { baseline: testBaseline(), identity: identity() });
-  assert.deepEqual(d.violations.map((v) => `${v.rule} ${v.path}`), ['networkpolicy-default-deny metadata.name']);
+  const d = evaluate(
+    { kind: 'NetworkPolicy', operation: 'DELETE', namespace: 'payments', name: 'idgate-default-deny' },
+    { baseline: testBaseline(), identity: identity() },
+  );
+  assert.deepEqual(
+    d.violations.map((v) => `${v.rule} ${v.path}`),
+    ['networkpolicy-default-deny metadata.name'],
+  );
   assert.equal(d.allowed, false);
 });
 

@@ -19,13 +19,23 @@ function identity(ready = true): BindingIndex {
 }
 
 /** Breaks pod-service-account (default SA) and pod-host-network, and nothing else. */
-const violatingPod: KubeObject = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p' }, spec: { hostNetwork: true, containers: [{ name: 'app', image: 'a' }] } };
+const violatingPod: KubeObject = {
+  apiVersion: 'v1',
+  kind: 'Pod',
+  metadata: { name: 'p' },
+  spec: { hostNetwork: true, containers: [{ name: 'app', image: 'a' }] },
+};
 
 function request(object: KubeObject | undefined, extra: Partial<AdmissionRequest> = {}): AdmissionRequest {
   const kind = object?.kind ?? 'Pod';
   return {
-    uid: 'uid-1', kind: { group: '', version: 'v1', kind }, resource: { group: '', version: 'v1', resource: `${kind.toLowerCase()}s` },
-    namespace: 'shop', operation: 'CREATE' as Operation, object: object ?? null, ...extra,
+    uid: 'uid-1',
+    kind: { group: '', version: 'v1', kind },
+    resource: { group: '', version: 'v1', resource: `${kind.toLowerCase()}s` },
+    namespace: 'shop',
+    operation: 'CREATE' as Operation,
+    object: object ?? null,
+    ...extra,
   };
 }
 
@@ -47,7 +57,7 @@ test('enforce: denied with 403 and one message listing every violation', async (
   assert.equal(r.status?.message, EXPECTED_LINES.join('\n'));
   assert.equal(r.warnings, undefined);
   assert.deepEqual(r.auditAnnotations, { violations: 'pod-service-account,pod-host-network' });
-  assert.deepEqual(r.log?.['violations'], ['pod-service-account', 'pod-host-network']);
+  assert.deepEqual(r.log?.violations, ['pod-service-account', 'pod-host-network']);
 });
 
 test('audit: allowed, one short warning per violation, and the rule ids as audit annotation', async () => {
@@ -100,31 +110,56 @@ test('kinds idgate does not judge, subresources and exempt namespaces are allowe
   assert.equal((await handle({}, request(violatingPod, { subResource: 'ephemeralcontainers', operation: 'UPDATE', oldObject: violatingPod }))).allowed, true);
   const exempt = await handle({}, request(violatingPod, { namespace: 'kube-system' }));
   assert.equal(exempt.allowed, true);
-  assert.equal(exempt.log?.['reason'], 'exempt-namespace');
+  assert.equal(exempt.log?.reason, 'exempt-namespace');
 });
 
 test('Pod label spoofing on UPDATE is denied through the handler', async () => {
-  const old: KubeObject = { kind: 'Pod', metadata: { name: 'p', labels: { 'idgate.dev/service-account': 'web', 'group.idgate.dev/shop-readers': 'true' } }, spec: { serviceAccountName: 'web' } };
+  const old: KubeObject = {
+    kind: 'Pod',
+    metadata: { name: 'p', labels: { 'idgate.dev/service-account': 'web', 'group.idgate.dev/shop-readers': 'true' } },
+    spec: { serviceAccountName: 'web' },
+  };
   const spoofed: KubeObject = { ...old, metadata: { name: 'p', labels: { ...old.metadata?.labels, 'group.idgate.dev/payments-writers': 'true' } } };
   const r = await handle({}, request(spoofed, { operation: 'UPDATE', oldObject: old }));
   assert.equal(r.allowed, false);
-  assert.equal(r.status?.message, '[pod-identity-labels] metadata.labels[group.idgate.dev/payments-writers]: identity label added on a running Pod; only idgate changes them, when bindings change');
+  assert.equal(
+    r.status?.message,
+    '[pod-identity-labels] metadata.labels[group.idgate.dev/payments-writers]: identity label added on a running Pod; only idgate changes them, when bindings change',
+  );
 });
 
 test('DELETE: the object judged is oldObject', async () => {
-  const dd: KubeObject = { kind: 'NetworkPolicy', metadata: { name: 'idgate-default-deny', namespace: 'payments' }, spec: { podSelector: {}, policyTypes: ['Ingress'] } };
-  const r = await handle({}, request(undefined, { kind: { group: 'networking.k8s.io', version: 'v1', kind: 'NetworkPolicy' }, namespace: 'payments', operation: 'DELETE', object: null, oldObject: dd, name: 'idgate-default-deny' }));
+  const dd: KubeObject = {
+    kind: 'NetworkPolicy',
+    metadata: { name: 'idgate-default-deny', namespace: 'payments' },
+    spec: { podSelector: {}, policyTypes: ['Ingress'] },
+  };
+  const r = await handle(
+    {},
+    request(undefined, {
+      kind: { group: 'networking.k8s.io', version: 'v1', kind: 'NetworkPolicy' },
+      namespace: 'payments',
+      operation: 'DELETE',
+      object: null,
+      oldObject: dd,
+      name: 'idgate-default-deny',
+    }),
+  );
   assert.equal(r.allowed, false);
   assert.match(r.status?.message ?? '', /^\[networkpolicy-default-deny\] metadata\.name: deleting idgate-default-deny/);
 });
 
 test('identity cache syncing: a retryable 503 denial naming the cause', async () => {
-  const pod: KubeObject = { kind: 'Pod', metadata: { name: 'p', annotations: { 'idgate.dev/inject': 'false' } }, spec: { serviceAccountName: 'web', containers: [{ name: 'a' }] } };
+  const pod: KubeObject = {
+    kind: 'Pod',
+    metadata: { name: 'p', annotations: { 'idgate.dev/inject': 'false' } },
+    spec: { serviceAccountName: 'web', containers: [{ name: 'a' }] },
+  };
   const r = await handle({}, request(pod), false);
   assert.equal(r.allowed, false);
   assert.equal(r.status?.code, 503);
   assert.match(r.status?.message ?? '', /\[pod-service-account\] spec\.serviceAccountName: the identity cache \(OIDCGroupBindings\) is still syncing; retry/);
-  assert.deepEqual(r.log?.['identityUnavailable'], ['pod-service-account', 'pod-max-groups']);
+  assert.deepEqual(r.log?.identityUnavailable, ['pod-service-account', 'pod-max-groups']);
   const allowed = await handle({ identity: { onUnavailable: 'allow' } }, request(pod), false);
   assert.equal(allowed.allowed, true);
   assert.match(allowed.warnings?.[0] ?? '', /^\[pod-service-account\] spec\.serviceAccountName: not checked: the identity cache/);
@@ -167,9 +202,21 @@ test('identity integrity through the handler: every mode, pods/status, only idga
   assert.equal((await handler({}, 'integrity')(request(violatingPod))).allowed, true);
   assert.equal((await handler({}, 'baseline')(request(violatingPod))).allowed, false);
   // A NetworkPolicy opening the app's port: refused where idgate injects, not judged elsewhere.
-  const openApp: KubeObject = { apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', metadata: { name: 'n' }, spec: { podSelector: {}, policyTypes: ['Ingress'], ingress: [{ from: [{ podSelector: { matchLabels: { 'group.idgate.dev/shop-readers': 'true' } } }], ports: [{ port: 8080 }] }] } };
+  const openApp: KubeObject = {
+    apiVersion: 'networking.k8s.io/v1',
+    kind: 'NetworkPolicy',
+    metadata: { name: 'n' },
+    spec: {
+      podSelector: {},
+      policyTypes: ['Ingress'],
+      ingress: [{ from: [{ podSelector: { matchLabels: { 'group.idgate.dev/shop-readers': 'true' } } }], ports: [{ port: 8080 }] }],
+    },
+  };
   const npRequest = request(openApp, { kind: { group: 'networking.k8s.io', version: 'v1', kind: 'NetworkPolicy' } });
-  assert.match((await handler({})(npRequest)).status?.message ?? '', /^\[networkpolicy-sidecar-port\] spec\.ingress\[0\]\.ports\[0\]: opens port 8080, not the proxy port 4180/);
+  assert.match(
+    (await handler({})(npRequest)).status?.message ?? '',
+    /^\[networkpolicy-sidecar-port\] spec\.ingress\[0\]\.ports\[0\]: opens port 8080, not the proxy port 4180/,
+  );
   assert.equal((await handler({}, 'integrity')(npRequest)).allowed, true);
   const created = await handler({}, 'integrity')(request(spoofed));
   assert.equal(created.allowed, false);

@@ -21,7 +21,13 @@ import type { Rule, RuleContext } from '../../src/baseline/types.ts';
 import { BindingIndex } from '../../src/identity/index.ts';
 import { testBaseline, type BaselineOverrides } from '../support/baseline.ts';
 
-interface Expected { rule: string; path: string; podRule?: string; warnOnly?: boolean; unavailable?: boolean }
+interface Expected {
+  rule: string;
+  path: string;
+  podRule?: string;
+  warnOnly?: boolean;
+  unavailable?: boolean;
+}
 interface Case {
   name: string;
   operation: Operation;
@@ -44,12 +50,19 @@ const root = new URL('../fixtures/rules/', import.meta.url);
 export function fixtureIdentity(ready = true): BindingIndex {
   const index = new BindingIndex();
   for (const doc of parseAllDocuments(readFileSync(new URL('identity.yaml', root), 'utf8'))) {
-    const o = doc.toJS() as { kind: string; metadata: { name: string; namespace?: string; labels?: Record<string, string>; deletionTimestamp?: string }; spec?: Record<string, unknown> };
+    const o = doc.toJS() as {
+      kind: string;
+      metadata: { name: string; namespace?: string; labels?: Record<string, string>; deletionTimestamp?: string };
+      spec?: Record<string, unknown>;
+    };
     if (o.kind === 'Namespace') index.setNamespace(o.metadata.name, o.metadata.labels ?? {}, o.metadata.deletionTimestamp !== undefined);
     else {
       index.upsert({
-        namespace: o.metadata.namespace ?? '', name: o.metadata.name, issuer: String(o.spec?.['issuer']),
-        groups: o.spec?.['groups'] as string[], serviceAccounts: o.spec?.['serviceAccounts'] as string[],
+        namespace: o.metadata.namespace ?? '',
+        name: o.metadata.name,
+        issuer: String(o.spec?.issuer),
+        groups: o.spec?.groups as string[],
+        serviceAccounts: o.spec?.serviceAccounts as string[],
       });
     }
   }
@@ -57,16 +70,21 @@ export function fixtureIdentity(ready = true): BindingIndex {
   return index;
 }
 
-const key = (e: Expected): string =>
-  [e.rule, e.path, e.podRule ?? '', e.warnOnly ? 'warnOnly' : '', e.unavailable ? 'unavailable' : ''].join(' | ');
+const key = (e: Expected): string => [e.rule, e.path, e.podRule ?? '', e.warnOnly ? 'warnOnly' : '', e.unavailable ? 'unavailable' : ''].join(' | ');
 
 const covered = { failing: new Set<string>(), passing: new Set<string>() };
 
 for (const family of ['pod', 'workload', 'networkpolicy', 'binding']) {
-  for (const file of readdirSync(new URL(`${family}/`, root)).filter((f) => f.endsWith('.yaml')).sort()) {
+  for (const file of readdirSync(new URL(`${family}/`, root))
+    .filter((f) => f.endsWith('.yaml'))
+    .sort()) {
     // `skipRules`: rules a file's cases are not about, named in the file with the reason. The
     // fixtures are ours: every merge of a shared anchor counts as an alias, hence the higher limit.
-    const doc = parse(readFileSync(new URL(`${family}/${file}`, root), 'utf8'), { merge: true, maxAliasCount: 1000 }) as { baseline?: BaselineOverrides; skipRules?: string[]; cases: Case[] };
+    const doc = parse(readFileSync(new URL(`${family}/${file}`, root), 'utf8'), { merge: true, maxAliasCount: 1000 }) as {
+      baseline?: BaselineOverrides;
+      skipRules?: string[];
+      cases: Case[];
+    };
     const baseline = testBaseline(doc.baseline ?? {});
     for (const c of doc.cases) {
       test(`${family}/${file}: ${c.name}`, () => {
@@ -75,7 +93,9 @@ for (const family of ['pod', 'workload', 'networkpolicy', 'binding']) {
         const entries = (c.scope === 'integrity' ? INTEGRITY_RULES_BY_KIND : RULES_BY_KIND)[kind]?.filter((e) => !doc.skipRules?.includes(e.id));
         assert.ok(entries, `no rules for kind ${kind}`);
         const ctx: RuleContext = {
-          baseline, identity: fixtureIdentity(c.identityReady ?? true), operation: c.operation,
+          baseline,
+          identity: fixtureIdentity(c.identityReady ?? true),
+          operation: c.operation,
           namespace: c.namespace ?? subject?.metadata?.namespace ?? 'default',
           ...(c.subResource ? { subResource: c.subResource } : {}),
           ...(c.user ? { user: c.user } : {}),

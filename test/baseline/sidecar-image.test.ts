@@ -3,11 +3,15 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { acceptedSidecarImage, parseImage } from '../../src/baseline/rules/sidecar-image.ts';
 
-const D = 'sha256:' + '0123456789abcdef'.repeat(4);
-const E = 'sha256:' + 'fedcba9876543210'.repeat(4);
+const D = `sha256:${'0123456789abcdef'.repeat(4)}`;
+const E = `sha256:${'fedcba9876543210'.repeat(4)}`;
 
 test('parseImage: registry, port, tag and digest; Docker Hub names expanded', () => {
-  assert.deepEqual(parseImage('registry.example.com:5000/team/idgate:1.2@' + D), { repository: 'registry.example.com:5000/team/idgate', tag: '1.2', digest: D });
+  assert.deepEqual(parseImage(`registry.example.com:5000/team/idgate:1.2@${D}`), {
+    repository: 'registry.example.com:5000/team/idgate',
+    tag: '1.2',
+    digest: D,
+  });
   assert.deepEqual(parseImage('registry.example.com:5000/idgate'), { repository: 'registry.example.com:5000/idgate' });
   assert.deepEqual(parseImage('idgate:1'), { repository: 'docker.io/library/idgate', tag: '1' });
   assert.deepEqual(parseImage('org/idgate'), { repository: 'docker.io/org/idgate' });

@@ -18,14 +18,17 @@ function fixtureIdentity(): BindingIndex {
 }
 
 const pod = (spec: Record<string, unknown>) => ({
-  apiVersion: 'v1', kind: 'Pod',
+  apiVersion: 'v1',
+  kind: 'Pod',
   metadata: { generateName: 'api-', namespace: 'payments', labels: { app: 'api' } },
   spec: { serviceAccountName: 'api', containers: [{ name: 'app', image: 'app:1', ports: [{ containerPort: 8080 }] }], ...spec },
 });
 
 const sidecarVerdict = (mutation: 'apply' | 'dry-run', spec: Record<string, unknown> = {}) => {
-  const decision = evaluate({ kind: 'Pod', operation: 'CREATE', namespace: 'payments', object: pod(spec) },
-    { baseline: testBaseline({ mode: 'enforce', mutation }), identity: fixtureIdentity() });
+  const decision = evaluate(
+    { kind: 'Pod', operation: 'CREATE', namespace: 'payments', object: pod(spec) },
+    { baseline: testBaseline({ mode: 'enforce', mutation }), identity: fixtureIdentity() },
+  );
   return decision.violations.filter((v) => v.rule === 'pod-sidecar');
 };
 

@@ -8,10 +8,15 @@ import { createBaselineStore } from '../../src/baseline/store.ts';
 import type { BaselineError } from '../../src/baseline/config.ts';
 
 const logger = pino({ level: 'silent' });
-const baselineText = (mode: string): string => [
-  'apiVersion: idgate.dev/v1alpha1', 'kind: IdentityBaseline', `mode: ${mode}`,
-  'trustedIssuers: [https://keycloak.example.com/realms/prod]', 'sidecar: { image: registry.example.com/idgate:0.1.0 }', '',
-].join('\n');
+const baselineText = (mode: string): string =>
+  [
+    'apiVersion: idgate.dev/v1alpha1',
+    'kind: IdentityBaseline',
+    `mode: ${mode}`,
+    'trustedIssuers: [https://keycloak.example.com/realms/prod]',
+    'sidecar: { image: registry.example.com/idgate:0.1.0 }',
+    '',
+  ].join('\n');
 
 /** Polls until `check` holds; fails after the deadline (no timing assertions, only a bound). */
 async function eventually(check: () => boolean, what: string, deadlineMs = 5000): Promise<void> {

@@ -39,7 +39,11 @@ describe('writeCertFiles', () => {
       assert.equal(await readFile(path, 'utf8'), content, `${path} was not written through`);
     }
     const counted = { regular: 0, mode0600: 0 };
-    for (const [name, content, mode] of [[CA_FILE, files.ca, 0o644], [KEY_FILE, files.key, 0o600], [CERT_FILE, files.cert, 0o644]] as const) {
+    for (const [name, content, mode] of [
+      [CA_FILE, files.ca, 0o644],
+      [KEY_FILE, files.key, 0o600],
+      [CERT_FILE, files.cert, 0o644],
+    ] as const) {
       const info = await lstat(join(dir, name));
       assert.ok(info.isFile() && !info.isSymbolicLink(), `${name} is a regular file now, not the planted symlink`);
       assert.equal(await readFile(join(dir, name), 'utf8'), content);
@@ -50,7 +54,9 @@ describe('writeCertFiles', () => {
     // Only the planted temp names remain beside the three files: no temp file of ours is left.
     const left = (await readdir(dir)).filter((n) => n.endsWith('.tmp')).sort();
     assert.deepEqual(left, [`.${CA_FILE}.${process.pid}.tmp`, `.${KEY_FILE}.${process.pid}.tmp`, `.${CERT_FILE}.${process.pid}.tmp`].sort());
-    console.log(`cert files: 3 planted symlinks and 1 planted temp file, 0 followed; ${counted.regular} regular files written, tls.key mode ${((await stat(join(dir, KEY_FILE))).mode & 0o777).toString(8)}`);
+    console.log(
+      `cert files: 3 planted symlinks and 1 planted temp file, 0 followed; ${counted.regular} regular files written, tls.key mode ${((await stat(join(dir, KEY_FILE))).mode & 0o777).toString(8)}`,
+    );
   });
 
   it('makes an existing world-readable tls.key 0600 again', async () => {

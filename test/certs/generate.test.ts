@@ -9,7 +9,20 @@ import { runCli } from '../support/cli.ts';
 describe('idgate certs generate', () => {
   it('writes a CA and a serving certificate with the service SANs, valid now, issued by the CA', async () => {
     const out = await mkdtemp(join(tmpdir(), 'idgate-gen-'));
-    const res = await runCli(['certs', 'generate', '--out', out, '--service', 'idgate-webhook', '--namespace', 'idgate-system', '--hosts', 'webhook.example.test,10.0.0.7', '--days', '30']);
+    const res = await runCli([
+      'certs',
+      'generate',
+      '--out',
+      out,
+      '--service',
+      'idgate-webhook',
+      '--namespace',
+      'idgate-system',
+      '--hosts',
+      'webhook.example.test,10.0.0.7',
+      '--days',
+      '30',
+    ]);
     assert.equal(res.code, 0, res.stderr);
 
     const ca = new X509Certificate(await readFile(join(out, 'ca.crt')));

@@ -26,7 +26,10 @@ const HOUR = 60 * 60 * 1000;
 const DAY = 24 * HOUR;
 const SECRET = { namespace: 'idgate-system', name: 'idgate-webhook-tls' };
 const HOSTS = serviceHosts('idgate-webhook', 'idgate-system');
-const CONFIGS = [{ kind: 'mutating', name: 'idgate' }, { kind: 'validating', name: 'idgate' }] as const;
+const CONFIGS = [
+  { kind: 'mutating', name: 'idgate' },
+  { kind: 'validating', name: 'idgate' },
+] as const;
 const SECRET_REF = { apiVersion: 'v1', kind: 'Secret', metadata: SECRET };
 const MUTATING_REF = { apiVersion: 'admissionregistration.k8s.io/v1', kind: 'MutatingWebhookConfiguration', metadata: { name: 'idgate' } };
 const VALIDATING_REF = { ...MUTATING_REF, kind: 'ValidatingWebhookConfiguration' };
@@ -37,7 +40,9 @@ const b64 = (s: string) => Buffer.from(s).toString('base64');
 const unb64 = (s: string) => Buffer.from(s, 'base64').toString('utf8');
 const certsIn = (pemBundle: string) => pemBundle.match(/-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g) ?? [];
 
-interface Webhooks { webhooks: Array<{ name: string; clientConfig: { caBundle?: string }; rules?: unknown }> }
+interface Webhooks {
+  webhooks: Array<{ name: string; clientConfig: { caBundle?: string }; rules?: unknown }>;
+}
 
 describe('managed certificates against the fake API server', () => {
   let api: FakeApiServer;
@@ -54,8 +59,8 @@ describe('managed certificates against the fake API server', () => {
   const secretData = (): Record<string, string> =>
     Object.fromEntries(Object.entries((api.get(SECRET_REF) as { data?: Record<string, string> }).data ?? {}).map(([k, v]) => [k, unb64(v)]));
   /** The caBundle of every webhook of both configurations, decoded. */
-  const bundles = (): string[] => [MUTATING_REF, VALIDATING_REF]
-    .flatMap((ref) => (api.get(ref) as unknown as Webhooks).webhooks.map((w) => unb64(w.clientConfig.caBundle ?? '')));
+  const bundles = (): string[] =>
+    [MUTATING_REF, VALIDATING_REF].flatMap((ref) => (api.get(ref) as unknown as Webhooks).webhooks.map((w) => unb64(w.clientConfig.caBundle ?? '')));
 
   /** Wraps an API so that the first readSecret of each of `n` callers waits until all `n` have read: a forced race. */
   const racing = (n: number) => {
@@ -70,7 +75,10 @@ describe('managed certificates against the fake API server', () => {
             first = false;
             await new Promise<void>((resolve) => {
               waiting.push(resolve);
-              if (waiting.length === n) { for (const w of waiting) w(); waiting = []; }
+              if (waiting.length === n) {
+                for (const w of waiting) w();
+                waiting = [];
+              }
             });
           }
           return result;
@@ -99,7 +107,11 @@ describe('managed certificates against the fake API server', () => {
     const { logger, lines } = captureLogger();
     const [a, b] = [join(dir, 'a'), join(dir, 'b')].map((tlsDir) => manager({ tlsDir, api: race(kubeApi()), logger }));
     await Promise.all([a!.start(), b!.start()]);
-    assert.deepEqual(lines.filter((l) => (l.level as number) >= 50), [], 'the loser re-read the Secret instead of failing');
+    assert.deepEqual(
+      lines.filter((l) => (l.level as number) >= 50),
+      [],
+      'the loser re-read the Secret instead of failing',
+    );
 
     const posts = api.requests.filter((r) => r.method === 'POST' && r.resource === '/v1/secrets');
     assert.equal(posts.length, 2, 'both replicas tried to create the Secret (one got 409 AlreadyExists)');
@@ -116,19 +128,29 @@ describe('managed certificates against the fake API server', () => {
     for (const bundle of all) assert.equal(bundle, data[SECRET_KEYS.caCert]);
     // The patch kept every other field of the configurations.
     const seeded = await manifests();
-    assert.deepEqual((api.get(VALIDATING_REF) as unknown as Webhooks).webhooks.map((w) => w.rules), (seeded[1] as unknown as Webhooks).webhooks.map((w) => w.rules));
+    assert.deepEqual(
+      (api.get(VALIDATING_REF) as unknown as Webhooks).webhooks.map((w) => w.rules),
+      (seeded[1] as unknown as Webhooks).webhooks.map((w) => w.rules),
+    );
   });
 
   it('a replica with a stale view gets 409 Conflict and keeps the CA the other replica just wrote', async () => {
     const old = createCA({ days: 30, now: new Date(Date.now() - 25 * DAY) }); // in its last third
     const serving = issueCertificate(old, { commonName: HOSTS[0]!, hosts: HOSTS, days: 60, usage: 'server' });
-    api.create({ ...SECRET_REF, type: 'kubernetes.io/tls', data: { 'ca.crt': b64(old.cert), 'ca.key': b64(old.key), 'tls.crt': b64(serving.cert), 'tls.key': b64(serving.key), 'other': b64('kept') } });
+    api.create({
+      ...SECRET_REF,
+      type: 'kubernetes.io/tls',
+      data: { 'ca.crt': b64(old.cert), 'ca.key': b64(old.key), 'tls.crt': b64(serving.cert), 'tls.key': b64(serving.key), other: b64('kept') },
+    });
     const race = racing(2);
     const policy = { caLifetimeMs: 365 * DAY, servingLifetimeMs: 90 * DAY };
     const { logger, lines } = captureLogger();
     const [a, b] = [join(dir, 'a'), join(dir, 'b')].map((tlsDir) => manager({ tlsDir, api: race(kubeApi()), policy, logger }));
     await Promise.all([a!.start(), b!.start()]);
-    assert.deepEqual(lines.filter((l) => (l.level as number) >= 50), []);
+    assert.deepEqual(
+      lines.filter((l) => (l.level as number) >= 50),
+      [],
+    );
     assert.equal(lines.filter((l) => l.msg === 'certificate Secret updated').length, 1, 'exactly one replica rotated the CA');
 
     assert.equal(api.requests.filter((r) => r.method === 'PUT' && r.resource === '/v1/secrets').length, 2, 'both replicas tried to rotate');
@@ -181,7 +203,12 @@ describe('managed certificates against the fake API server', () => {
 
   it('a certificate about to expire is renewed, and the running server serves the new one without a restart', async () => {
     // Real clock: a 6-second serving certificate is due for renewal after 4 seconds.
-    const m = manager({ tlsDir: dir, policy: { caLifetimeMs: DAY, servingLifetimeMs: 6000, graceMs: 1000 }, intervalMs: 200, backoffMs: { initial: 50, max: 200 } });
+    const m = manager({
+      tlsDir: dir,
+      policy: { caLifetimeMs: DAY, servingLifetimeMs: 6000, graceMs: 1000 },
+      intervalMs: 200,
+      backoffMs: { initial: 50, max: 200 },
+    });
     const webhook = await startTestWebhook(dir, { certManager: m });
     try {
       const port = webhook.server.address.port;
@@ -189,12 +216,16 @@ describe('managed certificates against the fake API server', () => {
       const firstCert = secretData()[SECRET_KEYS.cert]!;
       const fp = (pem: string) => new X509Certificate(pem).fingerprint256;
       assert.equal((await httpsCall(port, { ca })).fingerprint, fp(firstCert));
-      await eventually(async () => {
-        const current = secretData()[SECRET_KEYS.cert]!;
-        if (current === firstCert) return false;
-        const res = await httpsCall(port, { ca }).catch(() => undefined);
-        return res?.status === 200 && res.fingerprint === fp(current);
-      }, 15_000, 'the renewed certificate to be served');
+      await eventually(
+        async () => {
+          const current = secretData()[SECRET_KEYS.cert]!;
+          if (current === firstCert) return false;
+          const res = await httpsCall(port, { ca }).catch(() => undefined);
+          return res?.status === 200 && res.fingerprint === fp(current);
+        },
+        15_000,
+        'the renewed certificate to be served',
+      );
       assert.equal(webhook.server.address.port, port, 'same server');
       assert.deepEqual(webhook.readiness.failing(), [], 'ready throughout');
     } finally {
@@ -213,7 +244,11 @@ describe('managed certificates against the fake API server', () => {
     assert.equal(lines.filter((l) => l.level === 50).length, 1, 'start returned after one failure: the files were usable');
     assert.equal(api.get(SECRET_REF), undefined);
     assert.equal(await readFile(join(dir, 'tls.crt'), 'utf8'), leftover.cert, 'the earlier files are kept while the API is down');
-    await eventually(async () => api.get(SECRET_REF) !== undefined && await readFile(join(dir, 'tls.crt'), 'utf8') === secretData()[SECRET_KEYS.cert], 5000, 'files from the Secret');
+    await eventually(
+      async () => api.get(SECRET_REF) !== undefined && (await readFile(join(dir, 'tls.crt'), 'utf8')) === secretData()[SECRET_KEYS.cert],
+      5000,
+      'files from the Secret',
+    );
   });
 
   it('API errors are logged and retried with backoff; the manager neither crashes nor gives up', async () => {
@@ -238,14 +273,33 @@ describe('managed certificates against the fake API server', () => {
   });
 
   it('idgate webhook --manage-certs: the program creates the Secret, patches caBundle and serves the managed certificate', async () => {
-    const { child, line, exited } = await startCli([
-      'webhook', '--manage-certs', '--cert-secret', `${SECRET.namespace}/${SECRET.name}`, '--webhook-configs', 'idgate,idgate',
-      '--tls-dir', dir, '--kubeconfig', kubeconfig, '--bindings-file', 'examples/bindings.yaml', '--config', 'examples/baseline.yaml',
-      '--listen', '127.0.0.1:0',
-    ], (l) => l.msg === 'webhook listening');
+    const { child, line, exited } = await startCli(
+      [
+        'webhook',
+        '--manage-certs',
+        '--cert-secret',
+        `${SECRET.namespace}/${SECRET.name}`,
+        '--webhook-configs',
+        'idgate,idgate',
+        '--tls-dir',
+        dir,
+        '--kubeconfig',
+        kubeconfig,
+        '--bindings-file',
+        'examples/bindings.yaml',
+        '--config',
+        'examples/baseline.yaml',
+        '--listen',
+        '127.0.0.1:0',
+      ],
+      (l) => l.msg === 'webhook listening',
+    );
     try {
       const ca = secretData()[SECRET_KEYS.caCert]!;
-      assert.ok(bundles().every((b) => b === ca), 'both configurations trust the managed CA');
+      assert.ok(
+        bundles().every((b) => b === ca),
+        'both configurations trust the managed CA',
+      );
       const answer = await httpsCall(Number(line.port), { ca, path: '/readyz' });
       assert.equal(answer.status, 200);
     } finally {

@@ -3,7 +3,15 @@ import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
 import { createCA, issueCertificate, serviceHosts, type KeyPairPem } from '../../src/certs/generate.ts';
 import {
-  SECRET_KEYS, applyDecision, caBundleOf, changes, decide, readState, resolvePolicy, type RotationPolicy, type SecretData,
+  SECRET_KEYS,
+  applyDecision,
+  caBundleOf,
+  changes,
+  decide,
+  readState,
+  resolvePolicy,
+  type RotationPolicy,
+  type SecretData,
 } from '../../src/certs/rotation.ts';
 
 const HOUR = 60 * 60 * 1000;
@@ -45,40 +53,72 @@ const cases: Record<string, Case> = {
   'empty Secret: a CA and a serving certificate': { data: {}, now: T0, newCA: true, issueServing: true, reason: /no CA/ },
   'fresh pair: nothing to do': { data: secret(caOld, freshServing), now: T0 + HOUR },
   'serving certificate with less than a third of its lifetime left is renewed': {
-    data: secret(caOld, freshServing), now: T0 + 2.1 * DAY, issueServing: true, reason: /serving certificate expires/,
+    data: secret(caOld, freshServing),
+    now: T0 + 2.1 * DAY,
+    issueServing: true,
+    reason: /serving certificate expires/,
   },
   'serving certificate with more than a third left is kept': { data: secret(caOld, freshServing), now: T0 + 1.9 * DAY },
   'expired serving certificate is re-issued': { data: secret(caOld, freshServing), now: T0 + 4 * DAY, issueServing: true, reason: /has expired/ },
   'serving certificate without the Service names is re-issued': {
-    data: secret(caOld, leaf(caOld, T0, undefined, ['localhost'])), now: T0 + HOUR, issueServing: true, reason: /lacks a Service name/,
+    data: secret(caOld, leaf(caOld, T0, undefined, ['localhost'])),
+    now: T0 + HOUR,
+    issueServing: true,
+    reason: /lacks a Service name/,
   },
   'serving certificate signed by a foreign CA is re-issued': {
-    data: secret(caOld, leaf(foreign, T0)), now: T0 + HOUR, issueServing: true, reason: /not signed by a CA in the bundle/,
+    data: secret(caOld, leaf(foreign, T0)),
+    now: T0 + HOUR,
+    issueServing: true,
+    reason: /not signed by a CA in the bundle/,
   },
   'serving key that does not match is re-issued': {
-    data: { ...secret(caOld, freshServing), [SECRET_KEYS.key]: servingOld.key }, now: T0 + HOUR, issueServing: true, reason: /no usable serving/,
+    data: { ...secret(caOld, freshServing), [SECRET_KEYS.key]: servingOld.key },
+    now: T0 + HOUR,
+    issueServing: true,
+    reason: /no usable serving/,
   },
   'CA key that does not match: new CA, the old certificate kept as previous': {
-    data: { ...secret(caOld, freshServing), [SECRET_KEYS.caKey]: foreign.key }, now: T0 + HOUR,
-    newCA: true, issueServing: true, keepsPrevious: caOld.cert, reason: /CA in the Secret is unusable/,
+    data: { ...secret(caOld, freshServing), [SECRET_KEYS.caKey]: foreign.key },
+    now: T0 + HOUR,
+    newCA: true,
+    issueServing: true,
+    keepsPrevious: caOld.cert,
+    reason: /CA in the Secret is unusable/,
   },
   'a leaf certificate where the CA should be: new CA, and the leaf is not trusted as a previous CA': {
-    data: { [SECRET_KEYS.caCert]: freshServing.cert, [SECRET_KEYS.caKey]: freshServing.key }, now: T0 + HOUR,
-    newCA: true, issueServing: true, reason: /CA in the Secret is unusable/,
+    data: { [SECRET_KEYS.caCert]: freshServing.cert, [SECRET_KEYS.caKey]: freshServing.key },
+    now: T0 + HOUR,
+    newCA: true,
+    issueServing: true,
+    reason: /CA in the Secret is unusable/,
   },
   'CA in its last third: new CA, old kept as previous, serving certificate kept for now': {
-    data: secret(caOld, servingOld), now: T1, newCA: true, keepsPrevious: caOld.cert, reason: /the CA expires/,
+    data: secret(caOld, servingOld),
+    now: T1,
+    newCA: true,
+    keepsPrevious: caOld.cert,
+    reason: /the CA expires/,
   },
   'rotation step 2 waits for the grace period': { data: secret(caNew, servingOld, caOld), now: T1 + 30 * 60 * 1000 },
   'rotation step 2: serving certificate re-issued by the new CA after the grace period': {
-    data: secret(caNew, servingOld, caOld), now: T1 + HOUR + 1000, issueServing: true, reason: /re-issued by the new CA/,
+    data: secret(caNew, servingOld, caOld),
+    now: T1 + HOUR + 1000,
+    issueServing: true,
+    reason: /re-issued by the new CA/,
   },
   'rotation step 3 waits for the grace period after the re-issue': { data: secret(caNew, servingNew, caOld), now: T2 + 30 * 60 * 1000 },
   'rotation step 3: previous CA dropped once the new serving certificate is old enough': {
-    data: secret(caNew, servingNew, caOld), now: T2 + HOUR + 1000, dropPrevious: true, reason: /previous CA is in use/,
+    data: secret(caNew, servingNew, caOld),
+    now: T2 + HOUR + 1000,
+    dropPrevious: true,
+    reason: /previous CA is in use/,
   },
   'an expired previous CA is dropped at once': {
-    data: secret(caNew, leaf(caNew, T0 + 30.5 * DAY), caOld), now: T0 + 31 * DAY, dropPrevious: true, reason: /previous CA has expired/,
+    data: secret(caNew, leaf(caNew, T0 + 30.5 * DAY), caOld),
+    now: T0 + 31 * DAY,
+    dropPrevious: true,
+    reason: /previous CA has expired/,
   },
 };
 

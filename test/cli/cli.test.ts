@@ -39,15 +39,31 @@ describe('idgate command line', () => {
     const { join } = await import('node:path');
     const dir = await mkdtemp(join(tmpdir(), 'idgate-cli-'));
     const baseline = join(dir, 'baseline.yaml');
-    await writeFile(baseline, 'apiVersion: idgate.dev/v1alpha1\nkind: IdentityBaseline\ntrustedIssuers: [https://issuer.example]\nsidecar:\n  image: x\n  port: 70000\n');
+    await writeFile(
+      baseline,
+      'apiVersion: idgate.dev/v1alpha1\nkind: IdentityBaseline\ntrustedIssuers: [https://issuer.example]\nsidecar:\n  image: x\n  port: 70000\n',
+    );
     const badBaseline = await runCli(['webhook', '--tls-dir', dir, '--config', baseline, '--bindings-file', 'examples/bindings.yaml']);
     assert.equal(badBaseline.code, 2);
     assert.match(badBaseline.stderr, new RegExp(`--config: [\\s\\S]*${baseline}:6: sidecar.port`));
     const bindings = join(dir, 'bindings.yaml');
-    await writeFile(bindings, 'apiVersion: idgate.dev/v1alpha1\nkind: OIDCGroupBinding\nmetadata: { name: b, namespace: ns }\nspec:\n  issuer: http://plain.example\n  groups: [g]\n  serviceAccounts: [sa]\n');
+    await writeFile(
+      bindings,
+      'apiVersion: idgate.dev/v1alpha1\nkind: OIDCGroupBinding\nmetadata: { name: b, namespace: ns }\nspec:\n  issuer: http://plain.example\n  groups: [g]\n  serviceAccounts: [sa]\n',
+    );
     const { makeCertDir } = await import('../support/tls.ts');
     const certs = await makeCertDir();
-    const badBindings = await runCli(['webhook', '--listen', '127.0.0.1:0', '--tls-dir', certs.dir, '--config', 'examples/baseline.yaml', '--bindings-file', bindings]);
+    const badBindings = await runCli([
+      'webhook',
+      '--listen',
+      '127.0.0.1:0',
+      '--tls-dir',
+      certs.dir,
+      '--config',
+      'examples/baseline.yaml',
+      '--bindings-file',
+      bindings,
+    ]);
     assert.equal(badBindings.code, 2);
     assert.match(badBindings.stderr, new RegExp(`--bindings-file: [\\s\\S]*${bindings}:5: spec.issuer`));
   });

@@ -12,7 +12,11 @@ import { eventually } from '../support/eventually.ts';
 import { defaultDenySpec } from '../../src/controller/default-deny.ts';
 import { RecordingMetrics, annotationsOf, namespace, startCluster, type Cluster } from './harness.ts';
 
-const policyRef = (ns: string): KubeObject => ({ apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', metadata: { namespace: ns, name: 'idgate-default-deny' } });
+const policyRef = (ns: string): KubeObject => ({
+  apiVersion: 'networking.k8s.io/v1',
+  kind: 'NetworkPolicy',
+  metadata: { namespace: ns, name: 'idgate-default-deny' },
+});
 
 describe('default-deny against the API server', () => {
   let api: FakeApiServer;
@@ -54,7 +58,11 @@ describe('default-deny against the API server', () => {
 
   it('restores it when it is changed, keeping what else the object carries', async () => {
     const current = policy('payments')!;
-    api.update({ ...current, metadata: { ...current.metadata, annotations: { team: 'note' } }, spec: { podSelector: {}, policyTypes: ['Ingress'], ingress: [{}] } });
+    api.update({
+      ...current,
+      metadata: { ...current.metadata, annotations: { team: 'note' } },
+      spec: { podSelector: {}, policyTypes: ['Ingress'], ingress: [{}] },
+    });
     await eventually(() => inPlace('payments'), 10_000, 'policy restored');
     assert.equal(annotationsOf(policy('payments')).team, 'note');
     // The controller logs once the API server has answered its write, which can come after the
@@ -67,7 +75,7 @@ describe('default-deny against the API server', () => {
     await eventually(() => inPlace('payments'), 10_000, 'policy recreated');
   });
 
-  it('removes it when the namespace leaves enrolment; leaves a team\'s own policy alone', async () => {
+  it("removes it when the namespace leaves enrolment; leaves a team's own policy alone", async () => {
     const ns = api.get(namespace('shop'))!;
     api.update({ ...ns, metadata: { ...ns.metadata, labels: {} } });
     await eventually(() => policy('shop') === undefined, 10_000, 'policy removed');
@@ -87,7 +95,11 @@ describe('default-deny against the API server', () => {
   it('a namespace deleted before the write: dropped, not retried forever', async () => {
     api.injectFault({ method: 'POST', resource: 'networkpolicies', status: 404, count: 1 });
     api.create(namespace('brief'));
-    await eventually(() => log.lines.some((l) => l.namespace === 'brief' && l.msg === 'namespace gone or terminating; default-deny not needed'), 10_000, 'brief dropped');
+    await eventually(
+      () => log.lines.some((l) => l.namespace === 'brief' && l.msg === 'namespace gone or terminating; default-deny not needed'),
+      10_000,
+      'brief dropped',
+    );
     api.delete(namespace('brief'));
     await new Promise((r) => setTimeout(r, 300));
     assert.equal(policy('brief'), undefined);

@@ -20,7 +20,7 @@ const cases: Array<{ name: string; input: Omit<DefaultDenyInput, 'namespace'>; e
   { name: 'enrolled, none there: create', input: { namespaceLabels: enrolled, exempt: false, current: undefined }, expect: 'create' },
   { name: 'enrolled, ours in place: nothing', input: { namespaceLabels: enrolled, exempt: false, current: ours }, expect: 'none:in-place' },
   {
-    name: 'enrolled, in place with the API server\'s defaults (empty lists, other order): nothing',
+    name: "enrolled, in place with the API server's defaults (empty lists, other order): nothing",
     input: { namespaceLabels: enrolled, exempt: false, current: { ...ours, spec: { ...ours.spec, ingress: [], egress: [] } } },
     expect: 'none:in-place',
   },
@@ -35,17 +35,25 @@ const cases: Array<{ name: string; input: Omit<DefaultDenyInput, 'namespace'>; e
     expect: 'restore',
   },
   {
-    name: 'enrolled, someone else\'s policy of that name: taken over',
+    name: "enrolled, someone else's policy of that name: taken over",
     input: { namespaceLabels: enrolled, exempt: false, current: stored({ metadata: { name: DEFAULT_DENY_NAME, namespace: 'payments' }, spec: ours.spec }) },
     expect: 'restore',
   },
-  { name: 'left enrolment, ours there: delete', input: { namespaceLabels: { 'idgate.dev/inject': 'disabled' }, exempt: false, current: ours }, expect: 'delete' },
   {
-    name: 'not enrolled, someone else\'s policy: left alone',
+    name: 'left enrolment, ours there: delete',
+    input: { namespaceLabels: { 'idgate.dev/inject': 'disabled' }, exempt: false, current: ours },
+    expect: 'delete',
+  },
+  {
+    name: "not enrolled, someone else's policy: left alone",
     input: { namespaceLabels: {}, exempt: false, current: stored({ metadata: { name: DEFAULT_DENY_NAME, namespace: 'payments' }, spec: {} }) },
     expect: 'none:not-ours',
   },
-  { name: 'namespace gone: nothing (its policies go with it)', input: { namespaceLabels: undefined, exempt: false, current: ours }, expect: 'none:not-enrolled' },
+  {
+    name: 'namespace gone: nothing (its policies go with it)',
+    input: { namespaceLabels: undefined, exempt: false, current: ours },
+    expect: 'none:not-enrolled',
+  },
   { name: 'exempt, even if labelled: nothing', input: { namespaceLabels: enrolled, exempt: true, current: undefined }, expect: 'none:not-enrolled' },
 ];
 
@@ -70,7 +78,10 @@ describe('the policy', () => {
   const index = new BindingIndex();
   index.markSynced();
   const judge = (operation: 'CREATE' | 'UPDATE', object: NetworkPolicy, oldObject?: NetworkPolicy) =>
-    evaluate({ kind: 'NetworkPolicy', operation, namespace: 'payments', object, ...(oldObject ? { oldObject } : {}) }, { baseline: testBaseline(), identity: index });
+    evaluate(
+      { kind: 'NetworkPolicy', operation, namespace: 'payments', object, ...(oldObject ? { oldObject } : {}) },
+      { baseline: testBaseline(), identity: index },
+    );
 
   it('selects exactly the injected Pods and admits no ingress', () => {
     assert.deepEqual(policy.spec, { podSelector: { matchExpressions: [{ key: 'idgate.dev/service-account', operator: 'Exists' }] }, policyTypes: ['Ingress'] });
@@ -86,7 +97,12 @@ describe('the policy', () => {
 
   it('an edit idgate restores is one networkpolicy-default-deny refuses', () => {
     const widened = { ...policy, spec: { ...policy.spec, ingress: [{ from: [{ namespaceSelector: { matchLabels: { team: 'x' } } }] }] } };
-    assert.deepEqual(judge('UPDATE', widened, policy).violations.map((v) => v.rule).filter((r) => r === 'networkpolicy-default-deny'), ['networkpolicy-default-deny']);
+    assert.deepEqual(
+      judge('UPDATE', widened, policy)
+        .violations.map((v) => v.rule)
+        .filter((r) => r === 'networkpolicy-default-deny'),
+      ['networkpolicy-default-deny'],
+    );
     assert.equal(decideDefaultDeny({ namespace: 'payments', namespaceLabels: enrolled, exempt: false, current: stored(widened) }).kind, 'restore');
   });
 });

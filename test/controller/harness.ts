@@ -9,7 +9,13 @@ import { join } from 'node:path';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { ObservedBindingIndex } from '../../src/controller/index-events.ts';
-import { createControllerManager, type ControllerApis, type ControllerManager, type ControllerManagerOptions, type ControllerName } from '../../src/controller/manager.ts';
+import {
+  createControllerManager,
+  type ControllerApis,
+  type ControllerManager,
+  type ControllerManagerOptions,
+  type ControllerName,
+} from '../../src/controller/manager.ts';
 import type { ControllerMetrics, RelabelOutcome } from '../../src/controller/metrics.ts';
 import { createControllerApis } from '../../src/kube/controller-apis.ts';
 import { loadKubeConfig } from '../../src/kube/config.ts';
@@ -25,11 +31,15 @@ import { TEST_ISSUER, testBaseline } from '../support/baseline.ts';
  */
 export const FAST_TIMINGS = { leaseDurationMs: 3000, renewDeadlineMs: 2000, retryPeriodMs: 250 } as const;
 
-export const namespace = (name: string, labels: Record<string, string> = { 'idgate.dev/inject': 'enabled' }): KubeObject =>
-  ({ apiVersion: 'v1', kind: 'Namespace', metadata: { name, labels } });
+export const namespace = (name: string, labels: Record<string, string> = { 'idgate.dev/inject': 'enabled' }): KubeObject => ({
+  apiVersion: 'v1',
+  kind: 'Namespace',
+  metadata: { name, labels },
+});
 
 export const binding = (ns: string, name: string, groups: string[], serviceAccounts: string[]): KubeObject => ({
-  apiVersion: 'idgate.dev/v1alpha1', kind: 'OIDCGroupBinding',
+  apiVersion: 'idgate.dev/v1alpha1',
+  kind: 'OIDCGroupBinding',
   metadata: { name, namespace: ns },
   spec: { issuer: TEST_ISSUER, groups, serviceAccounts },
 });
@@ -37,9 +47,11 @@ export const binding = (ns: string, name: string, groups: string[], serviceAccou
 /** A running Pod as the mutation left it: identity labels and annotations for `groups`. */
 export function labelledPod(ns: string, name: string, serviceAccount: string, groups: string[], bindings: string[]): KubeObject {
   return {
-    apiVersion: 'v1', kind: 'Pod',
+    apiVersion: 'v1',
+    kind: 'Pod',
     metadata: {
-      name, namespace: ns,
+      name,
+      namespace: ns,
       labels: { app: serviceAccount, ...identityLabels(serviceAccount, groups) },
       annotations: identityAnnotations({ groups, bindings }, '0.1.0'),
     },
@@ -50,11 +62,13 @@ export function labelledPod(ns: string, name: string, serviceAccount: string, gr
 
 /** Group labels a Pod carries, sorted, without the prefix. */
 export const groupsOf = (pod: KubeObject | undefined): string[] =>
-  Object.keys(pod?.metadata?.labels ?? {}).filter((k) => k.startsWith('group.idgate.dev/')).map((k) => k.slice('group.idgate.dev/'.length)).sort();
+  Object.keys(pod?.metadata?.labels ?? {})
+    .filter((k) => k.startsWith('group.idgate.dev/'))
+    .map((k) => k.slice('group.idgate.dev/'.length))
+    .sort();
 
 /** An object's annotations (the fake's KubeObject types them as unknown). */
-export const annotationsOf = (obj: KubeObject | undefined): Record<string, string> =>
-  (obj?.metadata?.annotations ?? {}) as Record<string, string>;
+export const annotationsOf = (obj: KubeObject | undefined): Record<string, string> => (obj?.metadata?.annotations ?? {}) as Record<string, string>;
 
 /** Counts what the controllers report. */
 export class RecordingMetrics implements ControllerMetrics {
@@ -103,7 +117,13 @@ export async function startCluster(api: FakeApiServer, logger: Logger): Promise<
     manager({ identity, logger: log, metrics, enabled = ['default-deny', 'relabel'], wrap = (a) => a, tuning = {} }) {
       const apis = wrap(createControllerApis({ kubeConfig, namespace: 'idgate-system', logger: log, backoffMs: { initial: 50, max: 200 } }));
       const m = createControllerManager({
-        enabled, apis, index, baseline: () => testBaseline(), logger: log, metrics, identity,
+        enabled,
+        apis,
+        index,
+        baseline: () => testBaseline(),
+        logger: log,
+        metrics,
+        identity,
         timings: FAST_TIMINGS,
         relabel: { requeueBackoffMs: { initial: 50, max: 400 }, podRetry: { attempts: 3, initialMs: 10, maxMs: 50 } },
         defaultDenyBackoffMs: { initial: 50, max: 400 },

@@ -3,8 +3,13 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { ObservedBindingIndex, type IndexChange } from '../../src/controller/index-events.ts';
 
-const b = (name: string, groups: string[], serviceAccounts: string[], namespace = 'payments') =>
-  ({ namespace, name, issuer: 'https://issuer', groups, serviceAccounts });
+const b = (name: string, groups: string[], serviceAccounts: string[], namespace = 'payments') => ({
+  namespace,
+  name,
+  issuer: 'https://issuer',
+  groups,
+  serviceAccounts,
+});
 
 describe('ObservedBindingIndex', () => {
   const setup = () => {
@@ -40,14 +45,21 @@ describe('ObservedBindingIndex', () => {
 
   it('reports namespace label changes and deletions, diffed on relist', () => {
     const { index, changes } = setup();
-    index.replaceNamespaces([['a', { x: '1' }], ['b', {}]]);
+    index.replaceNamespaces([
+      ['a', { x: '1' }],
+      ['b', {}],
+    ]);
     index.setNamespace('a', { x: '1' }); // unchanged: silent
     index.setNamespace('a', { x: '2' });
     index.deleteNamespace('b');
-    index.replaceNamespaces([['a', { x: '2' }], ['c', {}]]);
-    assert.deepEqual(changes.map((c) => c.kind === 'namespace' && `${c.namespace}:${JSON.stringify(c.labels)}`), [
-      'a:{"x":"1"}', 'b:{}', 'a:{"x":"2"}', 'b:undefined', 'c:{}',
+    index.replaceNamespaces([
+      ['a', { x: '2' }],
+      ['c', {}],
     ]);
+    assert.deepEqual(
+      changes.map((c) => c.kind === 'namespace' && `${c.namespace}:${JSON.stringify(c.labels)}`),
+      ['a:{"x":"1"}', 'b:{}', 'a:{"x":"2"}', 'b:undefined', 'c:{}'],
+    );
     assert.deepEqual(index.namespaceNames().sort(), ['a', 'c']);
   });
 });

@@ -27,7 +27,9 @@ describe('leader election between two replicas', () => {
     for (const name of ['a', 'b'] as const) {
       const state = { metrics: new RecordingMetrics(), writes: 0, cut: false } as (typeof replicas)['a'];
       state.manager = cluster.manager({
-        identity: `replica-${name}`, logger: silentLogger, metrics: state.metrics,
+        identity: `replica-${name}`,
+        logger: silentLogger,
+        metrics: state.metrics,
         wrap: (apis) => ({
           ...apis,
           // A replica "cut off" gets no answer from the Lease any more, as if it had crashed.
@@ -37,11 +39,26 @@ describe('leader election between two replicas', () => {
             create: (r) => (state.cut ? Promise.reject(new ApiCallError('connection refused', undefined)) : apis.lease.create(r)),
             update: (r, v) => (state.cut ? Promise.reject(new ApiCallError('connection refused', undefined)) : apis.lease.update(r, v)),
           },
-          pods: { ...apis.pods, patch: (ns, n, p) => { state.writes++; return apis.pods.patch(ns, n, p); } },
+          pods: {
+            ...apis.pods,
+            patch: (ns, n, p) => {
+              state.writes++;
+              return apis.pods.patch(ns, n, p);
+            },
+          },
           policies: {
-            create: (p) => { state.writes++; return apis.policies.create(p); },
-            replace: (p) => { state.writes++; return apis.policies.replace(p); },
-            delete: (ns, n, rv) => { state.writes++; return apis.policies.delete(ns, n, rv); },
+            create: (p) => {
+              state.writes++;
+              return apis.policies.create(p);
+            },
+            replace: (p) => {
+              state.writes++;
+              return apis.policies.replace(p);
+            },
+            delete: (ns, n, rv) => {
+              state.writes++;
+              return apis.policies.delete(ns, n, rv);
+            },
           },
         }),
       });
@@ -62,7 +79,12 @@ describe('leader election between two replicas', () => {
 
   it('exactly one acts', async () => {
     await eventually(() => api.list('v1', 'Pod', 'payments').every((p) => groupsOf(p).join() === 'payments-writers'), 10_000, 'Pods relabelled');
-    await eventually(() => api.get({ apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', metadata: { namespace: 'payments', name: 'idgate-default-deny' } }) !== undefined, 10_000, 'policy');
+    await eventually(
+      () =>
+        api.get({ apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', metadata: { namespace: 'payments', name: 'idgate-default-deny' } }) !== undefined,
+      10_000,
+      'policy',
+    );
     // Give b several retry periods to (wrongly) act too.
     await new Promise((r) => setTimeout(r, FAST_TIMINGS.retryPeriodMs * 4));
     console.log(`writes: a=${replicas.a.writes}, b=${replicas.b.writes}`);
@@ -82,7 +104,9 @@ describe('leader election between two replicas', () => {
     const steppedDown = performance.now() - cutAt;
     await eventually(() => replicas.b.manager.isLeader(), 10_000, 'b takes over');
     const tookOver = performance.now() - cutAt;
-    console.log(`cut off: a stepped down after ${steppedDown.toFixed(0)} ms, b took over after ${tookOver.toFixed(0)} ms (lease duration ${FAST_TIMINGS.leaseDurationMs} ms, plus b's retry period)`);
+    console.log(
+      `cut off: a stepped down after ${steppedDown.toFixed(0)} ms, b took over after ${tookOver.toFixed(0)} ms (lease duration ${FAST_TIMINGS.leaseDurationMs} ms, plus b's retry period)`,
+    );
     assert.equal(overlaps, 0);
     // b acts: a binding change is carried out by b alone.
     const aWrites = replicas.a.writes;

@@ -8,14 +8,17 @@ describe('WorkQueue', () => {
     const runs: string[] = [];
     let concurrent = 0;
     let maxSameKey = 0;
-    const q = new WorkQueue(async (key) => {
-      concurrent++;
-      maxSameKey = Math.max(maxSameKey, concurrent);
-      runs.push(key);
-      await new Promise((r) => setTimeout(r, 10));
-      concurrent--;
-      return 'done';
-    }, { workers: 4 });
+    const q = new WorkQueue(
+      async (key) => {
+        concurrent++;
+        maxSameKey = Math.max(maxSameKey, concurrent);
+        runs.push(key);
+        await new Promise((r) => setTimeout(r, 10));
+        concurrent--;
+        return 'done';
+      },
+      { workers: 4 },
+    );
     for (let i = 0; i < 5; i++) q.add('a');
     await new Promise((r) => setTimeout(r, 2));
     q.add('a'); // while running: runs once more after
@@ -28,10 +31,13 @@ describe('WorkQueue', () => {
   it('retries a failing key with growing delays, then forgets its failures', async () => {
     const times: number[] = [];
     let left = 3;
-    const q = new WorkQueue(async (): Promise<WorkResult> => {
-      times.push(performance.now());
-      return left-- > 0 ? 'retry' : 'done';
-    }, { backoffMs: { initial: 10, max: 1000 } });
+    const q = new WorkQueue(
+      async (): Promise<WorkResult> => {
+        times.push(performance.now());
+        return left-- > 0 ? 'retry' : 'done';
+      },
+      { backoffMs: { initial: 10, max: 1000 } },
+    );
     q.add('k');
     await q.idle();
     assert.equal(times.length, 4);
@@ -42,11 +48,14 @@ describe('WorkQueue', () => {
   it('a worker that throws is retried, and stop() drops what waits', async () => {
     let calls = 0;
     const errors: string[] = [];
-    const q = new WorkQueue(async () => {
-      calls++;
-      if (calls === 1) throw new Error('bug');
-      return 'done';
-    }, { backoffMs: { initial: 5, max: 5 }, onError: (k) => errors.push(k) });
+    const q = new WorkQueue(
+      async () => {
+        calls++;
+        if (calls === 1) throw new Error('bug');
+        return 'done';
+      },
+      { backoffMs: { initial: 5, max: 5 }, onError: (k) => errors.push(k) },
+    );
     q.add('x');
     await q.idle();
     assert.equal(calls, 2);
@@ -64,7 +73,9 @@ describe('TokenBucket', () => {
     const bucket = new TokenBucket(100, 5, () => clock);
     for (let i = 0; i < 5; i++) await bucket.take();
     let sixth = false;
-    const pending = bucket.take().then(() => { sixth = true; });
+    const pending = bucket.take().then(() => {
+      sixth = true;
+    });
     await new Promise((r) => setTimeout(r, 30));
     assert.equal(sixth, false, 'no token without time passing');
     clock += 10; // 100/s: one token per 10 ms

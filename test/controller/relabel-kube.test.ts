@@ -12,7 +12,8 @@ import type { ControllerManager } from '../../src/controller/manager.ts';
 import { RecordingMetrics, annotationsOf, binding, groupsOf, labelledPod, namespace, startCluster, type Cluster } from './harness.ts';
 
 const PODS = 200;
-const podsOf = (api: FakeApiServer, sa: string) => api.list('v1', 'Pod', 'payments').filter((p) => (p.spec as { serviceAccountName?: string }).serviceAccountName === sa);
+const podsOf = (api: FakeApiServer, sa: string) =>
+  api.list('v1', 'Pod', 'payments').filter((p) => (p.spec as { serviceAccountName?: string }).serviceAccountName === sa);
 const patches = (api: FakeApiServer, from: number) => api.requests.slice(from).filter((r) => r.method === 'PATCH' && r.resource === '/v1/pods');
 
 describe('relabel against the API server', () => {
@@ -31,11 +32,15 @@ describe('relabel against the API server', () => {
       binding('payments', 'writers', ['payments-writers'], ['api']),
       binding('payments', 'readers', ['ledger-readers'], ['api', 'worker']),
     ]);
-    for (let i = 0; i < PODS; i++) api.create(labelledPod('payments', `api-${i}`, 'api', ['ledger-readers', 'payments-writers'], ['payments/readers', 'payments/writers']));
+    for (let i = 0; i < PODS; i++)
+      api.create(labelledPod('payments', `api-${i}`, 'api', ['ledger-readers', 'payments-writers'], ['payments/readers', 'payments/writers']));
     for (let i = 0; i < 3; i++) api.create(labelledPod('payments', `worker-${i}`, 'worker', ['ledger-readers'], ['payments/readers']));
     cluster = await startCluster(api, log.logger);
     manager = cluster.manager({
-      identity: 'replica-a', logger: log.logger, metrics, enabled: ['relabel'],
+      identity: 'replica-a',
+      logger: log.logger,
+      metrics,
+      enabled: ['relabel'],
       wrap: (apis) => ({
         ...apis,
         pods: {
@@ -77,7 +82,11 @@ describe('relabel against the API server', () => {
       assert.equal(annotationsOf(p)['idgate.dev/bindings'], 'payments/readers');
       assert.equal(p.metadata?.labels?.app, 'api', 'user labels kept');
     }
-    assert.deepEqual(podsOf(api, 'worker').map((p) => p.metadata?.resourceVersion), workersBefore, 'worker Pods never written');
+    assert.deepEqual(
+      podsOf(api, 'worker').map((p) => p.metadata?.resourceVersion),
+      workersBefore,
+      'worker Pods never written',
+    );
     const conflicted = podsOf(api, 'api').find((p) => p.metadata?.name === 'api-17');
     assert.equal(conflicted?.metadata?.labels?.touched, 'by-someone-else', "the other writer's change survives the retry");
     const sent = patches(api, mark);
@@ -88,7 +97,10 @@ describe('relabel against the API server', () => {
     // Found with a label selector per ServiceAccount (the only other list is a sweep, after a new term).
     const lists = api.requests.slice(mark).filter((r) => r.method === 'GET' && r.resource === '/v1/pods' && !r.name);
     assert.ok(lists.some((r) => r.namespace === 'payments' && r.query.labelSelector === 'idgate.dev/service-account=api'));
-    assert.ok(lists.every((r) => r.query.labelSelector?.startsWith('idgate.dev/service-account')), JSON.stringify(lists.map((r) => r.query)));
+    assert.ok(
+      lists.every((r) => r.query.labelSelector?.startsWith('idgate.dev/service-account')),
+      JSON.stringify(lists.map((r) => r.query)),
+    );
     const line = log.lines.find((l) => l.msg === 'relabelled Pods' && l.serviceAccount === 'api');
     assert.ok(line, 'one log line per batch');
     assert.equal(line.patched, PODS);
@@ -128,7 +140,10 @@ describe('relabel under bad input and a failing API server', () => {
     for (let i = 0; i < 5; i++) api.create(labelledPod('doomed', `d-${i}`, 'svc', [], []));
     cluster = await startCluster(api, log.logger);
     manager = cluster.manager({
-      identity: 'replica-a', logger: log.logger, metrics, enabled: ['relabel'],
+      identity: 'replica-a',
+      logger: log.logger,
+      metrics,
+      enabled: ['relabel'],
       wrap: (apis) => ({
         ...apis,
         pods: {
@@ -233,7 +248,10 @@ describe('relabel when leadership ends mid-batch', () => {
     const cluster = await startCluster(api, captureLogger().logger);
     const metrics = new RecordingMetrics();
     const manager = cluster.manager({
-      identity: 'replica-a', logger: captureLogger().logger, metrics, enabled: ['relabel'],
+      identity: 'replica-a',
+      logger: captureLogger().logger,
+      metrics,
+      enabled: ['relabel'],
       tuning: { relabel: { patchesPerSecond: 20, burst: 1, concurrency: 2 } },
     });
     try {

@@ -18,7 +18,9 @@ const labelled = (groups: string[], bindings: string[], extra: { labels?: Record
   const identity = computeIdentity('api', { groups, bindings }, '0.1.0');
   return {
     metadata: {
-      name: 'api-1', namespace: 'payments', resourceVersion: '42',
+      name: 'api-1',
+      namespace: 'payments',
+      resourceVersion: '42',
       labels: { app: 'api', ...identity.labels, ...extra.labels },
       annotations: { 'idgate.dev/upstream-port': '8080', ...identity.annotations, ...extra.annotations },
     },
@@ -98,7 +100,10 @@ describe('relabelPatch', () => {
   it('keeps idgate.dev/injected as the Pod has it, and adds none to a Pod without a sidecar', () => {
     const pod = labelled(['a'], ['payments/a']);
     assert.equal(relabelPatch(pod, { groups: ['b'], bindings: ['payments/b'] })?.metadata.annotations?.['idgate.dev/injected'], undefined);
-    const bare: Pod = { metadata: { name: 'x', namespace: 'payments', resourceVersion: '1', labels: { 'idgate.dev/service-account': 'api' } }, spec: { serviceAccountName: 'api' } };
+    const bare: Pod = {
+      metadata: { name: 'x', namespace: 'payments', resourceVersion: '1', labels: { 'idgate.dev/service-account': 'api' } },
+      spec: { serviceAccountName: 'api' },
+    };
     const patch = relabelPatch(bare, { groups: [], bindings: [] });
     assert.deepEqual(patch?.metadata.annotations, { 'idgate.dev/groups': '[]', 'idgate.dev/bindings': '' });
     assert.equal(patch?.metadata.labels, undefined);
@@ -125,7 +130,10 @@ describe('selection', () => {
   it('selects by the ServiceAccount label, encoded as the mutation encodes it', () => {
     assert.equal(serviceAccountSelector('api'), 'idgate.dev/service-account=api');
     const long = 'a'.repeat(70);
-    assert.equal(serviceAccountSelector(long), `idgate.dev/service-account=${computeIdentity(long, undefined, undefined).labels['idgate.dev/service-account']}`);
+    assert.equal(
+      serviceAccountSelector(long),
+      `idgate.dev/service-account=${computeIdentity(long, undefined, undefined).labels['idgate.dev/service-account']}`,
+    );
   });
 
   it('skips Pods that finished', () => {

@@ -48,10 +48,15 @@ describe('idgate webhook with its controllers', () => {
       kubeIdentity: () => createKubeIdentitySource({ kubeConfig, logger: silentLogger, index, backoffMs: { initial: 50, max: 200 } }),
       whoami: () => whoami(kubeConfig),
       whoamiRetryMs: 20,
-      controllers: (deps) => createControllerManager({
-        ...deps, enabled: ['default-deny', 'relabel'], index, identity: 'replica-a', timings: FAST_TIMINGS,
-        apis: createControllerApis({ kubeConfig, namespace: 'idgate-system', logger: silentLogger }),
-      }),
+      controllers: (deps) =>
+        createControllerManager({
+          ...deps,
+          enabled: ['default-deny', 'relabel'],
+          index,
+          identity: 'replica-a',
+          timings: FAST_TIMINGS,
+          apis: createControllerApis({ kubeConfig, namespace: 'idgate-system', logger: silentLogger }),
+        }),
     });
     url = `https://localhost:${webhook.server.address.port}`;
   });

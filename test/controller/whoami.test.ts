@@ -10,7 +10,7 @@ import { whoami } from '../../src/kube/whoami.ts';
 
 describe('whoami', () => {
   const cases = [
-    { name: 'the default: idgate\'s ServiceAccount', users: undefined, expect: 'system:serviceaccount:idgate-system:idgate' },
+    { name: "the default: idgate's ServiceAccount", users: undefined, expect: 'system:serviceaccount:idgate-system:idgate' },
     { name: 'whoever the token belongs to', users: { 'fake-token': 'system:serviceaccount:platform:gate' }, expect: 'system:serviceaccount:platform:gate' },
   ];
   for (const c of cases) {

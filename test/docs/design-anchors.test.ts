@@ -22,11 +22,17 @@ function filesUnder(dir: string): string[] {
 
 /** GitHub's heading anchor: lower case, punctuation dropped, spaces as `-`. */
 function anchorOf(heading: string): string {
-  return heading.trim().toLowerCase().replace(/[^\w\- ]/g, '').replace(/ /g, '-');
+  return heading
+    .trim()
+    .toLowerCase()
+    .replace(/[^\w\- ]/g, '')
+    .replace(/ /g, '-');
 }
 
 function designAnchors(): Set<string> {
-  const headings = readFileSync('docs/design.md', 'utf8').split('\n').filter((l) => /^#{1,6} /.test(l));
+  const headings = readFileSync('docs/design.md', 'utf8')
+    .split('\n')
+    .filter((l) => /^#{1,6} /.test(l));
   return new Set(headings.map((l) => anchorOf(l.replace(/^#+/, ''))));
 }
 
@@ -54,8 +60,16 @@ describe('docs/design.md citations', () => {
     const self = join('test', 'docs', 'design-anchors.test.ts');
     const stale = files
       .filter((file) => file !== self)
-      .flatMap((file) => readFileSync(file, 'utf8').split('\n').map((line, i) => ({ file, line: i + 1, text: line })))
+      .flatMap((file) =>
+        readFileSync(file, 'utf8')
+          .split('\n')
+          .map((line, i) => ({ file, line: i + 1, text: line })),
+      )
       .filter((l) => COMMENT.test(l.text) && /SPEC (section|§) ?\d/.test(l.text));
-    assert.deepEqual(stale.map((l) => `${l.file}:${l.line}`), [], 'cite docs/design.md#… instead');
+    assert.deepEqual(
+      stale.map((l) => `${l.file}:${l.line}`),
+      [],
+      'cite docs/design.md#… instead',
+    );
   });
 });

@@ -17,7 +17,11 @@ describe('certificate rotation under load', () => {
     const port = webhook.server.address.port;
     const review = readFileSync('examples/reviews/pod-create.json', 'utf8');
     const load = startLoad({
-      port, ca: certs.ca.cert, path: '/mutate/pods', body: review, workers: 8,
+      port,
+      ca: certs.ca.cert,
+      path: '/mutate/pods',
+      body: review,
+      workers: 8,
       keepAlive: (i) => i % 2 === 0, // half reuse connections, half handshake every time
       uid: JSON.parse(review).request.uid,
     });
@@ -25,7 +29,12 @@ describe('certificate rotation under load', () => {
     try {
       for (let i = 0; i < 20; i++) {
         // A renewal by the same CA, as cert-manager or --manage-certs would do it.
-        const leaf = issueCertificate(certs.ca, { commonName: `rotation-${i}`, hosts: serviceHosts('idgate-webhook', 'idgate-system'), days: 1, usage: 'server' });
+        const leaf = issueCertificate(certs.ca, {
+          commonName: `rotation-${i}`,
+          hosts: serviceHosts('idgate-webhook', 'idgate-system'),
+          days: 1,
+          usage: 'server',
+        });
         await writeCertFiles(certs.dir, { ca: certs.ca.cert, cert: leaf.cert, key: leaf.key });
         const fingerprint = new X509Certificate(leaf.cert).fingerprint256;
         await eventually(async () => (await httpsCall(port, { ca: certs.ca.cert })).fingerprint === fingerprint, 5000, `certificate ${i} to be served`);

@@ -16,7 +16,10 @@ import { review } from '../support/review.ts';
 
 const RUNS = Number(process.env.FUZZ_RUNS ?? 300);
 
-interface Answer { status: number; json: unknown }
+interface Answer {
+  status: number;
+  json: unknown;
+}
 
 function parseOrUndefined(text: string): unknown {
   try {
@@ -39,7 +42,16 @@ describe('fuzzing the admission HTTP layer', () => {
     new Promise((resolve, reject) => {
       sent++;
       const req = request(
-        { host: '127.0.0.1', port: webhook.server.address.port, servername: 'localhost', ca: certs.ca.cert, agent, method: 'POST', path, headers: { 'content-type': contentType } },
+        {
+          host: '127.0.0.1',
+          port: webhook.server.address.port,
+          servername: 'localhost',
+          ca: certs.ca.cert,
+          agent,
+          method: 'POST',
+          path,
+          headers: { 'content-type': contentType },
+        },
         (res) => {
           const chunks: Buffer[] = [];
           res.on('data', (c: Buffer) => chunks.push(c));
@@ -89,10 +101,50 @@ describe('fuzzing the admission HTTP layer', () => {
   const kinds = fc.constantFrom('Pod', 'Deployment', 'CronJob', 'NetworkPolicy', 'OIDCGroupBinding', 'ConfigMap', '');
   /** A JSON value with a bias towards the shapes the rules read. */
   const jsonish = fc.letrec((tie) => ({
-    value: fc.oneof({ depthSize: 'small' }, fc.constant(null), fc.boolean(), fc.integer(), fc.double({ noNaN: true, noDefaultInfinity: true }), fc.string(), fc.constant('true'), fc.constant(4180), tie('array'), tie('object')),
+    value: fc.oneof(
+      { depthSize: 'small' },
+      fc.constant(null),
+      fc.boolean(),
+      fc.integer(),
+      fc.double({ noNaN: true, noDefaultInfinity: true }),
+      fc.string(),
+      fc.constant('true'),
+      fc.constant(4180),
+      tie('array'),
+      tie('object'),
+    ),
     array: fc.array(tie('value'), { maxLength: 4 }),
     object: fc.dictionary(
-      fc.oneof(fc.string(), fc.constantFrom('metadata', 'spec', 'labels', 'annotations', 'containers', 'initContainers', 'ports', 'containerPort', 'name', 'ingress', 'from', 'podSelector', 'namespaceSelector', 'matchLabels', 'matchExpressions', 'ipBlock', 'cidr', 'template', 'jobTemplate', 'groups', 'serviceAccounts', 'issuer', 'hostNetwork', 'policyTypes', 'serviceAccountName')),
+      fc.oneof(
+        fc.string(),
+        fc.constantFrom(
+          'metadata',
+          'spec',
+          'labels',
+          'annotations',
+          'containers',
+          'initContainers',
+          'ports',
+          'containerPort',
+          'name',
+          'ingress',
+          'from',
+          'podSelector',
+          'namespaceSelector',
+          'matchLabels',
+          'matchExpressions',
+          'ipBlock',
+          'cidr',
+          'template',
+          'jobTemplate',
+          'groups',
+          'serviceAccounts',
+          'issuer',
+          'hostNetwork',
+          'policyTypes',
+          'serviceAccountName',
+        ),
+      ),
       tie('value'),
       { maxKeys: 6 },
     ),
@@ -100,11 +152,18 @@ describe('fuzzing the admission HTTP layer', () => {
 
   it('answers reviews whose object and oldObject are arbitrary JSON', async () => {
     await fc.assert(
-      fc.asyncProperty(paths, kinds, fc.constantFrom('CREATE', 'UPDATE', 'DELETE', 'CONNECT'), jsonish, jsonish, async (path, kind, operation, object, oldObject) => {
-        const body = review({ kind, operation: operation as 'CREATE', namespace: 'payments', object, oldObject }) as Obj;
-        const answer = await send(path, JSON.stringify(body));
-        check(answer, body.request.uid);
-      }),
+      fc.asyncProperty(
+        paths,
+        kinds,
+        fc.constantFrom('CREATE', 'UPDATE', 'DELETE', 'CONNECT'),
+        jsonish,
+        jsonish,
+        async (path, kind, operation, object, oldObject) => {
+          const body = review({ kind, operation: operation as 'CREATE', namespace: 'payments', object, oldObject }) as Obj;
+          const answer = await send(path, JSON.stringify(body));
+          check(answer, body.request.uid);
+        },
+      ),
       { numRuns: RUNS },
     );
   });
@@ -116,14 +175,24 @@ describe('fuzzing the admission HTTP layer', () => {
       metadata: { name: 'p', labels: { app: 'x' }, annotations: { 'idgate.dev/upstream-port': '8080' } },
       spec: { serviceAccountName: 'api', containers: [{ name: 'app', image: 'i', ports: [{ containerPort: 8080 }] }] },
     };
-    const paths2 = [['metadata'], ['metadata', 'labels'], ['metadata', 'annotations'], ['spec'], ['spec', 'containers'], ['spec', 'containers', 0], ['spec', 'containers', 0, 'ports'], ['spec', 'serviceAccountName'], ['metadata', 'annotations', 'idgate.dev/upstream-port']];
+    const paths2 = [
+      ['metadata'],
+      ['metadata', 'labels'],
+      ['metadata', 'annotations'],
+      ['spec'],
+      ['spec', 'containers'],
+      ['spec', 'containers', 0],
+      ['spec', 'containers', 0, 'ports'],
+      ['spec', 'serviceAccountName'],
+      ['metadata', 'annotations', 'idgate.dev/upstream-port'],
+    ];
     await fc.assert(
       fc.asyncProperty(paths, fc.constantFrom(...paths2), jsonish, fc.constantFrom('Pod', 'NetworkPolicy', 'Deployment'), async (path, at, value, kind) => {
         const object = structuredClone(base);
         object.kind = kind;
         if (kind === 'Deployment') object.spec = { template: { metadata: object.metadata, spec: object.spec } };
         let node: Obj = object;
-        for (const key of at.slice(0, -1)) node = (node[key as string] ??= {});
+        for (const key of at.slice(0, -1)) node = node[key as string] ??= {};
         node[at.at(-1) as string] = value;
         const body = review({ kind, namespace: 'payments', object }) as Obj;
         check(await send(path, JSON.stringify(body)), body.request.uid);
@@ -146,14 +215,22 @@ describe('fuzzing the admission HTTP layer', () => {
         check(answer, (parsed as Obj | undefined)?.request?.uid);
       }),
       // The case CI drew once: the cut takes the last `}` and the junk puts it back.
-      { numRuns: RUNS, examples: [['/validate', valid.length - 1, '}'], ['/mutate/pods', valid.length - 2, '}}']] },
+      {
+        numRuns: RUNS,
+        examples: [
+          ['/validate', valid.length - 1, '}'],
+          ['/mutate/pods', valid.length - 2, '}}'],
+        ],
+      },
     );
   });
 
   it('answers deeply nested and oversized bodies without falling over', async () => {
     for (const depth of [1_000, 100_000]) {
       const nested = `${'['.repeat(depth)}${']'.repeat(depth)}`;
-      const body = JSON.stringify(review({ namespace: 'payments', object: { kind: 'Pod', metadata: { name: 'deep' }, spec: { containers: '__N__' } } })).replace('"__N__"', nested);
+      const body = JSON.stringify(
+        review({ namespace: 'payments', object: { kind: 'Pod', metadata: { name: 'deep' }, spec: { containers: '__N__' } } }),
+      ).replace('"__N__"', nested);
       const uid = JSON.parse(body.replace(nested, '[]')).request.uid;
       for (const path of ['/mutate/pods', '/validate']) check(await send(path, body), uid);
     }
@@ -175,7 +252,9 @@ describe('fuzzing the admission HTTP layer', () => {
       request({ host: '127.0.0.1', port: webhook.server.address.port, servername: 'localhost', ca: certs.ca.cert, path: '/readyz' }, (res) => {
         res.resume();
         resolve(res.statusCode ?? 0);
-      }).on('error', reject).end();
+      })
+        .on('error', reject)
+        .end();
     });
     assert.equal(answer, 200);
   });

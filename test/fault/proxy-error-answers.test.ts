@@ -74,7 +74,9 @@ describe('fault: refusals are fixed and short, and logs keep no secrets', () => 
       const stacks = log.lines.filter(hasStack);
       const errors = log.lines.filter((l) => (l.level as number) >= 50);
       const longest = Math.max(...log.lines.map((l) => JSON.stringify(l).length));
-      console.log(`malformed tokens: 20 sent, answers ${JSON.stringify(statuses)}, ${log.lines.length} log lines, ${stacks.length} stack traces, ${errors.length} error lines, longest line ${longest} chars`);
+      console.log(
+        `malformed tokens: 20 sent, answers ${JSON.stringify(statuses)}, ${log.lines.length} log lines, ${stacks.length} stack traces, ${errors.length} error lines, longest line ${longest} chars`,
+      );
       assert.equal(stacks.length, 0);
       assert.equal(errors.length, 0);
       assert.ok(longest < 1_000, 'a 6 KB claim is truncated in the log');
@@ -93,21 +95,30 @@ describe('fault: refusals are fixed and short, and logs keep no secrets', () => 
     const gone = await listen(http.createServer());
     await gone.close();
     const silent = await listen(http.createServer(() => {}));
-    const dying = await listen(http.createServer((_req, res) => {
-      res.writeHead(200, { 'content-length': '100' });
-      res.write('partial');
-      setTimeout(() => res.socket?.destroy(), 20);
-    }));
+    const dying = await listen(
+      http.createServer((_req, res) => {
+        res.writeHead(200, { 'content-length': '100' });
+        res.write('partial');
+        setTimeout(() => res.socket?.destroy(), 20);
+      }),
+    );
     const base = { issuers: [issuer.issuer], audiences: ['idgate'], skipPaths: ['/ready'], upstreamTimeoutMs: 100 };
     const proxies = await Promise.all([upstream, gone, silent, dying].map((u) => startProxy({ ...base, upstream: u.url }, { logger: log.logger })));
     const [ok, down, slow, broken] = proxies;
-    const upgrade = (url: string, headers: Record<string, string>) => new Promise<void>((resolve) => {
-      const req = http.request(url, { headers: { connection: 'Upgrade', upgrade: 'websocket', ...headers } });
-      req.on('upgrade', (_res, socket: net.Socket) => { socket.destroy(); resolve(); });
-      req.on('response', (res) => { res.resume(); res.on('end', resolve); });
-      req.on('error', () => resolve());
-      req.end();
-    });
+    const upgrade = (url: string, headers: Record<string, string>) =>
+      new Promise<void>((resolve) => {
+        const req = http.request(url, { headers: { connection: 'Upgrade', upgrade: 'websocket', ...headers } });
+        req.on('upgrade', (_res, socket: net.Socket) => {
+          socket.destroy();
+          resolve();
+        });
+        req.on('response', (res) => {
+          res.resume();
+          res.on('end', resolve);
+        });
+        req.on('error', () => resolve());
+        req.end();
+      });
     const sent: Array<Promise<unknown>> = [
       fetch(`${ok!.url}/orders${query}`, { headers: auth }).then((r) => r.arrayBuffer()), // allowed (debug line)
       fetch(`${ok!.url}/ready${query}`).then((r) => r.arrayBuffer()), // skipped (debug line)
@@ -115,7 +126,9 @@ describe('fault: refusals are fixed and short, and logs keep no secrets', () => 
       fetch(`${ok!.url}/orders${query}`, { headers: { authorization: 'Bearer a.b.c' } }).then((r) => r.arrayBuffer()), // bad token
       fetch(`${down!.url}/orders${query}`, { headers: auth }).then((r) => r.arrayBuffer()), // 502
       fetch(`${slow!.url}/orders${query}`, { headers: auth }).then((r) => r.arrayBuffer()), // 504
-      fetch(`${broken!.url}/orders${query}`, { headers: auth }).then((r) => r.arrayBuffer()).catch(() => undefined), // reset
+      fetch(`${broken!.url}/orders${query}`, { headers: auth })
+        .then((r) => r.arrayBuffer())
+        .catch(() => undefined), // reset
       upgrade(`${ok!.url}/socket${query}`, {}), // upgrade refused
       upgrade(`${down!.url}/socket${query}`, auth), // upgrade, upstream down
     ];
@@ -123,13 +136,19 @@ describe('fault: refusals are fixed and short, and logs keep no secrets', () => 
       await Promise.all(sent);
       // The reset is logged when the upstream socket dies, after the client saw its answer end:
       // wait for that line (a fixed sleep failed on a loaded machine) and for every path line.
-      await eventually(() => log.lines.some((l) => l.msg === 'upstream response broke off') &&
-        log.lines.filter((l) => typeof l.path === 'string').length >= sent.length, 5000, 'the proxy\'s log lines');
+      await eventually(
+        () => log.lines.some((l) => l.msg === 'upstream response broke off') && log.lines.filter((l) => typeof l.path === 'string').length >= sent.length,
+        5000,
+        "the proxy's log lines",
+      );
       const leaking = log.lines.filter((l) => /SECRET|access_token|\?/.test(JSON.stringify(l)));
       const paths = log.lines.filter((l) => typeof l.path === 'string').length;
       console.log(`query strings: ${sent.length} requests, ${log.lines.length} log lines (${paths} with a path), ${leaking.length} with a query string`);
       assert.ok(paths >= sent.length, 'every request left a line with its path');
-      assert.ok(log.lines.some((l) => l.msg === 'upstream response broke off'), 'the mid-response reset was logged');
+      assert.ok(
+        log.lines.some((l) => l.msg === 'upstream response broke off'),
+        'the mid-response reset was logged',
+      );
       assert.deepEqual(leaking, []);
     } finally {
       await Promise.all([...proxies.map((p) => p.close()), silent.close(), dying.close()]);

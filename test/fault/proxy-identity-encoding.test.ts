@@ -27,12 +27,42 @@ describe('fault: identity values that cannot be written into a header as they ar
   });
 
   const cases: Array<{ name: string; sub: unknown; groups?: unknown; want: { status: 200; subject: string; groups: string[] } | { status: 401 } }> = [
-    { name: 'comma in a group', sub: 'alice', groups: ['team-a,cluster-admins', 'readers'], want: { status: 200, subject: 'alice', groups: ['team-a,cluster-admins', 'readers'] } },
-    { name: 'non-ASCII subject and group', sub: 'José Müller', groups: ['équipe-ß', '日本'], want: { status: 200, subject: 'José Müller', groups: ['équipe-ß', '日本'] } },
-    { name: 'CRLF in a group (header injection)', sub: 'alice', groups: ['a\r\nX-Auth-Subject: root'], want: { status: 200, subject: 'alice', groups: ['a\r\nX-Auth-Subject: root'] } },
-    { name: 'CRLF in the subject', sub: 'alice\r\nX-Auth-Groups: cluster-admins', groups: [], want: { status: 200, subject: 'alice\r\nX-Auth-Groups: cluster-admins', groups: [] } },
-    { name: 'percent sign and plus (decoded back, not double-decoded)', sub: 'a%2Cb+c', groups: ['50%'], want: { status: 200, subject: 'a%2Cb+c', groups: ['50%'] } },
-    { name: 'Kubernetes-style names stay readable', sub: 'system:serviceaccount:shop:web', groups: ['/team/admins', 'alice@example.com'], want: { status: 200, subject: 'system:serviceaccount:shop:web', groups: ['/team/admins', 'alice@example.com'] } },
+    {
+      name: 'comma in a group',
+      sub: 'alice',
+      groups: ['team-a,cluster-admins', 'readers'],
+      want: { status: 200, subject: 'alice', groups: ['team-a,cluster-admins', 'readers'] },
+    },
+    {
+      name: 'non-ASCII subject and group',
+      sub: 'José Müller',
+      groups: ['équipe-ß', '日本'],
+      want: { status: 200, subject: 'José Müller', groups: ['équipe-ß', '日本'] },
+    },
+    {
+      name: 'CRLF in a group (header injection)',
+      sub: 'alice',
+      groups: ['a\r\nX-Auth-Subject: root'],
+      want: { status: 200, subject: 'alice', groups: ['a\r\nX-Auth-Subject: root'] },
+    },
+    {
+      name: 'CRLF in the subject',
+      sub: 'alice\r\nX-Auth-Groups: cluster-admins',
+      groups: [],
+      want: { status: 200, subject: 'alice\r\nX-Auth-Groups: cluster-admins', groups: [] },
+    },
+    {
+      name: 'percent sign and plus (decoded back, not double-decoded)',
+      sub: 'a%2Cb+c',
+      groups: ['50%'],
+      want: { status: 200, subject: 'a%2Cb+c', groups: ['50%'] },
+    },
+    {
+      name: 'Kubernetes-style names stay readable',
+      sub: 'system:serviceaccount:shop:web',
+      groups: ['/team/admins', 'alice@example.com'],
+      want: { status: 200, subject: 'system:serviceaccount:shop:web', groups: ['/team/admins', 'alice@example.com'] },
+    },
     { name: 'sub as an array', sub: ['alice', 'root'], want: { status: 401 } },
     { name: 'sub as a number', sub: 42, want: { status: 401 } },
     { name: 'sub empty', sub: '', want: { status: 401 } },
@@ -65,12 +95,22 @@ describe('fault: identity values that cannot be written into a header as they ar
       assert.equal(groups.length, 1, `${c.name}: one groups header`);
       assert.equal(groups[0]!.split(',').filter((g) => g !== '').length, c.want.groups.length, `${c.name}: as many comma-separated items as groups`);
       assert.match(subjects[0]! + groups[0]!, /^[\x21-\x7e]*$/, `${c.name}: visible ASCII only`);
-      assert.deepEqual({ subject: decodeURIComponent(subjects[0]!), groups: decodeGroupsHeader(groups[0]!) }, { subject: c.want.subject, groups: c.want.groups }, c.name);
+      assert.deepEqual(
+        { subject: decodeURIComponent(subjects[0]!), groups: decodeGroupsHeader(groups[0]!) },
+        { subject: c.want.subject, groups: c.want.groups },
+        c.name,
+      );
       counts.intact++;
     }
     assert.equal(counts.other, 0);
-    assert.deepEqual(log.lines.filter((l) => (l.level as number) >= 50 || JSON.stringify(l).includes('"stack"')), [], 'no errors or stack traces logged');
-    console.log(`identity encoding: ${cases.length} tokens, ${counts.intact} forwarded intact, ${counts.refused401} refused 401, ${counts.other} other answers`);
+    assert.deepEqual(
+      log.lines.filter((l) => (l.level as number) >= 50 || JSON.stringify(l).includes('"stack"')),
+      [],
+      'no errors or stack traces logged',
+    );
+    console.log(
+      `identity encoding: ${cases.length} tokens, ${counts.intact} forwarded intact, ${counts.refused401} refused 401, ${counts.other} other answers`,
+    );
   });
 
   it('a group with a comma does not satisfy --allowed-groups by one of its halves', async () => {

@@ -25,7 +25,10 @@ function wsgiEnviron(rawHeaders: readonly string[]): Record<string, string> {
   return env;
 }
 
-interface Seen { environ: Record<string, string>; trailers: string[] }
+interface Seen {
+  environ: Record<string, string>;
+  trailers: string[];
+}
 
 /** An app that records the environ it would build, and the trailers it received. */
 async function startWsgiApp(): Promise<Running & { seen: Seen[] }> {
@@ -78,34 +81,58 @@ describe('fault: identity headers in every spelling a server could read', () => 
     { name: '`_` for `-`', headers: ['X_Auth_Subject: root', 'x_auth_groups: root'] },
     { name: '`_` and `-` mixed', headers: ['X-Auth_Subject: root', 'X_Auth-Groups: root'] },
     { name: 'duplicates', headers: ['X-Auth-Subject: root', 'X-Auth-Subject: root', 'X-Auth-Groups: root', 'X-Auth-Groups: root'] },
-    { name: 'named in Connection (to strip the proxy\'s own copy downstream)', headers: ['Connection: keep-alive, X-Auth-Subject, X-Auth-Groups, X-Forwarded-For', 'X-Auth-Subject: root'] },
+    {
+      name: "named in Connection (to strip the proxy's own copy downstream)",
+      headers: ['Connection: keep-alive, X-Auth-Subject, X-Auth-Groups, X-Forwarded-For', 'X-Auth-Subject: root'],
+    },
     { name: '`_` spelling named in Connection', headers: ['Connection: X_Auth_Subject', 'X_Auth_Subject: root'] },
-    { name: 'trailers', headers: ['Transfer-Encoding: chunked', 'Trailer: X-Auth-Subject, X-Auth-Groups'], body: '2\r\nhi\r\n0\r\nX-Auth-Subject: root\r\nX-Auth-Groups: root\r\n\r\n' },
-    { name: 'forwarding headers', headers: ['X-Forwarded-For: root', 'X_Forwarded_For: root', 'Forwarded: for=root', 'X-Forwarded-Host: root', 'X-Forwarded-Proto: root', 'X-Real-IP: root'] },
-    { name: 'other proxies\' identity headers', headers: ['X-Forwarded-User: root', 'X-Auth-Request-User: root', 'X-Remote-User: root', 'Remote-User: root', 'X_Remote_Group: root'] },
+    {
+      name: 'trailers',
+      headers: ['Transfer-Encoding: chunked', 'Trailer: X-Auth-Subject, X-Auth-Groups'],
+      body: '2\r\nhi\r\n0\r\nX-Auth-Subject: root\r\nX-Auth-Groups: root\r\n\r\n',
+    },
+    {
+      name: 'forwarding headers',
+      headers: [
+        'X-Forwarded-For: root',
+        'X_Forwarded_For: root',
+        'Forwarded: for=root',
+        'X-Forwarded-Host: root',
+        'X-Forwarded-Proto: root',
+        'X-Real-IP: root',
+      ],
+    },
+    {
+      name: "other proxies' identity headers",
+      headers: ['X-Forwarded-User: root', 'X-Auth-Request-User: root', 'X-Remote-User: root', 'Remote-User: root', 'X_Remote_Group: root'],
+    },
     { name: 'on a skip path (no identity set at all)', path: '/ready', headers: ['X_Auth_Subject: root', 'X-Auth-Subject: root', 'x-forwarded-for: root'] },
   ];
 
-  it('the app sees only the proxy\'s identity and forwarding headers', async () => {
+  it("the app sees only the proxy's identity and forwarding headers", async () => {
     let clean = 0;
     for (const c of cases) {
       const before = app.seen.length;
       const path = c.path ?? '/orders';
-      const status = await rawStatus(proxy.port, [
-        `${c.body ? 'POST' : 'GET'} ${path} HTTP/1.1`,
-        'Host: app.local',
-        ...(path === '/ready' ? [] : [`Authorization: Bearer ${token}`]),
-        ...c.headers,
-        ...(c.body ? [] : ['Content-Length: 0']),
-        '',
-        c.body ?? '',
-      ].join('\r\n'));
+      const status = await rawStatus(
+        proxy.port,
+        [
+          `${c.body ? 'POST' : 'GET'} ${path} HTTP/1.1`,
+          'Host: app.local',
+          ...(path === '/ready' ? [] : [`Authorization: Bearer ${token}`]),
+          ...c.headers,
+          ...(c.body ? [] : ['Content-Length: 0']),
+          '',
+          c.body ?? '',
+        ].join('\r\n'),
+      );
       assert.equal(status, 200, c.name);
       assert.equal(app.seen.length, before + 1, c.name);
       const { environ, trailers } = app.seen.at(-1)!;
-      const want = path === '/ready'
-        ? { HTTP_X_AUTH_SUBJECT: undefined, HTTP_X_AUTH_GROUPS: undefined }
-        : { HTTP_X_AUTH_SUBJECT: 'payments-api', HTTP_X_AUTH_GROUPS: 'payments,readers' };
+      const want =
+        path === '/ready'
+          ? { HTTP_X_AUTH_SUBJECT: undefined, HTTP_X_AUTH_GROUPS: undefined }
+          : { HTTP_X_AUTH_SUBJECT: 'payments-api', HTTP_X_AUTH_GROUPS: 'payments,readers' };
       assert.deepEqual({ HTTP_X_AUTH_SUBJECT: environ.HTTP_X_AUTH_SUBJECT, HTTP_X_AUTH_GROUPS: environ.HTTP_X_AUTH_GROUPS }, want, c.name);
       assert.equal(environ.HTTP_X_FORWARDED_FOR, '127.0.0.1', `${c.name}: X-Forwarded-For is the peer`);
       assert.equal(environ.HTTP_X_FORWARDED_PROTO, 'http', c.name);

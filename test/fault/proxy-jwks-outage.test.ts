@@ -31,10 +31,14 @@ describe('fault: a failing JWKS endpoint', () => {
     await res.arrayBuffer();
     return new Response('{"error":"server_error"}', { status: 500 });
   };
-  const forged = () => new SignJWT({ sub: 'mallory', groups: ['payments'] })
-    .setProtectedHeader({ alg: 'RS256', kid: randomUUID() })
-    .setIssuer(idp.issuer).setAudience(AUDIENCE).setIssuedAt().setExpirationTime('3d')
-    .sign(generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey);
+  const forged = () =>
+    new SignJWT({ sub: 'mallory', groups: ['payments'] })
+      .setProtectedHeader({ alg: 'RS256', kid: randomUUID() })
+      .setIssuer(idp.issuer)
+      .setAudience(AUDIENCE)
+      .setIssuedAt()
+      .setExpirationTime('3d')
+      .sign(generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey);
 
   before(async () => {
     // Tokens that outlive the day the clock is moved forward by.
@@ -46,7 +50,10 @@ describe('fault: a failing JWKS endpoint', () => {
 
   async function proxyWithFaultyJwks(): Promise<RunningProxy> {
     // No verified-token cache: every request below reaches the key lookup.
-    return startProxy({ upstream: upstream.url, issuers: [idp.issuer], audiences: [AUDIENCE], tokenCacheMaxEntries: 0 }, { clock: () => now, fetch: faultyFetch });
+    return startProxy(
+      { upstream: upstream.url, issuers: [idp.issuer], audiences: [AUDIENCE], tokenCacheMaxEntries: 0 },
+      { clock: () => now, fetch: faultyFetch },
+    );
   }
   const status = async (p: RunningProxy, token: string) => {
     const res = await fetch(`${p.url}/orders`, { headers: { authorization: `Bearer ${token}` } });
@@ -77,7 +84,9 @@ describe('fault: a failing JWKS endpoint', () => {
         else counts.other++;
       }
       const fetches = idp.requests('/jwks') - fetchesBefore;
-      console.log(`JWKS failing, last-good keys held: 50 requests (25 valid, 25 forged kid) over 50 s → ${fetches} JWKS fetches, ${counts.valid200} valid served 200, ${counts.forgedRefused} forged refused (401/503), ${counts.other} other`);
+      console.log(
+        `JWKS failing, last-good keys held: 50 requests (25 valid, 25 forged kid) over 50 s → ${fetches} JWKS fetches, ${counts.valid200} valid served 200, ${counts.forgedRefused} forged refused (401/503), ${counts.other} other`,
+      );
       assert.deepEqual(counts, { valid200: 25, forgedRefused: 25, other: 0 });
       assert.ok(fetches >= 1 && fetches <= 6, `a handful of fetches (1 s backoff doubling), got ${fetches}`);
 
@@ -97,7 +106,9 @@ describe('fault: a failing JWKS endpoint', () => {
       assert.equal((await status(proxy, valid[0]!)).status, 200);
       assert.equal((await status(proxy, valid[1]!)).status, 200);
       assert.equal(idp.requests('/jwks') - recovered, 1);
-      console.log(`JWKS failing past the 24 h bound: 503 with Retry-After ${stale.retryAfter} s, 0 fetches for 20 requests in the backoff; recovered with 1 fetch`);
+      console.log(
+        `JWKS failing past the 24 h bound: 503 with Retry-After ${stale.retryAfter} s, 0 fetches for 20 requests in the backoff; recovered with 1 fetch`,
+      );
     } finally {
       await proxy.close();
     }
@@ -118,8 +129,10 @@ describe('fault: a failing JWKS endpoint', () => {
       }
       const fetches = idp.requests('/jwks') - before.jwks;
       const discoveries = idp.requests('/.well-known/openid-configuration') - before.discovery;
-      console.log(`JWKS failing from the start: 50 requests over 5 s → ${fetches} JWKS fetches, ${discoveries} discovery fetches, answers ${JSON.stringify(Object.fromEntries(statuses))}`);
-      assert.deepEqual([...statuses.keys()], [503], 'the provider\'s fault: 503, never 401 or 500');
+      console.log(
+        `JWKS failing from the start: 50 requests over 5 s → ${fetches} JWKS fetches, ${discoveries} discovery fetches, answers ${JSON.stringify(Object.fromEntries(statuses))}`,
+      );
+      assert.deepEqual([...statuses.keys()], [503], "the provider's fault: 503, never 401 or 500");
       assert.ok(fetches >= 1 && fetches <= 5, `a handful of fetches, got ${fetches}`);
       assert.equal(discoveries, 1, 'discovery succeeded once and is not repeated');
     } finally {

@@ -49,10 +49,15 @@ describe('fault: the ServiceAccount token and a jwks_uri on another origin', () 
     return { kube, elsewhere };
   }
 
-  const proxyFor = (kube: SigningIssuer) => startProxy({
-    upstream: upstream.url, issuers: [], audiences: ['idgate'],
-    kubernetesIssuer: kube.issuer, kubernetesCaFile: caFile, kubernetesTokenFile: tokenFile,
-  });
+  const proxyFor = (kube: SigningIssuer) =>
+    startProxy({
+      upstream: upstream.url,
+      issuers: [],
+      audiences: ['idgate'],
+      kubernetesIssuer: kube.issuer,
+      kubernetesCaFile: caFile,
+      kubernetesTokenFile: tokenFile,
+    });
 
   it('fetches a jwks_uri on another origin without the token (and verifies with its keys)', async () => {
     const { kube, elsewhere } = await issuers(false);
@@ -63,10 +68,12 @@ describe('fault: the ServiceAccount token and a jwks_uri on another origin', () 
       const res = await fetch(`${proxy.url}/orders`, { headers: { authorization: `Bearer ${token}` } });
       assert.equal(res.status, 200, await res.text());
       const withToken = elsewhere.authorizations.filter((a) => a !== undefined).length;
-      console.log(`kube issuer origin: the cluster issuer got ${kube.authorizations.length} requests (${kube.authorizations.filter((a) => a === `Bearer ${POD_TOKEN}`).length} with the Pod token); the other origin got ${elsewhere.authorizations.length}, ${withToken} with any token`);
+      console.log(
+        `kube issuer origin: the cluster issuer got ${kube.authorizations.length} requests (${kube.authorizations.filter((a) => a === `Bearer ${POD_TOKEN}`).length} with the Pod token); the other origin got ${elsewhere.authorizations.length}, ${withToken} with any token`,
+      );
       assert.ok(kube.authorizations.length >= 1 && kube.authorizations.every((a) => a === `Bearer ${POD_TOKEN}`), 'discovery at the issuer, with the token');
       assert.ok(elsewhere.requests('/openid/v1/jwks') >= 1, 'the JWKS was fetched from where discovery said');
-      assert.equal(withToken, 0, 'the token never left the issuer\'s origin');
+      assert.equal(withToken, 0, "the token never left the issuer's origin");
     } finally {
       await proxy.close();
     }
@@ -80,7 +87,7 @@ describe('fault: the ServiceAccount token and a jwks_uri on another origin', () 
       const res = await fetch(`${proxy.url}/orders`, { headers: { authorization: `Bearer ${token}` } });
       assert.equal(res.status, 503);
       assert.equal(elsewhere.authorizations.filter((a) => a !== undefined).length, 0);
-      assert.equal(upstream.seen.filter((e) => e.url === '/orders').length, 1, 'only the first test\'s request reached the app');
+      assert.equal(upstream.seen.filter((e) => e.url === '/orders').length, 1, "only the first test's request reached the app");
     } finally {
       await proxy.close();
     }

@@ -16,7 +16,11 @@ import { startSigningIssuer, type SigningIssuer } from '../proxy/signing-issuer.
 const GiB = 1024 ** 3;
 const MiB = 1024 ** 2;
 
-interface Push { status: string; written: number; proxyRead: number }
+interface Push {
+  status: string;
+  written: number;
+  proxyRead: number;
+}
 
 describe('fault: a 1 GiB body to a refused request', () => {
   let issuer: SigningIssuer;
@@ -52,7 +56,11 @@ describe('fault: a 1 GiB body to a refused request', () => {
     while (!closed && written < GiB) {
       const more = socket.write(frame);
       written += frame.length;
-      if (!more) await new Promise((resolve) => { socket.once('drain', resolve); socket.once('close', resolve); });
+      if (!more)
+        await new Promise((resolve) => {
+          socket.once('drain', resolve);
+          socket.once('close', resolve);
+        });
     }
     if (!closed) await new Promise((resolve) => socket.once('close', resolve));
     return { status: /^HTTP\/1\.1 (\d{3})/.exec(answer)?.[1] ?? 'none', written, proxyRead: proxySide()?.bytesRead ?? -1 };
@@ -63,11 +71,18 @@ describe('fault: a 1 GiB body to a refused request', () => {
     const cases: Array<{ name: string; head: string; chunked: boolean; want: string }> = [
       { name: 'no token, Content-Length: 1 GiB', head: `POST /upload HTTP/1.1\r\nHost: app\r\nContent-Length: ${GiB}\r\n\r\n`, chunked: false, want: '401' },
       { name: 'no token, chunked', head: 'POST /upload HTTP/1.1\r\nHost: app\r\nTransfer-Encoding: chunked\r\n\r\n', chunked: true, want: '401' },
-      { name: 'valid token, wrong group', head: `PUT /upload HTTP/1.1\r\nHost: app\r\nAuthorization: Bearer ${wrongGroup}\r\nContent-Length: ${GiB}\r\n\r\n`, chunked: false, want: '403' },
+      {
+        name: 'valid token, wrong group',
+        head: `PUT /upload HTTP/1.1\r\nHost: app\r\nAuthorization: Bearer ${wrongGroup}\r\nContent-Length: ${GiB}\r\n\r\n`,
+        chunked: false,
+        want: '403',
+      },
     ];
     for (const c of cases) {
       const r = await push(c.head, c.chunked);
-      console.log(`refused body (${c.name}): answered ${r.status}, caller handed ${(r.written / MiB).toFixed(1)} MiB to its socket of 1024 MiB, the proxy read ${(r.proxyRead / 1024).toFixed(0)} KiB before closing`);
+      console.log(
+        `refused body (${c.name}): answered ${r.status}, caller handed ${(r.written / MiB).toFixed(1)} MiB to its socket of 1024 MiB, the proxy read ${(r.proxyRead / 1024).toFixed(0)} KiB before closing`,
+      );
       assert.equal(r.status, c.want, `${c.name}: the answer arrives before the close`);
       assert.ok(r.proxyRead > 0 && r.proxyRead <= MiB, `${c.name}: the proxy read ${r.proxyRead} bytes, at most 1 MiB`);
       assert.ok(r.written < 256 * MiB, `${c.name}: the connection closed long before 1 GiB (${r.written} bytes)`);
@@ -78,15 +93,16 @@ describe('fault: a 1 GiB body to a refused request', () => {
   it('keeps the connection of a refused request with a small body (an expired token on a POST)', async () => {
     const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
     const connections = new Set<number>();
-    const post = () => new Promise<number>((resolve, reject) => {
-      const req = http.request(`${proxy.url}/orders`, { method: 'POST', agent, headers: { 'content-length': '1024' } }, (res) => {
-        connections.add(res.socket.localPort!);
-        res.resume();
-        res.on('end', () => resolve(res.statusCode!));
+    const post = () =>
+      new Promise<number>((resolve, reject) => {
+        const req = http.request(`${proxy.url}/orders`, { method: 'POST', agent, headers: { 'content-length': '1024' } }, (res) => {
+          connections.add(res.socket.localPort!);
+          res.resume();
+          res.on('end', () => resolve(res.statusCode!));
+        });
+        req.on('error', reject);
+        req.end(Buffer.alloc(1024, 0x62));
       });
-      req.on('error', reject);
-      req.end(Buffer.alloc(1024, 0x62));
-    });
     try {
       assert.deepEqual([await post(), await post(), await post()], [401, 401, 401]);
       console.log(`refused small bodies: 3 POSTs of 1 KiB refused over ${connections.size} connection(s)`);

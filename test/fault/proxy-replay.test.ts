@@ -27,7 +27,7 @@ async function startReplayingApp(cUrl: () => string): Promise<Running & { receiv
   return { ...(await listen(server)), received };
 }
 
-describe('fault: replaying a caller\'s token to another service', () => {
+describe("fault: replaying a caller's token to another service", () => {
   let idp: TestProvider;
   let appC: Running & { seen: Echo[] };
   let proxyC: RunningProxy;
@@ -55,23 +55,27 @@ describe('fault: replaying a caller\'s token to another service', () => {
     }
   }
 
-  it('replay B→C refused by default: B\'s app never holds A\'s token, C\'s app never sees A', async () => {
+  it("replay B→C refused by default: B's app never holds A's token, C's app never sees A", async () => {
     const seenByC = appC.seen.length;
     const r = await viaB(false);
     assert.equal(r.status, 200, 'A reaches B');
-    assert.equal(appB.received.at(-1), undefined, 'B\'s app got no Authorization header');
+    assert.equal(appB.received.at(-1), undefined, "B's app got no Authorization header");
     assert.equal(r.replayStatus, 401, 'C refuses the replay: there is no token to replay');
-    assert.equal(appC.seen.length, seenByC, 'C\'s app saw nothing');
-    console.log(`replay (default): B's app received ${appB.received.filter((a) => a !== undefined).length} tokens, C answered the replay ${r.replayStatus}, C's app saw ${appC.seen.length - seenByC} requests`);
+    assert.equal(appC.seen.length, seenByC, "C's app saw nothing");
+    console.log(
+      `replay (default): B's app received ${appB.received.filter((a) => a !== undefined).length} tokens, C answered the replay ${r.replayStatus}, C's app saw ${appC.seen.length - seenByC} requests`,
+    );
   });
 
-  it('with --pass-authorization on B the token reaches B\'s app, and the replay to C succeeds', async () => {
+  it("with --pass-authorization on B the token reaches B's app, and the replay to C succeeds", async () => {
     const seenByC = appC.seen.length;
     const r = await viaB(true);
     assert.equal(appB.received.at(-1), `Bearer ${tokenA}`);
     assert.equal(r.replayStatus, 200);
     assert.equal(appC.seen.length, seenByC + 1);
     assert.deepEqual(headerValues(appC.seen.at(-1)!.rawHeaders, 'x-auth-subject'), ['payments-api'], 'C believes it is A');
-    console.log(`replay (--pass-authorization): C answered the replay ${r.replayStatus}, C's app saw A as ${headerValues(appC.seen.at(-1)!.rawHeaders, 'x-auth-subject').join()}`);
+    console.log(
+      `replay (--pass-authorization): C answered the replay ${r.replayStatus}, C's app saw A as ${headerValues(appC.seen.at(-1)!.rawHeaders, 'x-auth-subject').join()}`,
+    );
   });
 });

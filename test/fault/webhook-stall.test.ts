@@ -46,9 +46,13 @@ describe('webhook under 96 stalled 3 MiB uploads', () => {
     const { nodeOptions, memoryLimit } = deploymentRuntime();
     assert.equal(memoryLimit, '256Mi', 'the limit this test holds the webhook to');
     const certs = await makeCertDir();
-    const child = spawn(process.execPath, [MAIN, 'webhook', '--config', 'examples/baseline.yaml', '--bindings-file', 'examples/bindings.yaml', '--tls-dir', certs.dir, '--listen', '127.0.0.1:0'], {
-      env: { ...process.env, NODE_OPTIONS: nodeOptions },
-    });
+    const child = spawn(
+      process.execPath,
+      [MAIN, 'webhook', '--config', 'examples/baseline.yaml', '--bindings-file', 'examples/bindings.yaml', '--tls-dir', certs.dir, '--listen', '127.0.0.1:0'],
+      {
+        env: { ...process.env, NODE_OPTIONS: nodeOptions },
+      },
+    );
     const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
     // The server logs one line per refused review: read them all (a full pipe would block it).
     const logged = { busy: 0, incomplete: 0 };
@@ -73,10 +77,12 @@ describe('webhook under 96 stalled 3 MiB uploads', () => {
       });
       void exited.then((code) => reject(new Error(`webhook exited with ${code}: ${stderr}`)));
     });
-    await Promise.race([listening, new Promise((_, reject) => setTimeout(() => reject(new Error(`not listening; stderr: ${stderr}`)), 15_000))]).catch(async (err) => {
-      child.kill('SIGKILL');
-      throw err;
-    });
+    await Promise.race([listening, new Promise((_, reject) => setTimeout(() => reject(new Error(`not listening; stderr: ${stderr}`)), 15_000))]).catch(
+      async (err) => {
+        child.kill('SIGKILL');
+        throw err;
+      },
+    );
 
     try {
       let peakRss = 0;
@@ -101,7 +107,13 @@ describe('webhook under 96 stalled 3 MiB uploads', () => {
       };
       const keepAlive = new Agent({ keepAlive: true, maxSockets: 1 });
       const sendReview = (agent?: Agent) => async () => {
-        const r = await httpsCall(port, { ca: certs.ca.cert, method: 'POST', path: '/mutate/pods?timeout=5s', body: review, ...(agent ? { agent } : {}) }).catch((err: Error) => err);
+        const r = await httpsCall(port, {
+          ca: certs.ca.cert,
+          method: 'POST',
+          path: '/mutate/pods?timeout=5s',
+          body: review,
+          ...(agent ? { agent } : {}),
+        }).catch((err: Error) => err);
         if (r instanceof Error || r.status !== 200 || JSON.parse(r.body).response?.uid !== uid) {
           reviews.errors.push(r instanceof Error ? r.message : `${r.status} ${r.body.slice(0, 200)}`);
           return false;

@@ -39,17 +39,23 @@ describe('parseBindingsYaml', () => {
     const text = `${binding('a', 'ns1')}---\n---\napiVersion: v1\nkind: List\nitems:\n- apiVersion: idgate.dev/v1alpha1\n  kind: OIDCGroupBinding\n  metadata: {name: b, namespace: ns2}\n  spec: {issuer: 'https://idp.example.com', groups: [g], serviceAccounts: [w]}\n`;
     const { bindings, issues } = parseBindingsYaml(text, 'b.yaml');
     assert.deepEqual(issues, []);
-    assert.deepEqual(bindings.map((b) => `${b.namespace}/${b.name}`), ['ns1/a', 'ns2/b']);
+    assert.deepEqual(
+      bindings.map((b) => `${b.namespace}/${b.name}`),
+      ['ns1/a', 'ns2/b'],
+    );
   });
 
   it('reports the file and the line of the bad field, in every document and list item', () => {
     const text = `${binding('a', 'ns1', '[Bad_SA]')}---\nkind: List\napiVersion: v1\nitems:\n- apiVersion: idgate.dev/v1alpha1\n  kind: OIDCGroupBinding\n  metadata: {name: b, namespace: ns2}\n  spec:\n    issuer: http://plain.example.com\n    groups: [g]\n    serviceAccounts: [w]\n`;
     const { bindings, issues } = parseBindingsYaml(text, 'b.yaml');
     assert.deepEqual(bindings, []);
-    assert.deepEqual(issues.map((i) => [i.file, i.line, i.field]), [
-      ['b.yaml', 9, 'spec.serviceAccounts[0]'],
-      ['b.yaml', 18, 'spec.issuer'],
-    ]);
+    assert.deepEqual(
+      issues.map((i) => [i.file, i.line, i.field]),
+      [
+        ['b.yaml', 9, 'spec.serviceAccounts[0]'],
+        ['b.yaml', 18, 'spec.issuer'],
+      ],
+    );
   });
 
   it('points a missing field at its parent mapping', () => {
@@ -70,7 +76,13 @@ describe('parseBindingsYaml', () => {
   it('rejects duplicates and other kinds (or skips other kinds on request)', () => {
     const text = `${binding('a', 'ns1')}---\n${binding('a', 'ns1')}---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n`;
     const strict = parseBindingsYaml(text, 'd.yaml');
-    assert.deepEqual(strict.issues.map((i) => [i.line, i.field]), [[14, 'metadata.name'], [22, 'kind']]);
+    assert.deepEqual(
+      strict.issues.map((i) => [i.line, i.field]),
+      [
+        [14, 'metadata.name'],
+        [22, 'kind'],
+      ],
+    );
     assert.match(strict.issues[0]?.message ?? '', /defined twice \(first at line 1\)/);
     const lax = parseBindingsYaml(`${binding('a', 'ns1')}---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n`, 'd.yaml', { otherKinds: 'skip' });
     assert.deepEqual(lax.issues, []);
@@ -80,8 +92,12 @@ describe('parseBindingsYaml', () => {
 
 describe('bindings file', () => {
   let dir = '';
-  before(async () => { dir = await mkdtemp(join(tmpdir(), 'idgate-bindings-')); });
-  after(async () => { await rm(dir, { recursive: true, force: true }); });
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'idgate-bindings-'));
+  });
+  after(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
 
   it('loadBindingsFile throws ERR_BINDINGS_FILE with path:line in the message', async () => {
     const file = join(dir, 'bad.yaml');
@@ -141,8 +157,9 @@ describe('a bindings file rewritten in place under admission load', () => {
 
   /** payments/api gets GROUPS groups from three bindings; filler bindings make the file long. */
   function bindingsText(revision: number): string {
-    const docs = [0, 1, 2].map((b) => binding(`api-${b}`, 'payments', '[api]', TEST_ISSUER)
-      .replace(`groups: [api-${b}]`, `groups: [team-${2 * b}, team-${2 * b + 1}]`));
+    const docs = [0, 1, 2].map((b) =>
+      binding(`api-${b}`, 'payments', '[api]', TEST_ISSUER).replace(`groups: [api-${b}]`, `groups: [team-${2 * b}, team-${2 * b + 1}]`),
+    );
     for (let i = 0; i < FILLERS; i++) docs.push(binding(`filler-${i}`, `ns-${i}`, '[worker]', TEST_ISSUER));
     return `# revision ${revision}\n${docs.join('---\n')}`;
   }
@@ -160,7 +177,8 @@ describe('a bindings file rewritten in place under admission load', () => {
   }
 
   const pod = (): Pod => ({
-    apiVersion: 'v1', kind: 'Pod',
+    apiVersion: 'v1',
+    kind: 'Pod',
     metadata: { generateName: 'api-', labels: { app: 'api' } },
     spec: { serviceAccountName: 'api', containers: [{ name: 'app', image: 'app:1', ports: [{ containerPort: 8080 }] }] },
   });
@@ -175,7 +193,14 @@ describe('a bindings file rewritten in place under admission load', () => {
     const source = createFileIdentitySource({ path: file, logger, watch: true, pollMs: 5, settleMs: DEFAULT_SETTLE_MS });
     await source.start();
     const mutate = createMutateHandler({ baseline: () => testBaseline(), identity: source.index, logger, version: '0.1.0' });
-    const app = createApp({ logger, metrics: createMetrics(undefined, { processMetrics: false }), readiness: createReadiness(), mutate, validate: () => allowed(), validateIntegrity: () => allowed() });
+    const app = createApp({
+      logger,
+      metrics: createMetrics(undefined, { processMetrics: false }),
+      readiness: createReadiness(),
+      mutate,
+      validate: () => allowed(),
+      validateIntegrity: () => allowed(),
+    });
     const server: Server = createServer(app);
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -184,7 +209,10 @@ describe('a bindings file rewritten in place under admission load', () => {
     let reviews = 0;
     let short = 0;
     const groupsIn = async (): Promise<number> => {
-      const res = await request(url).post('/mutate/pods').send(review({ namespace: 'payments', object: pod() })).expect(200);
+      const res = await request(url)
+        .post('/mutate/pods')
+        .send(review({ namespace: 'payments', object: pod() }))
+        .expect(200);
       const patch = JSON.parse(Buffer.from(res.body.response.patch, 'base64').toString('utf8')) as fjp.Operation[];
       const out = fjp.applyPatch(pod(), patch, true, false).newDocument;
       return Object.keys(out.metadata?.labels ?? {}).filter((k) => k.startsWith(GROUP_LABEL_PREFIX)).length;

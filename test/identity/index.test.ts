@@ -7,7 +7,13 @@ import type { Binding } from '../../src/identity/types.ts';
 const KC = 'https://keycloak.example.com/realms/prod';
 const OTHER = 'https://other.example.com';
 const trusted = new Set([KC]);
-const b = (name: string, groups: string[], serviceAccounts: string[], issuer = KC, namespace = 'payments'): Binding => ({ namespace, name, issuer, groups, serviceAccounts });
+const b = (name: string, groups: string[], serviceAccounts: string[], issuer = KC, namespace = 'payments'): Binding => ({
+  namespace,
+  name,
+  issuer,
+  groups,
+  serviceAccounts,
+});
 const groupsOf = (index: BindingIndex, sa: string, ns = 'payments') => index.resolve(ns, sa, trusted);
 
 describe('BindingIndex', () => {
@@ -17,7 +23,12 @@ describe('BindingIndex', () => {
     index.upsert(b('readers', ['ledger', 'payments-readers'], ['api', 'worker']));
     index.upsert(b('untrusted', ['admins'], ['api'], OTHER));
     index.upsert(b('elsewhere', ['shop'], ['api'], KC, 'shop'));
-    assert.deepEqual(groupsOf(index, 'api'), { namespace: 'payments', serviceAccount: 'api', groups: ['ledger', 'payments-readers', 'payments-writers'], bindings: ['payments/readers', 'payments/writers'] });
+    assert.deepEqual(groupsOf(index, 'api'), {
+      namespace: 'payments',
+      serviceAccount: 'api',
+      groups: ['ledger', 'payments-readers', 'payments-writers'],
+      bindings: ['payments/readers', 'payments/writers'],
+    });
     assert.deepEqual(groupsOf(index, 'worker').groups, ['ledger', 'payments-readers']);
     assert.deepEqual(groupsOf(index, 'nobody').groups, []);
   });

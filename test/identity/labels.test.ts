@@ -24,7 +24,11 @@ describe('encodeGroup', () => {
     { name: 'the empty group is only a hash', group: '', label: hash10('') },
     { name: 'a valid name over 63 characters is shortened and hashed', group: 'x'.repeat(64), label: `${'x'.repeat(52)}-${hash10('x'.repeat(64))}` },
     { name: 'a valid name with a leading - is not valid', group: '-admins', label: `admins-${hash10('-admins')}` },
-    { name: 'the cut never leaves a trailing - or .', group: `${'a'.repeat(51)}.${'b'.repeat(20)}/`, label: `${'a'.repeat(51)}-${hash10(`${'a'.repeat(51)}.${'b'.repeat(20)}/`)}` },
+    {
+      name: 'the cut never leaves a trailing - or .',
+      group: `${'a'.repeat(51)}.${'b'.repeat(20)}/`,
+      label: `${'a'.repeat(51)}-${hash10(`${'a'.repeat(51)}.${'b'.repeat(20)}/`)}`,
+    },
     { name: 'an Azure AD object id is kept', group: '0b5ee7a4-3c4e-4a5b-9a6f-1f2e3d4c5b6a', label: '0b5ee7a4-3c4e-4a5b-9a6f-1f2e3d4c5b6a' },
     { name: 'a Cognito group with a colon', group: 'cognito:admins', label: `cognito-admins-${hash10('cognito:admins')}` },
   ];
@@ -38,7 +42,16 @@ describe('encodeGroup', () => {
   }
 
   it('keeps colliding-looking groups apart', () => {
-    const lookalikes = ['payments-writers', 'payments/writers', 'payments writers', 'payments--writers', 'Payments-Writers', '/payments-writers', 'payments-writers/', 'payments\u2010writers'];
+    const lookalikes = [
+      'payments-writers',
+      'payments/writers',
+      'payments writers',
+      'payments--writers',
+      'Payments-Writers',
+      '/payments-writers',
+      'payments-writers/',
+      'payments\u2010writers',
+    ];
     const labels = lookalikes.map(encodeGroup);
     assert.equal(new Set(labels).size, lookalikes.length, labels.join(' '));
     for (const l of labels) assert.match(l, LABEL_NAME);
@@ -52,16 +65,25 @@ describe('encodeGroup', () => {
   });
 
   it('always gives a valid label name of at most 63 characters (property)', () => {
-    fc.assert(fc.property(fc.oneof(fc.string(), fc.string({ unit: 'grapheme', maxLength: 80 }), fc.string({ minLength: 60, maxLength: 200 })), (group) => {
-      const label = encodeGroup(group);
-      return LABEL_NAME.test(label) && label.length <= 63 && encodeGroup(group) === label;
-    }), { numRuns: 2000 });
+    fc.assert(
+      fc.property(fc.oneof(fc.string(), fc.string({ unit: 'grapheme', maxLength: 80 }), fc.string({ minLength: 60, maxLength: 200 })), (group) => {
+        const label = encodeGroup(group);
+        return LABEL_NAME.test(label) && label.length <= 63 && encodeGroup(group) === label;
+      }),
+      { numRuns: 2000 },
+    );
   });
 
   it('gives distinct groups distinct labels (property)', () => {
-    fc.assert(fc.property(fc.uniqueArray(fc.oneof(fc.string({ maxLength: 70 }), fc.constantFrom('a/b', 'a-b', 'a b', 'a_b', 'a.b', 'A-B')), { minLength: 2, maxLength: 50 }), (groups) => {
-      return new Set(groups.map(encodeGroup)).size === groups.length;
-    }), { numRuns: 500 });
+    fc.assert(
+      fc.property(
+        fc.uniqueArray(fc.oneof(fc.string({ maxLength: 70 }), fc.constantFrom('a/b', 'a-b', 'a b', 'a_b', 'a.b', 'A-B')), { minLength: 2, maxLength: 50 }),
+        (groups) => {
+          return new Set(groups.map(encodeGroup)).size === groups.length;
+        },
+      ),
+      { numRuns: 500 },
+    );
   });
 
   it('groupLabelKey prefixes group.idgate.dev/', () => {

@@ -19,9 +19,14 @@ describe('audit client', () => {
   before(async () => {
     api = await startFakeApiServer();
     dir = await mkdtemp(join(tmpdir(), 'idgate-audit-client-'));
-    api.seed(Array.from({ length: 120 }, (_, i) => ({
-      apiVersion: 'v1', kind: 'Pod', metadata: { name: `pod-${i}`, namespace: `ns-${i % 3}`, uid: `uid-${i}` }, spec: { containers: [{ name: 'app', image: 'x' }] },
-    })));
+    api.seed(
+      Array.from({ length: 120 }, (_, i) => ({
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { name: `pod-${i}`, namespace: `ns-${i % 3}`, uid: `uid-${i}` },
+        spec: { containers: [{ name: 'app', image: 'x' }] },
+      })),
+    );
     client = createAuditClient(loadKubeConfig(await api.writeKubeconfig(dir)));
   });
   after(async () => {

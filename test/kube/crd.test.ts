@@ -16,7 +16,9 @@ const schema = version.schema.openAPIV3Schema;
 const validate = new Ajv({ strict: false, validateFormats: false, allErrors: true }).compile(schema);
 
 const obj = (spec: Record<string, unknown>) => ({
-  apiVersion: 'idgate.dev/v1alpha1', kind: 'OIDCGroupBinding', metadata: { name: 'b', namespace: 'ns' },
+  apiVersion: 'idgate.dev/v1alpha1',
+  kind: 'OIDCGroupBinding',
+  metadata: { name: 'b', namespace: 'ns' },
   spec: { issuer: 'https://idp.example.com/realms/prod', groups: ['payments-writers'], serviceAccounts: ['api'], ...spec },
 });
 
@@ -30,7 +32,10 @@ describe('OIDCGroupBinding CRD', () => {
     assert.equal(version.name, 'v1alpha1');
     assert.equal(version.served && version.storage, true);
     assert.deepEqual(version.subresources, { status: {} });
-    assert.deepEqual(version.additionalPrinterColumns.map((c: { name: string }) => c.name), ['Issuer', 'Groups', 'ServiceAccounts', 'Age']);
+    assert.deepEqual(
+      version.additionalPrinterColumns.map((c: { name: string }) => c.name),
+      ['Issuer', 'Groups', 'ServiceAccounts', 'Age'],
+    );
   });
 
   it('is structural: every schema node below the root declares a type', () => {

@@ -25,13 +25,18 @@ function shape(value: unknown): unknown {
   if (value === null) return null;
   if (Array.isArray(value)) return value.length === 0 ? [] : [shape(value[0])];
   if (typeof value === 'object') {
-    return Object.fromEntries(Object.keys(value).sort().map((k) => [k, shape((value as Record<string, unknown>)[k])]));
+    return Object.fromEntries(
+      Object.keys(value)
+        .sort()
+        .map((k) => [k, shape((value as Record<string, unknown>)[k])]),
+    );
   }
   return typeof value;
 }
 
 const recordedPods = readRecordedLines<{ type: string; object: KubeObject }>('api/pods-watch-with-bookmarks.jsonl')
-  .filter((e) => e.type === 'ADDED').map((e) => e.object);
+  .filter((e) => e.type === 'ADDED')
+  .map((e) => e.object);
 const recordedBindingList = readRecorded('api/oidcgroupbindings-list.json');
 
 describe('fake API server answers as the recorded kube-apiserver', () => {
@@ -40,7 +45,11 @@ describe('fake API server answers as the recorded kube-apiserver', () => {
   before(async () => {
     api = await startFakeApiServer({ bookmarkIntervalMs: 20 });
     dir = await mkdtemp(join(tmpdir(), 'idgate-recorded-'));
-    api.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'payments', labels: { 'kubernetes.io/metadata.name': 'payments', 'idgate.dev/inject': 'enabled' } } });
+    api.create({
+      apiVersion: 'v1',
+      kind: 'Namespace',
+      metadata: { name: 'payments', labels: { 'kubernetes.io/metadata.name': 'payments', 'idgate.dev/inject': 'enabled' } },
+    });
     api.seed(recordedPods);
     for (const item of recordedBindingList.items as KubeObject[]) api.create(item);
   });
@@ -73,8 +82,9 @@ describe('fake API server answers as the recorded kube-apiserver', () => {
 
   it('a watch: ADDED objects carry kind; BOOKMARKs carry only the kind and a resourceVersion', async () => {
     const recorded = readRecordedLines('api/pods-watch-with-bookmarks.jsonl');
-    const events = await watchEvents(`${api.url}/api/v1/namespaces/payments/pods?watch=true&allowWatchBookmarks=true`,
-      (seen) => seen.some((e) => e.type === 'BOOKMARK'));
+    const events = await watchEvents(`${api.url}/api/v1/namespaces/payments/pods?watch=true&allowWatchBookmarks=true`, (seen) =>
+      seen.some((e) => e.type === 'BOOKMARK'),
+    );
     const added = events.filter((e) => e.type === 'ADDED');
     const recordedAdded = recorded.filter((e) => e.type === 'ADDED');
     assert.equal(added.length, recordedAdded.length);
@@ -95,9 +105,11 @@ describe('fake API server answers as the recorded kube-apiserver', () => {
     api.compact();
     const res = await fetch(`${api.url}/api/v1/namespaces/payments/pods?limit=1&continue=${encodeURIComponent(first.metadata.continue)}`);
     assert.equal(res.status, 410);
-    const status = await res.json() as any;
-    assert.deepEqual({ kind: status.kind, apiVersion: status.apiVersion, status: status.status, reason: status.reason, code: status.code },
-      { kind: 'Status', apiVersion: 'v1', status: 'Failure', reason: 'Expired', code: 410 });
+    const status = (await res.json()) as any;
+    assert.deepEqual(
+      { kind: status.kind, apiVersion: status.apiVersion, status: status.status, reason: status.reason, code: status.code },
+      { kind: 'Status', apiVersion: 'v1', status: 'Failure', reason: 'Expired', code: 410 },
+    );
     assert.match(status.message, /^The provided continue parameter is too old to display a consistent list result\./);
     assert.equal(typeof status.metadata.continue, 'string');
   });
@@ -105,7 +117,10 @@ describe('fake API server answers as the recorded kube-apiserver', () => {
   it('Table output only when asked, as kubectl get asks', async () => {
     const table = await get('/api/v1/namespaces/payments/pods', { accept: 'application/json;as=Table;v=v1;g=meta.k8s.io,application/json' });
     assert.equal(table.kind, 'Table');
-    assert.deepEqual(table.rows.map((r: any) => r.cells[0]), ['list-a', 'list-b']);
+    assert.deepEqual(
+      table.rows.map((r: any) => r.cells[0]),
+      ['list-a', 'list-b'],
+    );
     assert.equal(table.rows[0].object.kind, 'PartialObjectMetadata');
     assert.equal((await get('/api/v1/namespaces/payments/pods', { accept: 'application/json' })).kind, 'PodList');
   });
@@ -113,16 +128,17 @@ describe('fake API server answers as the recorded kube-apiserver', () => {
   it('a SelfSubjectReview (kubectl auth whoami): the caller in status.userInfo, shaped as recorded', async () => {
     const recorded = readRecorded('api/selfsubjectreview.json');
     const res = await fetch(`${api.url}/apis/authentication.k8s.io/v1/selfsubjectreviews`, {
-      method: 'POST', headers: { authorization: 'Bearer fake-token', 'content-type': 'application/json' },
+      method: 'POST',
+      headers: { authorization: 'Bearer fake-token', 'content-type': 'application/json' },
       body: JSON.stringify({ apiVersion: 'authentication.k8s.io/v1', kind: 'SelfSubjectReview' }),
     });
     assert.equal(res.status, 201);
-    const fake = await res.json() as any;
+    const fake = (await res.json()) as any;
     assert.deepEqual(shape(fake), shape(recorded));
     assert.equal(fake.status.userInfo.username, 'system:serviceaccount:idgate-system:idgate');
   });
 
-  it('the webhook\'s informers, fed these lists, resolve the recorded binding', async () => {
+  it("the webhook's informers, fed these lists, resolve the recorded binding", async () => {
     const source = createKubeIdentitySource({ kubeConfig: loadKubeConfig(await api.writeKubeconfig(dir)), logger: silentLogger, resyncMs: 0 });
     try {
       await source.start();

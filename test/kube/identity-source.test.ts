@@ -14,8 +14,10 @@ const ISSUER = 'https://idp.example.com';
 const trusted = new Set([ISSUER]);
 
 const binding = (name: string, namespace: string, groups: string[], serviceAccounts = ['api']): KubeObject => ({
-  apiVersion: 'idgate.dev/v1alpha1', kind: 'OIDCGroupBinding',
-  metadata: { name, namespace }, spec: { issuer: ISSUER, groups, serviceAccounts },
+  apiVersion: 'idgate.dev/v1alpha1',
+  kind: 'OIDCGroupBinding',
+  metadata: { name, namespace },
+  spec: { issuer: ISSUER, groups, serviceAccounts },
 });
 /** The 2-second deadline of the issue's 'reflected within 2 seconds'. */
 const until = (what: string, cond: () => boolean, ms = 2000) => eventually(cond, ms, what);
@@ -24,7 +26,12 @@ const namespace = (name: string, labels: Record<string, string> = {}): KubeObjec
 
 function capture() {
   const lines: Record<string, unknown>[] = [];
-  const stream = new Writable({ write(chunk, _e, cb) { for (const l of String(chunk).split('\n')) if (l) lines.push(JSON.parse(l)); cb(); } });
+  const stream = new Writable({
+    write(chunk, _e, cb) {
+      for (const l of String(chunk).split('\n')) if (l) lines.push(JSON.parse(l));
+      cb();
+    },
+  });
   return { logger: pino({ level: 'debug' }, stream), lines };
 }
 
@@ -34,8 +41,12 @@ describe('Kubernetes identity source against the fake API server', () => {
   let kubeconfig: string;
   let source: KubeIdentitySource | undefined;
 
-  before(async () => { dir = await mkdtemp(join(tmpdir(), 'idgate-kube-')); });
-  after(async () => { await rm(dir, { recursive: true, force: true }); });
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'idgate-kube-'));
+  });
+  after(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
   beforeEach(async () => {
     api = await startFakeApiServer({ bookmarkIntervalMs: 100 });
     kubeconfig = await api.writeKubeconfig(dir);
@@ -88,11 +99,16 @@ describe('Kubernetes identity source against the fake API server', () => {
     api.seed([binding('good', 'a', ['g']), { ...binding('bad', 'a', ['x']), spec: { issuer: 'http://insecure', groups: [], serviceAccounts: ['api'] } }]);
     const { source: s, lines } = await startSource();
     await s.start();
-    assert.deepEqual(s.index.bindings().map((b) => b.name), ['good']);
+    assert.deepEqual(
+      s.index.bindings().map((b) => b.name),
+      ['good'],
+    );
     const warn = lines.find((l) => String(l.msg).includes('OIDCGroupBinding a/bad is invalid'));
     assert.ok(warn, 'malformed binding logged');
-    assert.deepEqual(warn.issues, ['spec.issuer: "http://insecure" is not an https URL: OIDC issuers must use https (e.g. https://keycloak.example.com/realms/prod)',
-      'spec.groups: must not be empty: list at least one group (a value of the issuer\'s groups claim)']);
+    assert.deepEqual(warn.issues, [
+      'spec.issuer: "http://insecure" is not an https URL: OIDC issuers must use https (e.g. https://keycloak.example.com/realms/prod)',
+      "spec.groups: must not be empty: list at least one group (a value of the issuer's groups claim)",
+    ]);
 
     const good = api.get(binding('good', 'a', []))!;
     api.update({ ...good, spec: { issuer: ISSUER, groups: ['g'], serviceAccounts: ['NOT VALID'] } });
@@ -104,7 +120,9 @@ describe('Kubernetes identity source against the fake API server', () => {
     const release = api.holdLists('oidcgroupbindings');
     const { source: s } = await startSource();
     let resolved = false;
-    const started = s.start().then(() => { resolved = true; });
+    const started = s.start().then(() => {
+      resolved = true;
+    });
     await until('namespaces listed', () => s.status().informers.namespaces.synced);
     await until('bindings list requested', () => api.listRequests('oidcgroupbindings') >= 1);
     assert.equal(resolved, false);

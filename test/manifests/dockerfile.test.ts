@@ -5,12 +5,23 @@ import { readFileSync } from 'node:fs';
 
 const text = readFileSync(new URL('../../Dockerfile', import.meta.url), 'utf8');
 
-interface Instruction { op: string; args: string }
-interface Stage { from: string; name?: string; steps: Instruction[] }
+interface Instruction {
+  op: string;
+  args: string;
+}
+interface Stage {
+  from: string;
+  name?: string;
+  steps: Instruction[];
+}
 
 /** Instructions with line continuations joined and comments dropped, grouped by stage. */
 function parse(dockerfile: string): Stage[] {
-  const lines = dockerfile.replace(/\\\r?\n/g, ' ').split(/\r?\n/).map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
+  const lines = dockerfile
+    .replace(/\\\r?\n/g, ' ')
+    .split(/\r?\n/)
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith('#'));
   const stages: Stage[] = [];
   for (const line of lines) {
     const [, op = '', args = ''] = /^(\S+)\s*(.*)$/.exec(line) ?? [];
@@ -35,15 +46,25 @@ describe('Dockerfile', () => {
   });
 
   it('builds with dev dependencies and ships production dependencies only', () => {
-    const installs = stages.flatMap((s) => step(s, 'RUN').filter((r) => /npm ci/.test(r.args)).map((r) => ({ stage: s, args: r.args })));
-    assert.ok(installs.some((i) => !/--omit=dev/.test(i.args)), 'a build stage installs dev dependencies');
+    const installs = stages.flatMap((s) =>
+      step(s, 'RUN')
+        .filter((r) => /npm ci/.test(r.args))
+        .map((r) => ({ stage: s, args: r.args })),
+    );
+    assert.ok(
+      installs.some((i) => !/--omit=dev/.test(i.args)),
+      'a build stage installs dev dependencies',
+    );
     assert.equal(step(final, 'RUN').length, 0, 'the final stage runs nothing (no shell needed)');
     const copies = step(final, 'COPY');
     const modules = copies.find((c) => /node_modules/.test(c.args));
     assert.ok(modules, 'node_modules copied into the final stage');
     const from = /--from=(\S+)/.exec(modules.args)![1];
     const source = stages.find((s) => s.name === from)!;
-    assert.ok(step(source, 'RUN').some((r) => /npm ci .*--omit=dev/.test(r.args)), `stage ${from} installs with --omit=dev`);
+    assert.ok(
+      step(source, 'RUN').some((r) => /npm ci .*--omit=dev/.test(r.args)),
+      `stage ${from} installs with --omit=dev`,
+    );
     assert.ok(!copies.some((c) => /\bsrc\b|tsconfig/.test(c.args) && !/--from/.test(c.args)), 'no sources in the final stage');
   });
 

@@ -25,7 +25,9 @@ type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-exp
 
 async function render(overlay: string): Promise<Obj[]> {
   const { stdout } = await run('kubectl', ['kustomize', `manifests/overlays/${overlay}`], { cwd: ROOT, maxBuffer: 16 << 20 });
-  return parseAllDocuments(stdout).map((d) => d.toJS() as Obj).filter(Boolean);
+  return parseAllDocuments(stdout)
+    .map((d) => d.toJS() as Obj)
+    .filter(Boolean);
 }
 
 /** The kubernetes-models class for an apiVersion/kind, or undefined. */
@@ -45,10 +47,17 @@ const find = (objs: Obj[], kind: string, name?: string) => objs.filter((o) => o.
 describe('the unknown-field check', () => {
   it('reports a misspelt field at any depth, and accepts maps and lists of known types', () => {
     const deployment = {
-      apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'x', labels: { a: 'b' } },
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name: 'x', labels: { a: 'b' } },
       spec: {
-        selector: { matchLabels: { a: 'b' } }, replicas: 2, strategy: { rollingUpdate: { maxSurge: '25%' } },
-        template: { metadata: { labels: { a: 'b' } }, spec: { containers: [{ name: 'c', image: 'i', imagePullPolicyy: 'Always', resources: { limits: { memory: '1Gi' } } }], nodeSelecter: {} } },
+        selector: { matchLabels: { a: 'b' } },
+        replicas: 2,
+        strategy: { rollingUpdate: { maxSurge: '25%' } },
+        template: {
+          metadata: { labels: { a: 'b' } },
+          spec: { containers: [{ name: 'c', image: 'i', imagePullPolicyy: 'Always', resources: { limits: { memory: '1Gi' } } }], nodeSelecter: {} },
+        },
       },
     };
     assert.equal(modelName('apps/v1', 'Deployment'), 'V1Deployment');
@@ -134,7 +143,10 @@ describe('kustomize overlays', () => {
           'batch/jobs': cu,
           'batch/cronjobs': cu,
         };
-        assert.deepEqual(validating!.webhooks.map((h: Obj) => h.name), ['baseline.validate.idgate.dev', 'integrity.validate.idgate.dev']);
+        assert.deepEqual(
+          validating!.webhooks.map((h: Obj) => h.name),
+          ['baseline.validate.idgate.dev', 'integrity.validate.idgate.dev'],
+        );
         assert.deepEqual(matched('baseline.validate.idgate.dev'), {
           ...podsAndWorkloads,
           'networking.k8s.io/networkpolicies': ['CREATE', 'DELETE', 'UPDATE'],

@@ -23,7 +23,9 @@ type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-exp
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const { stdout } = await promisify(execFile)('kubectl', ['kustomize', 'manifests/overlays/enforce'], { cwd: ROOT, maxBuffer: 16 << 20 });
-const objs = parseAllDocuments(stdout).map((d) => d.toJS() as Obj).filter(Boolean);
+const objs = parseAllDocuments(stdout)
+  .map((d) => d.toJS() as Obj)
+  .filter(Boolean);
 const SA = { kind: 'ServiceAccount', name: 'idgate', namespace: 'idgate-system' };
 
 /** An API request as the authorizer sees it. */
@@ -40,7 +42,9 @@ function grants(): Array<{ rules: Obj[]; namespace: string | undefined; role: st
   const out: Array<{ rules: Obj[]; namespace: string | undefined; role: string }> = [];
   for (const b of objs.filter((o) => o.kind === 'ClusterRoleBinding' || o.kind === 'RoleBinding')) {
     if (!b.subjects?.some((s: Obj) => s.kind === SA.kind && s.name === SA.name && s.namespace === SA.namespace)) continue;
-    const role = objs.find((o) => o.kind === b.roleRef.kind && o.metadata.name === b.roleRef.name && (o.kind === 'ClusterRole' || o.metadata.namespace === b.metadata.namespace));
+    const role = objs.find(
+      (o) => o.kind === b.roleRef.kind && o.metadata.name === b.roleRef.name && (o.kind === 'ClusterRole' || o.metadata.namespace === b.metadata.namespace),
+    );
     assert.ok(role, `${b.kind} ${b.metadata.name} refers to a role the manifests do not ship`);
     out.push({ rules: role.rules, namespace: b.kind === 'RoleBinding' ? b.metadata.namespace : undefined, role: `${role.kind}/${role.metadata.name}` });
   }
@@ -48,17 +52,31 @@ function grants(): Array<{ rules: Obj[]; namespace: string | undefined; role: st
 }
 
 function allowed(a: Attributes): boolean {
-  return grants().some((g) => (g.namespace === undefined || g.namespace === a.namespace) && g.rules.some((r) =>
-    r.apiGroups.includes(a.group) && r.resources.includes(a.resource) && r.verbs.includes(a.verb) &&
-    (!r.resourceNames?.length || (a.name !== undefined && r.resourceNames.includes(a.name)))));
+  return grants().some(
+    (g) =>
+      (g.namespace === undefined || g.namespace === a.namespace) &&
+      g.rules.some(
+        (r) =>
+          r.apiGroups.includes(a.group) &&
+          r.resources.includes(a.resource) &&
+          r.verbs.includes(a.verb) &&
+          (!r.resourceNames?.length || (a.name !== undefined && r.resourceNames.includes(a.name))),
+      ),
+  );
 }
 
 /** The authorizer's attributes of a request the fake API server answered. */
 function attributes(q: RecordedRequest): Attributes {
   const [group = '', , resource = ''] = (q.resource ?? '//').split('/');
   const fieldName = /(?:^|,)metadata\.name=([^,]+)/.exec(q.query.fieldSelector ?? '')?.[1];
-  const verb = q.method === 'GET' ? (q.name ? 'get' : q.watch ? 'watch' : 'list')
-    : ({ POST: 'create', PUT: 'update', PATCH: 'patch', DELETE: 'delete' } as Record<string, string>)[q.method] ?? q.method;
+  const verb =
+    q.method === 'GET'
+      ? q.name
+        ? 'get'
+        : q.watch
+          ? 'watch'
+          : 'list'
+      : (({ POST: 'create', PUT: 'update', PATCH: 'patch', DELETE: 'delete' } as Record<string, string>)[q.method] ?? q.method);
   return { verb, group, resource, namespace: q.namespace, name: q.name ?? fieldName };
 }
 
@@ -77,7 +95,9 @@ describe('RBAC for the controllers', () => {
     cluster = await startCluster(api, silentLogger);
     let conflict = true;
     const manager = cluster.manager({
-      identity: 'replica-a', logger: silentLogger, metrics: new RecordingMetrics(),
+      identity: 'replica-a',
+      logger: silentLogger,
+      metrics: new RecordingMetrics(),
       wrap: (apis) => ({
         ...apis,
         pods: {
@@ -95,7 +115,11 @@ describe('RBAC for the controllers', () => {
     });
     manager.start();
     const policyRef = { apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', metadata: { namespace: 'payments', name: DEFAULT_DENY_NAME } };
-    await eventually(() => api.list('v1', 'Pod', 'payments').every((p) => groupsOf(p).length === 1) && api.get(policyRef) !== undefined, 10_000, 'first reconcile');
+    await eventually(
+      () => api.list('v1', 'Pod', 'payments').every((p) => groupsOf(p).length === 1) && api.get(policyRef) !== undefined,
+      10_000,
+      'first reconcile',
+    );
     const policy = api.get(policyRef)!;
     api.update({ ...policy, spec: { podSelector: {}, policyTypes: ['Ingress'] } });
     await eventually(() => (api.get(policyRef)?.spec as Obj).podSelector.matchExpressions !== undefined, 10_000, 'restored');
@@ -119,11 +143,19 @@ describe('RBAC for the controllers', () => {
     console.log(`requests sent during a full run:\n  ${shown.join('\n  ')}`);
     // The run must have exercised every kind of write, or this test proves little.
     for (const expected of [
-      'patch core/pods in payments named api-0', 'get core/pods in payments named api-0',
-      'create networking.k8s.io/networkpolicies in payments', `update networking.k8s.io/networkpolicies in payments named ${DEFAULT_DENY_NAME}`,
-      `delete networking.k8s.io/networkpolicies in payments named ${DEFAULT_DENY_NAME}`, `watch networking.k8s.io/networkpolicies named ${DEFAULT_DENY_NAME}`,
-      'create coordination.k8s.io/leases in idgate-system', `update coordination.k8s.io/leases in idgate-system named ${LEASE_NAME}`,
-    ]) assert.ok(shown.some((s) => s.startsWith(expected.replace(/ named api-0$/, ''))), `the run sent no "${expected}"`);
+      'patch core/pods in payments named api-0',
+      'get core/pods in payments named api-0',
+      'create networking.k8s.io/networkpolicies in payments',
+      `update networking.k8s.io/networkpolicies in payments named ${DEFAULT_DENY_NAME}`,
+      `delete networking.k8s.io/networkpolicies in payments named ${DEFAULT_DENY_NAME}`,
+      `watch networking.k8s.io/networkpolicies named ${DEFAULT_DENY_NAME}`,
+      'create coordination.k8s.io/leases in idgate-system',
+      `update coordination.k8s.io/leases in idgate-system named ${LEASE_NAME}`,
+    ])
+      assert.ok(
+        shown.some((s) => s.startsWith(expected.replace(/ named api-0$/, ''))),
+        `the run sent no "${expected}"`,
+      );
     const refused = [...sent.values()].filter((a) => !allowed(a)).map(show);
     assert.deepEqual(refused, [], 'requests the RBAC would refuse');
   });
@@ -147,18 +179,24 @@ describe('RBAC for the controllers', () => {
   });
 
   it('grants the controllers exactly these rules', () => {
-    const rulesFor = (resource: string) => grants().flatMap((g) => g.rules.filter((r) => r.resources.includes(resource))
-      .map((r) => `${g.role}${g.namespace ? `@${g.namespace}` : ''}: ${[...r.verbs].sort().join(',')}${r.resourceNames ? ` [${r.resourceNames.join(',')}]` : ''}`)).sort();
+    const rulesFor = (resource: string) =>
+      grants()
+        .flatMap((g) =>
+          g.rules
+            .filter((r) => r.resources.includes(resource))
+            .map(
+              (r) =>
+                `${g.role}${g.namespace ? `@${g.namespace}` : ''}: ${[...r.verbs].sort().join(',')}${r.resourceNames ? ` [${r.resourceNames.join(',')}]` : ''}`,
+            ),
+        )
+        .sort();
     assert.deepEqual(rulesFor('pods'), ['ClusterRole/idgate: get,list,patch']);
     assert.deepEqual(rulesFor('networkpolicies'), [
       'ClusterRole/idgate: create',
       `ClusterRole/idgate: delete,update,watch [${DEFAULT_DENY_NAME}]`,
       'ClusterRole/idgate: get,list',
     ]);
-    assert.deepEqual(rulesFor('leases'), [
-      'Role/idgate-controller@idgate-system: create',
-      `Role/idgate-controller@idgate-system: get,update [${LEASE_NAME}]`,
-    ]);
+    assert.deepEqual(rulesFor('leases'), ['Role/idgate-controller@idgate-system: create', `Role/idgate-controller@idgate-system: get,update [${LEASE_NAME}]`]);
     // SelfSubjectReviews come from system:basic-user, bound to every authenticated user.
     assert.deepEqual(rulesFor('selfsubjectreviews'), []);
   });

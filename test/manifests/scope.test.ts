@@ -28,7 +28,9 @@ const I = 'integrity.validate.idgate.dev';
 
 async function webhookConfigs(overlay: string): Promise<Obj[]> {
   const { stdout } = await run('kubectl', ['kustomize', `manifests/overlays/${overlay}`], { cwd: ROOT, maxBuffer: 16 << 20 });
-  return parseAllDocuments(stdout).map((d) => d.toJS() as Obj).filter((o) => o?.kind?.endsWith('WebhookConfiguration'));
+  return parseAllDocuments(stdout)
+    .map((d) => d.toJS() as Obj)
+    .filter((o) => o?.kind?.endsWith('WebhookConfiguration'));
 }
 
 /** The labels the API server puts on a Namespace, plus enrolment. */
@@ -62,14 +64,19 @@ const RECORDED_EXPECTED: ReadonlyArray<[RegExp, enrolled: string[], plain: strin
 
 /** The validating webhook's recordings: the requests as they reach validation. */
 function validateReviews(): Array<{ file: string; request: Obj }> {
-  return recordedReviews().filter((r) => r.webhook === 'validate').map((r) => ({ file: r.file, request: r.review.request }));
+  return recordedReviews()
+    .filter((r) => r.webhook === 'validate')
+    .map((r) => ({ file: r.file, request: r.review.request }));
 }
 
 describe('the API server model the scope test relies on', () => {
   it('label selectors: matchLabels and In/NotIn/Exists/DoesNotExist, NotIn holding for an absent key', () => {
     const labels = { a: '1', b: '2' };
     const cases: Array<[Parameters<typeof selects>[0], boolean]> = [
-      [undefined, true], [{}, true], [{ matchLabels: { a: '1' } }, true], [{ matchLabels: { a: '2' } }, false],
+      [undefined, true],
+      [{}, true],
+      [{ matchLabels: { a: '1' } }, true],
+      [{ matchLabels: { a: '2' } }, false],
       [{ matchExpressions: [{ key: 'a', operator: 'In', values: ['1', '3'] }] }, true],
       [{ matchExpressions: [{ key: 'c', operator: 'In', values: ['1'] }] }, false],
       [{ matchExpressions: [{ key: 'a', operator: 'NotIn', values: ['1'] }] }, false],
@@ -83,7 +90,12 @@ describe('the API server model the scope test relies on', () => {
 
   it('rules: a resource never matches its subresources unless listed, and objectSelector looks at old and new', () => {
     const hook = { rules: [{ apiGroups: [''], apiVersions: ['v1'], operations: ['UPDATE'], resources: ['pods', '*/scale'] }] };
-    const req = (resource: string, subResource?: string) => ({ operation: 'UPDATE', namespace: 'x', resource: { group: '', version: 'v1', resource }, ...(subResource ? { subResource } : {}) });
+    const req = (resource: string, subResource?: string) => ({
+      operation: 'UPDATE',
+      namespace: 'x',
+      resource: { group: '', version: 'v1', resource },
+      ...(subResource ? { subResource } : {}),
+    });
     assert.equal(rulesMatch(hook, req('pods')), true);
     assert.equal(rulesMatch(hook, req('pods', 'status')), false);
     assert.equal(rulesMatch(hook, req('replicationcontrollers', 'scale')), true);
@@ -101,7 +113,9 @@ for (const overlay of ['enforce', 'audit'] as const) {
 
     it('has the three webhooks of the scope model on their paths', () => {
       assert.deepEqual(hooks.map((h) => [h.name, h.clientConfig.service.path]).sort(), [
-        [B, '/validate'], [I, '/validate/integrity'], [M, '/mutate/pods'],
+        [B, '/validate'],
+        [I, '/validate/integrity'],
+        [M, '/mutate/pods'],
       ]);
       // Integrity fails closed everywhere: it only receives requests that touch identity keys.
       assert.equal(hooks.find((h) => h.name === I)!.failurePolicy, 'Fail');
@@ -133,12 +147,14 @@ for (const overlay of ['enforce', 'audit'] as const) {
     it('the example namespaces: a Pod in the enrolled one is mutated and judged, in the plain one left alone', () => {
       const namespaces = parseAllDocuments(readFileSync(join(ROOT, 'examples/manifests/namespaces.yaml'), 'utf8')).map((d) => d.toJS() as Obj);
       const pod = parseAllDocuments(readFileSync(join(ROOT, 'examples/manifests/pod-good.yaml'), 'utf8'))[0]!.toJS() as Obj;
-      const called = Object.fromEntries(namespaces.map((ns) => {
-        const name = ns.metadata.name as string;
-        const labels = { ...ns.metadata.labels, 'kubernetes.io/metadata.name': name };
-        const request = inNamespace({ ...ROWS[0]!.request, object: pod }, name);
-        return [name, webhooksCalled(configs, request, labels)];
-      }));
+      const called = Object.fromEntries(
+        namespaces.map((ns) => {
+          const name = ns.metadata.name as string;
+          const labels = { ...ns.metadata.labels, 'kubernetes.io/metadata.name': name };
+          const request = inNamespace({ ...ROWS[0]!.request, object: pod }, name);
+          return [name, webhooksCalled(configs, request, labels)];
+        }),
+      );
       assert.deepEqual(called, { payments: [B, M], monitoring: [] });
     });
 
@@ -150,7 +166,10 @@ for (const overlay of ['enforce', 'audit'] as const) {
         const matches = RECORDED_EXPECTED.filter(([pattern]) => pattern.test(file));
         assert.equal(matches.length, 1, `${file}: ${matches.length} expectations match; add exactly one`);
         const [, enrolledHooks, plainHooks] = matches[0]!;
-        for (const [enrolled, expected] of [[true, enrolledHooks], [false, plainHooks]] as const) {
+        for (const [enrolled, expected] of [
+          [true, enrolledHooks],
+          [false, plainHooks],
+        ] as const) {
           const labels = namespaceLabels(request.namespace, enrolled);
           assert.deepEqual(webhooksCalled(configs, request, labels), [...expected].sort(), `${file} (${enrolled ? 'enrolled' : 'plain'})`);
           for (const hook of hooks) if (rulesMatch(hook, request)) assert.deepEqual(conditionErrors(hook, request), [], file);

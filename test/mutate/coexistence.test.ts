@@ -21,19 +21,19 @@ const apply = (pod: Pod, patch: unknown[]): Pod => fjp.applyPatch(structuredClon
 
 /** core/v1 defaulting of a container (SetDefaults_Container, _ContainerPort, _Probe, _HTTPGetAction). */
 function defaultContainer(c: Container): void {
-  c['terminationMessagePath'] ??= '/dev/termination-log';
-  c['terminationMessagePolicy'] ??= 'File';
-  c['imagePullPolicy'] ??= /:latest$|^[^:@]*$/.test(c.image ?? '') ? 'Always' : 'IfNotPresent';
+  c.terminationMessagePath ??= '/dev/termination-log';
+  c.terminationMessagePolicy ??= 'File';
+  c.imagePullPolicy ??= /:latest$|^[^:@]*$/.test(c.image ?? '') ? 'Always' : 'IfNotPresent';
   for (const p of c.ports ?? []) p.protocol ??= 'TCP';
   for (const key of ['livenessProbe', 'readinessProbe', 'startupProbe']) {
     const probe = c[key] as Record<string, unknown> | undefined;
     if (probe === undefined) continue;
-    probe['timeoutSeconds'] ??= 1;
-    probe['periodSeconds'] ??= 10;
-    probe['successThreshold'] ??= 1;
-    probe['failureThreshold'] ??= 3;
-    const httpGet = probe['httpGet'] as Record<string, unknown> | undefined;
-    if (httpGet) httpGet['scheme'] ??= 'HTTP';
+    probe.timeoutSeconds ??= 1;
+    probe.periodSeconds ??= 10;
+    probe.successThreshold ??= 1;
+    probe.failureThreshold ??= 3;
+    const httpGet = probe.httpGet as Record<string, unknown> | undefined;
+    if (httpGet) httpGet.scheme ??= 'HTTP';
   }
 }
 
@@ -47,7 +47,7 @@ const SA_PATH = '/var/run/secrets/kubernetes.io/serviceaccount';
 function serviceAccountPluginAndDefaults(pod: Pod): Pod {
   const out = structuredClone(pod);
   const spec = out.spec!;
-  if (spec['automountServiceAccountToken'] !== false) {
+  if (spec.automountServiceAccountToken !== false) {
     const existing = (spec.volumes ?? []).find((v) => v.name?.startsWith('kube-api-access-'));
     const name = existing?.name ?? 'kube-api-access-q7x2c';
     let needed = false;
@@ -72,19 +72,23 @@ function serviceAccountPluginAndDefaults(pod: Pod): Pod {
   }
   for (const c of [...(spec.initContainers ?? []), ...(spec.containers ?? [])]) defaultContainer(c);
   for (const v of spec.volumes ?? []) {
-    const projected = v['projected'] as Record<string, unknown> | undefined;
-    if (projected) projected['defaultMode'] ??= 420;
+    const projected = v.projected as Record<string, unknown> | undefined;
+    if (projected) projected.defaultMode ??= 420;
   }
-  spec['restartPolicy'] ??= 'Always';
-  spec['dnsPolicy'] ??= 'ClusterFirst';
-  spec['terminationGracePeriodSeconds'] ??= 30;
+  spec.restartPolicy ??= 'Always';
+  spec.dnsPolicy ??= 'ClusterFirst';
+  spec.terminationGracePeriodSeconds ??= 30;
   return out;
 }
 
 /** A mesh injector running after idgate (Linkerd's shape, under a name idgate does not know): its proxy first. */
 function secondInjector(pod: Pod): Pod {
   const out = structuredClone(pod);
-  out.spec!.containers!.unshift({ name: 'late-mesh-proxy', image: 'mesh.example.com/proxy:2.14', ports: [{ name: 'mesh-admin', containerPort: 4191, protocol: 'TCP' }] });
+  out.spec!.containers!.unshift({
+    name: 'late-mesh-proxy',
+    image: 'mesh.example.com/proxy:2.14',
+    ports: [{ name: 'mesh-admin', containerPort: 4191, protocol: 'TCP' }],
+  });
   out.metadata!.annotations = { ...out.metadata!.annotations, 'mesh.example.com/injected': 'true' };
   return out;
 }
@@ -96,11 +100,15 @@ const VERDICTS: Record<string, RegExp | 'admitted'> = {
   'already-injected-digest-pinned': 'admitted',
   'kubernetes-issuer-no-automount': 'admitted',
   'kubernetes-issuer': 'admitted',
-  'windows': /^\[pod-sidecar\] spec\.os\.name: no idgate-proxy sidecar: it was not injected: idgate-proxy is Linux-only and this Pod runs on Windows \(spec\.os\.name\); run the workload on Linux, or opt it out with annotation idgate\.dev\/inject: "false"$/,
-  'port-clash-native-sidecar': /^\[pod-sidecar\] metadata\.annotations\[idgate\.dev\/proxy-port\]: no idgate-proxy sidecar: it was not injected: proxy port 4180 is already a port of init container "oauth2-proxy"; set annotation idgate\.dev\/proxy-port to a free port$/,
+  windows:
+    /^\[pod-sidecar\] spec\.os\.name: no idgate-proxy sidecar: it was not injected: idgate-proxy is Linux-only and this Pod runs on Windows \(spec\.os\.name\); run the workload on Linux, or opt it out with annotation idgate\.dev\/inject: "false"$/,
+  'port-clash-native-sidecar':
+    /^\[pod-sidecar\] metadata\.annotations\[idgate\.dev\/proxy-port\]: no idgate-proxy sidecar: it was not injected: proxy port 4180 is already a port of init container "oauth2-proxy"; set annotation idgate\.dev\/proxy-port to a free port$/,
 };
 
-const fixtures = readdirSync(FIXTURES_DIR).filter((f) => f.endsWith('.yaml') && f !== BINDINGS_FILE).sort();
+const fixtures = readdirSync(FIXTURES_DIR)
+  .filter((f) => f.endsWith('.yaml') && f !== BINDINGS_FILE)
+  .sort();
 const identity = fixtureBindings();
 
 for (const file of fixtures) {
@@ -111,7 +119,10 @@ for (const file of fixtures) {
     const ctx = { baseline, identity, namespace, version: '0.1.0' };
     const judge = (p: Pod) => evaluate({ kind: 'Pod', operation: 'CREATE', namespace, object: p }, { baseline, identity });
     // Rule, message and whether it denies: a path may move with the container another webhook moved.
-    const sidecarVerdict = (p: Pod) => judge(p).violations.filter((v) => v.rule === 'pod-sidecar').map((v) => `${v.denies} ${v.message}`);
+    const sidecarVerdict = (p: Pod) =>
+      judge(p)
+        .violations.filter((v) => v.rule === 'pod-sidecar')
+        .map((v) => `${v.denies} ${v.message}`);
 
     const admitted = apply(pod, mutatePod(pod, ctx).patch);
     const expected = sidecarVerdict(admitted);
@@ -120,11 +131,15 @@ for (const file of fixtures) {
     const again = mutatePod(afterPlugins, ctx);
     assert.deepEqual(again.patch, [], 'the reinvocation changes nothing: no second sidecar, no token for the late proxy');
     assert.deepEqual(afterPlugins.spec?.containers?.[0]?.volumeMounts, undefined, 'the late proxy has no idgate token');
-    assert.deepEqual(sidecarVerdict(afterPlugins), expected, 'validation judges the Pod as it judged idgate\'s output');
+    assert.deepEqual(sidecarVerdict(afterPlugins), expected, "validation judges the Pod as it judged idgate's output");
 
     if (BASELINE_FOR[name]?.sidecar?.kubernetesIssuer) {
       const sidecar = afterPlugins.spec?.initContainers?.find((c) => c.name === 'idgate-proxy');
-      assert.deepEqual(sidecar?.volumeMounts?.map((m) => m.name), ['idgate-kube-api-access'], 'the sidecar has its own credentials, only those');
+      assert.deepEqual(
+        sidecar?.volumeMounts?.map((m) => m.name),
+        ['idgate-kube-api-access'],
+        'the sidecar has its own credentials, only those',
+      );
     }
 
     const want = VERDICTS[name];
@@ -133,7 +148,9 @@ for (const file of fixtures) {
       assert.equal(decision.allowed, true, decision.violations.map(formatViolation).join('\n'));
       assert.deepEqual(expected, []);
     } else if (want !== undefined) {
-      const denying = judge(afterPlugins).violations.filter((v) => v.denies).map(formatViolation);
+      const denying = judge(afterPlugins)
+        .violations.filter((v) => v.denies)
+        .map(formatViolation);
       assert.equal(denying.length, 1, denying.join('\n'));
       assert.match(denying[0]!, want);
     }

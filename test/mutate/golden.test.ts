@@ -19,8 +19,9 @@ import { BASELINE_FOR, BINDINGS_FILE, FIXTURES_DIR, GOLDEN_DIR, fixtureBindings,
 const UPDATE = process.env.UPDATE_GOLDEN === '1';
 const VERSION = '0.1.0';
 
-
-const fixtures = readdirSync(FIXTURES_DIR).filter((f) => f.endsWith('.yaml') && f !== BINDINGS_FILE).sort();
+const fixtures = readdirSync(FIXTURES_DIR)
+  .filter((f) => f.endsWith('.yaml') && f !== BINDINGS_FILE)
+  .sort();
 const identity = fixtureBindings();
 
 function applyPatch(pod: Pod, patch: fjp.Operation[]): Pod {

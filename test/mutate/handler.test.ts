@@ -33,12 +33,31 @@ function setup(opts: { baseline?: BaselineOverrides; synced?: boolean } = {}) {
   identity.upsert({ namespace: 'payments', name: 'writers', issuer: TEST_ISSUER, groups: ['payments-writers'], serviceAccounts: ['api'] });
   if (opts.synced ?? true) identity.markSynced();
   const lines: Array<Record<string, unknown>> = [];
-  const sink = new Writable({ write(chunk, _enc, cb) { lines.push(JSON.parse(String(chunk))); cb(); } });
+  const sink = new Writable({
+    write(chunk, _enc, cb) {
+      lines.push(JSON.parse(String(chunk)));
+      cb();
+    },
+  });
   let baseline: Baseline = testBaseline(opts.baseline);
   const outcomes: MutationOutcome[] = [];
-  const handler = createMutateHandler({ baseline: () => baseline, identity, logger: pino({ level: 'debug' }, sink), version: '0.1.0', onOutcome: (o) => outcomes.push(o) });
+  const handler = createMutateHandler({
+    baseline: () => baseline,
+    identity,
+    logger: pino({ level: 'debug' }, sink),
+    version: '0.1.0',
+    onOutcome: (o) => outcomes.push(o),
+  });
   const run = (r: AdmissionRequest): AdmissionResult => handler(r) as AdmissionResult;
-  return { run, identity, lines, outcomes, setBaseline: (b: Baseline) => { baseline = b; } };
+  return {
+    run,
+    identity,
+    lines,
+    outcomes,
+    setBaseline: (b: Baseline) => {
+      baseline = b;
+    },
+  };
 }
 
 test('Pod CREATE is patched; the log field carries injected and reason', () => {

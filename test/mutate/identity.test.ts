@@ -20,10 +20,16 @@ test('computeIdentity: no sidecar, no injected annotation; unknown groups, no gr
 
 test('desired maps drop every identity key and keep user keys, including user instructions', () => {
   const id = computeIdentity('api', { groups: ['w'], bindings: ['p/b'] }, undefined);
-  assert.deepEqual(desiredLabels({ app: 'x', 'idgate.dev/service-account': 'root', 'group.idgate.dev/admins': 'true', 'idgate.dev/other': 'y' }, id),
-    { app: 'x', 'idgate.dev/service-account': 'api', 'group.idgate.dev/w': 'true' });
-  assert.deepEqual(desiredAnnotations({ 'idgate.dev/upstream-port': '80', 'idgate.dev/injected': '9', 'group.idgate.dev/z': 'true' }, id),
-    { 'idgate.dev/upstream-port': '80', 'idgate.dev/groups': '["w"]', 'idgate.dev/bindings': 'p/b' });
+  assert.deepEqual(desiredLabels({ app: 'x', 'idgate.dev/service-account': 'root', 'group.idgate.dev/admins': 'true', 'idgate.dev/other': 'y' }, id), {
+    app: 'x',
+    'idgate.dev/service-account': 'api',
+    'group.idgate.dev/w': 'true',
+  });
+  assert.deepEqual(desiredAnnotations({ 'idgate.dev/upstream-port': '80', 'idgate.dev/injected': '9', 'group.idgate.dev/z': 'true' }, id), {
+    'idgate.dev/upstream-port': '80',
+    'idgate.dev/groups': '["w"]',
+    'idgate.dev/bindings': 'p/b',
+  });
 });
 
 test('testBaseline: the documented example values, frozen, issuer set mirrors the list', () => {

@@ -14,8 +14,13 @@ function index(synced = true): BindingIndex {
   return idx;
 }
 
-const ctx = (over: Partial<MutateContext> = {}): MutateContext =>
-  ({ baseline: testBaseline(), identity: index(), namespace: 'payments', version: '0.1.0', ...over });
+const ctx = (over: Partial<MutateContext> = {}): MutateContext => ({
+  baseline: testBaseline(),
+  identity: index(),
+  namespace: 'payments',
+  version: '0.1.0',
+  ...over,
+});
 
 const basePod = (): Pod => ({
   apiVersion: 'v1',
@@ -40,8 +45,7 @@ test('label keys with / are escaped as ~1 in the patch and land as one key', () 
   const paths = patch.map((op) => op.path);
   assert.ok(paths.includes('/metadata/labels/group.idgate.dev~1payments-writers'), paths.join(' '));
   assert.ok(paths.includes('/metadata/labels/idgate.dev~1service-account'));
-  assert.ok(!paths.some((p) => p.startsWith('/metadata/labels/') && p.slice('/metadata/labels/'.length).includes('/')),
-    'no unescaped / inside a label key');
+  assert.ok(!paths.some((p) => p.startsWith('/metadata/labels/') && p.slice('/metadata/labels/'.length).includes('/')), 'no unescaped / inside a label key');
   // Unescaped, a JSON-Patch implementation reads idgate.dev as a parent map and throws.
   const out = apply(pod, patch);
   assert.equal(out.metadata?.labels?.['group.idgate.dev/payments-writers'], 'true');
@@ -72,7 +76,11 @@ test('the namespace comes from the context, not metadata', () => {
 
 test('a sidecar in containers is recognised in native mode: never a second one', () => {
   const pod = basePod();
-  pod.spec!.containers!.push({ name: 'idgate-proxy', image: 'old', volumeMounts: [{ name: 'kube-api-access-abc', mountPath: '/var/run/secrets/kubernetes.io/serviceaccount' }] });
+  pod.spec!.containers!.push({
+    name: 'idgate-proxy',
+    image: 'old',
+    volumeMounts: [{ name: 'kube-api-access-abc', mountPath: '/var/run/secrets/kubernetes.io/serviceaccount' }],
+  });
   const result = mutatePod(pod, ctx());
   assert.equal(result.injected, false);
   assert.match(result.reason, /already present/);
@@ -137,7 +145,10 @@ test('container mode appends the sidecar after the app containers', () => {
   const pod = basePod();
   const result = mutatePod(pod, ctx({ baseline: testBaseline({ sidecar: { mode: 'container' } }) }));
   const out = apply(pod, result.patch);
-  assert.deepEqual(out.spec?.containers?.map((c) => c.name), ['app', 'idgate-proxy']);
+  assert.deepEqual(
+    out.spec?.containers?.map((c) => c.name),
+    ['app', 'idgate-proxy'],
+  );
   assert.equal(out.spec?.containers?.[1]?.restartPolicy, undefined);
   assert.equal(out.spec?.initContainers, undefined);
 });
@@ -167,7 +178,7 @@ test('reinvocation after another webhook added a proxy: nothing mounted into it'
 
 test('kubernetesIssuer: the sidecar alone gets its own API credentials, also with automount off', () => {
   const pod = basePod();
-  pod.spec!['automountServiceAccountToken'] = false;
+  pod.spec!.automountServiceAccountToken = false;
   const baseline = testBaseline({ sidecar: { kubernetesIssuer: 'https://kubernetes.default.svc.cluster.local' } });
   const out = apply(pod, mutatePod(pod, ctx({ baseline })).patch);
   const sidecar = out.spec?.initContainers?.[0];
@@ -175,5 +186,5 @@ test('kubernetesIssuer: the sidecar alone gets its own API credentials, also wit
   const volume = out.spec?.volumes?.find((v) => v.name === 'idgate-kube-api-access');
   assert.ok(volume, 'the credentials volume is added');
   assert.ok(!out.spec?.containers?.[0]?.volumeMounts?.some((m) => m.name === 'idgate-kube-api-access'), 'never in the app');
-  assert.equal(out.spec?.['automountServiceAccountToken'], false, "the Pod's choice is kept");
+  assert.equal(out.spec?.automountServiceAccountToken, false, "the Pod's choice is kept");
 });

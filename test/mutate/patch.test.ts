@@ -45,7 +45,10 @@ test('mapPatch output applies with a real JSON-Patch implementation', () => {
 
 test('appendPatch and prependPatch add a missing list whole', () => {
   assert.deepEqual(appendPatch('/l', undefined, [1, 2]), [{ op: 'add', path: '/l', value: [1, 2] }]);
-  assert.deepEqual(appendPatch('/l', [0], [1, 2]), [{ op: 'add', path: '/l/-', value: 1 }, { op: 'add', path: '/l/-', value: 2 }]);
+  assert.deepEqual(appendPatch('/l', [0], [1, 2]), [
+    { op: 'add', path: '/l/-', value: 1 },
+    { op: 'add', path: '/l/-', value: 2 },
+  ]);
   assert.deepEqual(appendPatch('/l', [0], []), []);
   assert.deepEqual(prependPatch('/l', undefined, 1), [{ op: 'add', path: '/l', value: [1] }]);
   assert.deepEqual(prependPatch('/l', [0], 1), [{ op: 'add', path: '/l/0', value: 1 }]);

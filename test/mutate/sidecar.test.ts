@@ -10,8 +10,12 @@ import { HEALTH_PATH } from '../../src/proxy/server.ts';
 import { buildSidecar, KUBE_API_MOUNT_PATH, SIDECAR_HEALTH_PATH, SIDECAR_PORT_NAME } from '../../src/mutate/sidecar.ts';
 import { testBaseline } from '../support/baseline.ts';
 
-const params = (over: Parameters<typeof testBaseline>[0] = {}) =>
-  ({ config: testBaseline(over).sidecar, upstreamPort: 8080, proxyPort: 4180, allowedGroups: [] });
+const params = (over: Parameters<typeof testBaseline>[0] = {}) => ({
+  config: testBaseline(over).sidecar,
+  upstreamPort: 8080,
+  proxyPort: 4180,
+  allowedGroups: [],
+});
 
 test('the probes ask the proxy its own /healthz on the named proxy port', () => {
   assert.equal(SIDECAR_HEALTH_PATH, HEALTH_PATH);
@@ -22,7 +26,7 @@ test('the probes ask the proxy its own /healthz on the named proxy port', () => 
     const p = c[probe] as { httpGet: { path: string; port: string; scheme: string } };
     assert.deepEqual(p.httpGet, { path: '/healthz', port: SIDECAR_PORT_NAME, scheme: 'HTTP' }, probe);
   }
-  assert.equal(c['livenessProbe'], undefined, 'no liveness probe (sidecar.ts says why)');
+  assert.equal(c.livenessProbe, undefined, 'no liveness probe (sidecar.ts says why)');
 });
 
 test('with kubernetesIssuer the sidecar mounts its credentials where the proxy reads them', () => {

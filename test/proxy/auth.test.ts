@@ -128,19 +128,29 @@ describe('proxy authentication against a real OIDC provider', () => {
     const opened = new Promise<void>((resolve) => (open = resolve));
     const p = await startProxy(
       { upstream: upstream.url, issuers: [idp.issuer], audiences: [AUDIENCE], allowedGroups: ['payments'] },
-      { fetch: async (input, init) => { if (gate) await opened; return fetch(input, init); } },
+      {
+        fetch: async (input, init) => {
+          if (gate) await opened;
+          return fetch(input, init);
+        },
+      },
     );
     let answers: Array<Promise<unknown>> = [];
     try {
       const [a, b] = [await idp.token('payments-api'), await idp.token('payments-api')];
       assert.notEqual(a, b);
       gate = true;
-      const lookups = async () => (await p.metric('idgate_proxy_token_cache_lookups_total', { result: 'miss' })) + (await p.metric('idgate_proxy_token_cache_lookups_total', { result: 'coalesced' }));
+      const lookups = async () =>
+        (await p.metric('idgate_proxy_token_cache_lookups_total', { result: 'miss' })) +
+        (await p.metric('idgate_proxy_token_cache_lookups_total', { result: 'coalesced' }));
       const calls = [...Array(8).fill(a), ...Array(4).fill(b)].map((token) => call(p, `Bearer ${token}`));
       answers = calls;
       await eventually(async () => (await lookups()) === 12, 5000, 'all 12 requests waiting on a verification');
       open();
-      assert.deepEqual((await Promise.all(calls)).map((r) => r.status), Array(12).fill(200));
+      assert.deepEqual(
+        (await Promise.all(calls)).map((r) => r.status),
+        Array(12).fill(200),
+      );
       assert.equal(await p.metric('idgate_proxy_token_cache_lookups_total', { result: 'miss' }), 2);
       assert.equal(await p.metric('idgate_proxy_token_cache_lookups_total', { result: 'coalesced' }), 10);
       const text = await (await fetch(`${p.url}/metrics`)).text();
@@ -173,7 +183,10 @@ describe('proxy authentication against a real OIDC provider', () => {
 
   it('accepts a token within the clock tolerance after exp', async () => {
     const token = await idp.token('payments-api');
-    const p = await startProxy({ upstream: upstream.url, issuers: [idp.issuer], audiences: [AUDIENCE] }, { clock: () => decodeJwt(token).exp! * 1000 + 20_000 });
+    const p = await startProxy(
+      { upstream: upstream.url, issuers: [idp.issuer], audiences: [AUDIENCE] },
+      { clock: () => decodeJwt(token).exp! * 1000 + 20_000 },
+    );
     try {
       assert.equal((await call(p, `Bearer ${token}`)).status, 200);
     } finally {
@@ -193,7 +206,13 @@ describe('proxy authentication against a real OIDC provider', () => {
 
   it('reads groups from a configured claim path', async () => {
     // oidc-provider puts groups in `groups`; a path that does not resolve leaves the caller groupless.
-    const p = await startProxy({ upstream: upstream.url, issuers: [idp.issuer], audiences: [AUDIENCE], allowedGroups: ['payments'], groupsClaim: 'realm_access.roles' });
+    const p = await startProxy({
+      upstream: upstream.url,
+      issuers: [idp.issuer],
+      audiences: [AUDIENCE],
+      allowedGroups: ['payments'],
+      groupsClaim: 'realm_access.roles',
+    });
     try {
       assert.equal((await call(p, `Bearer ${await idp.token('payments-api')}`)).status, 403);
     } finally {

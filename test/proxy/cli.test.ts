@@ -12,7 +12,9 @@ import { UsageError } from '../../src/cli/errors.ts';
 const REQUIRED = ['--upstream', 'http://127.0.0.1:8080', '--issuer', 'https://issuer.example', '--audience', 'api'];
 
 async function parseError(args: string[]): Promise<{ message: string; exit: number }> {
-  const cmd = proxyCommand().exitOverride().configureOutput({ writeErr: () => {}, writeOut: () => {} });
+  const cmd = proxyCommand()
+    .exitOverride()
+    .configureOutput({ writeErr: () => {}, writeOut: () => {} });
   try {
     await cmd.parseAsync(args, { from: 'user' });
   } catch (err) {
@@ -48,7 +50,14 @@ describe('idgate proxy process', () => {
     const script = `import { proxyCommand } from ${JSON.stringify(new URL('../../src/cli/proxy.ts', import.meta.url).href)};
 await proxyCommand().parseAsync([], { from: 'user' });`;
     const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
-      env: { ...process.env, IDGATE_UPSTREAM: 'http://127.0.0.1:9', IDGATE_ISSUER: 'https://issuer.example', IDGATE_AUDIENCE: 'api', IDGATE_LISTEN: '127.0.0.1:0', IDGATE_LOG_LEVEL: 'info' },
+      env: {
+        ...process.env,
+        IDGATE_UPSTREAM: 'http://127.0.0.1:9',
+        IDGATE_ISSUER: 'https://issuer.example',
+        IDGATE_AUDIENCE: 'api',
+        IDGATE_LISTEN: '127.0.0.1:0',
+        IDGATE_LOG_LEVEL: 'info',
+      },
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     try {
@@ -75,7 +84,14 @@ await proxyCommand().parseAsync([], { from: 'user' });`;
     const script = `import { proxyCommand } from ${JSON.stringify(new URL('../../src/cli/proxy.ts', import.meta.url).href)};
 await proxyCommand().parseAsync([], { from: 'user' });`;
     const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
-      env: { ...process.env, IDGATE_UPSTREAM: 'http://127.0.0.1:9', IDGATE_ISSUER: 'https://issuer.example', IDGATE_AUDIENCE: 'api', IDGATE_LISTEN: '127.0.0.1:0', IDGATE_LOG_LEVEL: 'info' },
+      env: {
+        ...process.env,
+        IDGATE_UPSTREAM: 'http://127.0.0.1:9',
+        IDGATE_ISSUER: 'https://issuer.example',
+        IDGATE_AUDIENCE: 'api',
+        IDGATE_LISTEN: '127.0.0.1:0',
+        IDGATE_LOG_LEVEL: 'info',
+      },
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     const logged = (msg: string) =>

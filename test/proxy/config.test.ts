@@ -13,7 +13,7 @@ describe('buildProxyConfig', () => {
     assert.equal(c.upstreamTimeoutMs, 30_000);
     assert.equal(c.clockToleranceSec, 30);
     assert.equal(c.jwksCooldownMs, 30_000);
-    assert.equal(c.passAuthorization, false, 'the caller\'s token stays with the proxy unless asked for');
+    assert.equal(c.passAuthorization, false, "the caller's token stays with the proxy unless asked for");
     assert.ok(Object.isFrozen(c));
   });
 
@@ -31,7 +31,10 @@ describe('buildProxyConfig', () => {
   ];
   for (const c of bad) {
     it(`rejects ${c.name}, naming ${c.flag}`, () => {
-      assert.throws(() => buildProxyConfig(c.input), (err: unknown) => err instanceof ProxyConfigError && err.flag === c.flag && err.message.startsWith(c.flag));
+      assert.throws(
+        () => buildProxyConfig(c.input),
+        (err: unknown) => err instanceof ProxyConfigError && err.flag === c.flag && err.message.startsWith(c.flag),
+      );
     });
   }
 });

@@ -66,21 +66,24 @@ describe('proxy forwarding', () => {
   });
 
   it('never lets a caller-forged identity header through, whatever its case or count', async () => {
-    const raw = await rawRequest(proxy.port, [
-      'GET /whoami?x=1 HTTP/1.1',
-      'Host: app.local',
-      `Authorization: Bearer ${token}`,
-      'X-Auth-Subject: admin',
-      'x-auth-subject: root',
-      'X-AUTH-GROUPS: cluster-admins',
-      'x-Auth-Groups: payments',
-      'Connection: close, X-Secret',
-      'X-Secret: hop',
-      'Proxy-Authorization: Basic Zm9vOmJhcg==',
-      'Keep-Alive: timeout=5',
-      '',
-      '',
-    ].join('\r\n'));
+    const raw = await rawRequest(
+      proxy.port,
+      [
+        'GET /whoami?x=1 HTTP/1.1',
+        'Host: app.local',
+        `Authorization: Bearer ${token}`,
+        'X-Auth-Subject: admin',
+        'x-auth-subject: root',
+        'X-AUTH-GROUPS: cluster-admins',
+        'x-Auth-Groups: payments',
+        'Connection: close, X-Secret',
+        'X-Secret: hop',
+        'Proxy-Authorization: Basic Zm9vOmJhcg==',
+        'Keep-Alive: timeout=5',
+        '',
+        '',
+      ].join('\r\n'),
+    );
     const [head, body] = raw.split('\r\n\r\n');
     assert.match(head!, /^HTTP\/1\.1 200 /);
     const echo = JSON.parse(/transfer-encoding: chunked/i.test(head!) ? dechunk(body!) : body!) as Echo;
@@ -124,13 +127,15 @@ describe('proxy forwarding', () => {
   it('streams a 10 MiB request body: the upstream reads before the caller has finished sending', async () => {
     let received = 0;
     const hash = createHash('sha256');
-    const sink = await listen(http.createServer((req, res) => {
-      req.on('data', (c: Buffer) => {
-        received += c.length;
-        hash.update(c);
-      });
-      req.on('end', () => res.end(JSON.stringify({ received, sha256: hash.digest('hex') })));
-    }));
+    const sink = await listen(
+      http.createServer((req, res) => {
+        req.on('data', (c: Buffer) => {
+          received += c.length;
+          hash.update(c);
+        });
+        req.on('end', () => res.end(JSON.stringify({ received, sha256: hash.digest('hex') })));
+      }),
+    );
     const p = await startProxy({ upstream: sink.url, issuers: [idp.issuer], audiences: [AUDIENCE] });
     try {
       const body = randomBytes(10 * MiB);
@@ -156,13 +161,15 @@ describe('proxy forwarding', () => {
   it('streams a 10 MiB response body: the caller reads before the upstream has finished writing', async () => {
     let clientGot = 0;
     const half = randomBytes(5 * MiB);
-    const source = await listen(http.createServer(async (_req, res) => {
-      res.writeHead(200, { 'content-type': 'application/octet-stream' });
-      res.write(half);
-      // The second half is written only once the caller has seen data of the first.
-      await waitFor('the caller to receive the first bytes', () => clientGot > 0);
-      res.end(half);
-    }));
+    const source = await listen(
+      http.createServer(async (_req, res) => {
+        res.writeHead(200, { 'content-type': 'application/octet-stream' });
+        res.write(half);
+        // The second half is written only once the caller has seen data of the first.
+        await waitFor('the caller to receive the first bytes', () => clientGot > 0);
+        res.end(half);
+      }),
+    );
     const p = await startProxy({ upstream: source.url, issuers: [idp.issuer], audiences: [AUDIENCE] });
     try {
       const res = await fetch(`${p.url}/download`, { headers: { authorization: `Bearer ${token}` } });
@@ -189,7 +196,11 @@ describe('proxy forwarding', () => {
   });
 
   it('answers 504 when the upstream does not answer in time', async () => {
-    const slow = await listen(http.createServer(() => { /* never answers */ }));
+    const slow = await listen(
+      http.createServer(() => {
+        /* never answers */
+      }),
+    );
     const p = await startProxy({ upstream: slow.url, issuers: [idp.issuer], audiences: [AUDIENCE], upstreamTimeoutMs: 100 });
     try {
       const res = await fetch(`${p.url}/x`, { headers: { authorization: `Bearer ${token}` } });
@@ -206,10 +217,12 @@ describe('proxy forwarding', () => {
     const upstreamAborted = new Promise<void>((resolve) => {
       release = resolve;
     });
-    const late = await listen(http.createServer((req, res) => {
-      req.socket.on('close', () => release());
-      setTimeout(() => res.end('too late'), 200).unref();
-    }));
+    const late = await listen(
+      http.createServer((req, res) => {
+        req.socket.on('close', () => release());
+        setTimeout(() => res.end('too late'), 200).unref();
+      }),
+    );
     const p = await startProxy({ upstream: late.url, issuers: [idp.issuer], audiences: [AUDIENCE] });
     try {
       const req = http.request(`${p.url}/slow`, { headers: { authorization: `Bearer ${token}` } });

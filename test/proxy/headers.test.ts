@@ -4,24 +4,42 @@ import { downstreamHeaders, upstreamHeaders } from '../../src/proxy/headers.ts';
 
 describe('upstreamHeaders', () => {
   const raw = [
-    'Host', 'app.local',
-    'Authorization', 'Bearer t',
-    'X-Auth-Subject', 'forged-1',
-    'x-auth-subject', 'forged-2',
-    'X-AUTH-GROUPS', 'admins',
-    'Connection', 'keep-alive, X-Conn-Named',
-    'X-Conn-Named', 'drop me',
-    'Keep-Alive', 'timeout=5',
-    'Proxy-Authorization', 'Basic xyz',
-    'Proxy-Connection', 'keep-alive',
-    'TE', 'trailers',
-    'Trailer', 'X-T',
-    'Transfer-Encoding', 'chunked',
-    'Upgrade', 'h2c',
-    'Expect', '100-continue',
-    'Accept', 'a/b',
-    'Accept', 'c/d',
-    'X-Forwarded-For', '10.0.0.1',
+    'Host',
+    'app.local',
+    'Authorization',
+    'Bearer t',
+    'X-Auth-Subject',
+    'forged-1',
+    'x-auth-subject',
+    'forged-2',
+    'X-AUTH-GROUPS',
+    'admins',
+    'Connection',
+    'keep-alive, X-Conn-Named',
+    'X-Conn-Named',
+    'drop me',
+    'Keep-Alive',
+    'timeout=5',
+    'Proxy-Authorization',
+    'Basic xyz',
+    'Proxy-Connection',
+    'keep-alive',
+    'TE',
+    'trailers',
+    'Trailer',
+    'X-T',
+    'Transfer-Encoding',
+    'chunked',
+    'Upgrade',
+    'h2c',
+    'Expect',
+    '100-continue',
+    'Accept',
+    'a/b',
+    'Accept',
+    'c/d',
+    'X-Forwarded-For',
+    '10.0.0.1',
   ];
 
   it('strips hop-by-hop, Connection-named, forged identity and forwarding headers, and sets its own', () => {
@@ -50,7 +68,19 @@ describe('upstreamHeaders', () => {
     assert.equal(out.upgrade, 'websocket');
   });
 
-  const identityLike = ['X-Forwarded-User', 'X-Auth-Request-Email', 'X-Remote-Group', 'Impersonate-User', 'Forwarded', 'X-Real-IP', 'X-Original-URL', 'Remote-User', 'X-Amzn-Oidc-Identity', 'X_Custom_Thing', 'X.Auth.Subject'];
+  const identityLike = [
+    'X-Forwarded-User',
+    'X-Auth-Request-Email',
+    'X-Remote-Group',
+    'Impersonate-User',
+    'Forwarded',
+    'X-Real-IP',
+    'X-Original-URL',
+    'Remote-User',
+    'X-Amzn-Oidc-Identity',
+    'X_Custom_Thing',
+    'X.Auth.Subject',
+  ];
   for (const name of identityLike) {
     it(`drops a caller's ${name}`, () => {
       assert.deepEqual(Object.keys(upstreamHeaders([name, 'root', 'Accept', '*/*'], { passAuthorization: false })).sort(), ['accept', 'x-forwarded-proto']);
@@ -61,17 +91,29 @@ describe('upstreamHeaders', () => {
 describe('downstreamHeaders', () => {
   it('drops hop-by-hop headers of the response and keeps repeated Set-Cookie', () => {
     const out = downstreamHeaders([
-      'Content-Type', 'text/plain',
-      'Set-Cookie', 'a=1',
-      'Set-Cookie', 'b=2',
-      'Connection', 'X-Internal',
-      'X-Internal', 'secret',
-      'Transfer-Encoding', 'chunked',
-      'Keep-Alive', 'timeout=5',
+      'Content-Type',
+      'text/plain',
+      'Set-Cookie',
+      'a=1',
+      'Set-Cookie',
+      'b=2',
+      'Connection',
+      'X-Internal',
+      'X-Internal',
+      'secret',
+      'Transfer-Encoding',
+      'chunked',
+      'Keep-Alive',
+      'timeout=5',
     ]);
     assert.deepEqual(out, ['Content-Type', 'text/plain', 'Set-Cookie', 'a=1', 'Set-Cookie', 'b=2']);
   });
   it('keeps Connection and Upgrade on a 101', () => {
-    assert.deepEqual(downstreamHeaders(['Upgrade', 'websocket', 'Connection', 'Upgrade'], { upgrade: true }), ['Upgrade', 'websocket', 'Connection', 'Upgrade']);
+    assert.deepEqual(downstreamHeaders(['Upgrade', 'websocket', 'Connection', 'Upgrade'], { upgrade: true }), [
+      'Upgrade',
+      'websocket',
+      'Connection',
+      'Upgrade',
+    ]);
   });
 });

@@ -26,7 +26,10 @@ describe('encodeIdentityValue', () => {
 describe('identityFrom', () => {
   it('encodes subject and groups, keeping the raw values for the allow-list', () => {
     assert.deepEqual(identityFrom({ sub: 'José', groups: ['a,b', 'c'] }, 'groups'), {
-      ok: true, subject: 'José', groups: ['a,b', 'c'], headers: { subject: 'Jos%C3%A9', groups: 'a%2Cb,c' },
+      ok: true,
+      subject: 'José',
+      groups: ['a,b', 'c'],
+      headers: { subject: 'Jos%C3%A9', groups: 'a%2Cb,c' },
     });
     assert.deepEqual(decodeGroupsHeader('a%2Cb,c'), ['a,b', 'c']);
     assert.deepEqual(decodeGroupsHeader(''), []);

@@ -11,13 +11,29 @@ describe('planLookup', () => {
   const cases: Array<{ name: string; s: KeySetState; want: ReturnType<typeof planLookup> }> = [
     { name: 'no keys yet: fetch', s: state({}), want: { use: 'fetch' } },
     { name: 'no keys, a fetch in flight: wait for it', s: state({ pending: true, lastAttemptAt: T }), want: { use: 'fetch' } },
-    { name: 'no keys, backing off: unavailable until retryAt', s: state({ retryAt: T + 2_000, lastAttemptAt: T - 1_000 }), want: { use: 'unavailable', retryInMs: 2_000 } },
+    {
+      name: 'no keys, backing off: unavailable until retryAt',
+      s: state({ retryAt: T + 2_000, lastAttemptAt: T - 1_000 }),
+      want: { use: 'unavailable', retryInMs: 2_000 },
+    },
     { name: 'fresh keys: use them', s: state({ fetchedAt: T - 1_000 }), want: { use: 'keys', refresh: false } },
     { name: 'keys past the refresh age: use them and refresh', s: state({ fetchedAt: T - 600_000 }), want: { use: 'keys', refresh: true } },
-    { name: 'keys past the refresh age, backing off: use them, no refresh', s: state({ fetchedAt: T - 3_600_000, retryAt: T + 1 }), want: { use: 'keys', refresh: false } },
-    { name: 'keys past the refresh age, refresh in flight: use them', s: state({ fetchedAt: T - 3_600_000, pending: true }), want: { use: 'keys', refresh: false } },
+    {
+      name: 'keys past the refresh age, backing off: use them, no refresh',
+      s: state({ fetchedAt: T - 3_600_000, retryAt: T + 1 }),
+      want: { use: 'keys', refresh: false },
+    },
+    {
+      name: 'keys past the refresh age, refresh in flight: use them',
+      s: state({ fetchedAt: T - 3_600_000, pending: true }),
+      want: { use: 'keys', refresh: false },
+    },
     { name: 'keys at the stale bound: still used', s: state({ fetchedAt: T - 86_400_000, retryAt: T + 1 }), want: { use: 'keys', refresh: false } },
-    { name: 'keys past the stale bound, backing off: unavailable', s: state({ fetchedAt: T - 86_400_001, retryAt: T + 5_000 }), want: { use: 'unavailable', retryInMs: 5_000 } },
+    {
+      name: 'keys past the stale bound, backing off: unavailable',
+      s: state({ fetchedAt: T - 86_400_001, retryAt: T + 5_000 }),
+      want: { use: 'unavailable', retryInMs: 5_000 },
+    },
     { name: 'keys past the stale bound, backoff over: fetch', s: state({ fetchedAt: T - 86_400_001, retryAt: T }), want: { use: 'fetch' } },
   ];
   for (const c of cases) it(c.name, () => assert.deepEqual(planLookup(c.s, T, policy), c.want));
@@ -36,6 +52,9 @@ describe('mayRefetchForUnknownKid', () => {
 
 describe('backoffMs', () => {
   it('doubles from 1 s up to 30 s', () => {
-    assert.deepEqual([1, 2, 3, 4, 5, 6, 7, 20].map((f) => backoffMs(f, policy)), [1_000, 2_000, 4_000, 8_000, 16_000, 30_000, 30_000, 30_000]);
+    assert.deepEqual(
+      [1, 2, 3, 4, 5, 6, 7, 20].map((f) => backoffMs(f, policy)),
+      [1_000, 2_000, 4_000, 8_000, 16_000, 30_000, 30_000, 30_000],
+    );
   });
 });

@@ -44,8 +44,12 @@ describe('the Kubernetes ServiceAccount issuer', () => {
   it('accepts a projected token of another workload, fetching the keys with the cluster CA and the Pod token', async () => {
     const upstream = await startEchoUpstream();
     const proxy = await startProxy({
-      upstream: upstream.url, issuers: [external.issuer], audiences: ['idgate'],
-      kubernetesIssuer: kube.issuer, kubernetesCaFile: caFile, kubernetesTokenFile: tokenFile,
+      upstream: upstream.url,
+      issuers: [external.issuer],
+      audiences: ['idgate'],
+      kubernetesIssuer: kube.issuer,
+      kubernetesCaFile: caFile,
+      kubernetesTokenFile: tokenFile,
     });
     try {
       const caller = await sign(kube, 'system:serviceaccount:shop:web');
@@ -53,14 +57,20 @@ describe('the Kubernetes ServiceAccount issuer', () => {
       assert.equal(res.status, 200, await res.text());
       assert.deepEqual(headerValues(upstream.seen.at(-1)!.rawHeaders, 'x-auth-subject'), ['system:serviceaccount:shop:web']);
       assert.ok(kube.authorizations.length >= 2, 'discovery and JWKS were fetched');
-      assert.ok(kube.authorizations.every((a) => a === 'Bearer pod-sa-token'), 'with the Pod token');
+      assert.ok(
+        kube.authorizations.every((a) => a === 'Bearer pod-sa-token'),
+        'with the Pod token',
+      );
 
       // Another issuer is fetched without the Pod's credentials.
       const other = await sign(external, 'alice');
       const res2 = await fetch(`${proxy.url}/orders`, { headers: { authorization: `Bearer ${other}` } });
       assert.equal(res2.status, 200);
       assert.ok(external.authorizations.length >= 2);
-      assert.ok(external.authorizations.every((a) => a === undefined), 'the ServiceAccount token never leaves for another issuer');
+      assert.ok(
+        external.authorizations.every((a) => a === undefined),
+        'the ServiceAccount token never leaves for another issuer',
+      );
     } finally {
       await Promise.all([proxy.close(), upstream.close()]);
     }
@@ -71,8 +81,12 @@ describe('the Kubernetes ServiceAccount issuer', () => {
     await writeFile(wrongToken, 'not-the-token');
     const upstream = await startEchoUpstream();
     const proxy = await startProxy({
-      upstream: upstream.url, issuers: [], audiences: ['idgate'],
-      kubernetesIssuer: kube.issuer, kubernetesCaFile: caFile, kubernetesTokenFile: wrongToken,
+      upstream: upstream.url,
+      issuers: [],
+      audiences: ['idgate'],
+      kubernetesIssuer: kube.issuer,
+      kubernetesCaFile: caFile,
+      kubernetesTokenFile: wrongToken,
     });
     try {
       const res = await fetch(`${proxy.url}/orders`, { headers: { authorization: `Bearer ${await sign(kube, 'system:serviceaccount:shop:web')}` } });
@@ -85,6 +99,9 @@ describe('the Kubernetes ServiceAccount issuer', () => {
 
   it('refuses a plain http:// Kubernetes issuer at start-up, naming the flag', async () => {
     const { buildProxyConfig } = await import('../../src/proxy/config.ts');
-    assert.throws(() => buildProxyConfig({ upstream: 'http://127.0.0.1:8080', issuers: [], audiences: ['idgate'], kubernetesIssuer: 'http://kubernetes.default.svc' }), /--kubernetes-issuer/);
+    assert.throws(
+      () => buildProxyConfig({ upstream: 'http://127.0.0.1:8080', issuers: [], audiences: ['idgate'], kubernetesIssuer: 'http://kubernetes.default.svc' }),
+      /--kubernetes-issuer/,
+    );
   });
 });

@@ -53,10 +53,14 @@ describe('JWKS refresh on key rotation', () => {
 
   it('does not let unknown kids trigger more than one fetch per cooldown', async () => {
     const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
-    const forge = () => new SignJWT({ sub: 'mallory', groups: ['payments'] })
-      .setProtectedHeader({ alg: 'RS256', kid: randomUUID() })
-      .setIssuer(idp.issuer).setAudience(AUDIENCE).setIssuedAt().setExpirationTime('5m')
-      .sign(privateKey);
+    const forge = () =>
+      new SignJWT({ sub: 'mallory', groups: ['payments'] })
+        .setProtectedHeader({ alg: 'RS256', kid: randomUUID() })
+        .setIssuer(idp.issuer)
+        .setAudience(AUDIENCE)
+        .setIssuedAt()
+        .setExpirationTime('5m')
+        .sign(privateKey);
     // Within the cooldown of the fetch above: ten unknown kids, no fetch at all.
     for (let i = 0; i < 10; i++) assert.equal(await status(await forge()), 401);
     assert.equal(idp.requests('/jwks'), 2);

@@ -50,9 +50,12 @@ export async function startSigningIssuer(options: SigningIssuerOptions = {}): Pr
       res.writeHead(401, { 'content-type': 'application/json' }).end('{"kind":"Status","code":401}');
       return;
     }
-    const body = req.url === '/.well-known/openid-configuration'
-      ? { issuer, jwks_uri: options.jwksUri?.() ?? `${issuer}/openid/v1/jwks`, id_token_signing_alg_values_supported: ['RS256'] }
-      : req.url === '/openid/v1/jwks' ? { keys: [jwk] } : undefined;
+    const body =
+      req.url === '/.well-known/openid-configuration'
+        ? { issuer, jwks_uri: options.jwksUri?.() ?? `${issuer}/openid/v1/jwks`, id_token_signing_alg_values_supported: ['RS256'] }
+        : req.url === '/openid/v1/jwks'
+          ? { keys: [jwk] }
+          : undefined;
     if (!body) res.writeHead(404).end();
     else res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body));
   };

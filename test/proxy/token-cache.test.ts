@@ -2,7 +2,13 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createTokenCache, tokenKey, type VerifiedIdentity } from '../../src/proxy/token-cache.ts';
 
-const id = (subject: string, expiresAt: number): VerifiedIdentity => ({ issuer: 'https://issuer', subject, groups: ['g'], headers: { subject, groups: 'g' }, expiresAt });
+const id = (subject: string, expiresAt: number): VerifiedIdentity => ({
+  issuer: 'https://issuer',
+  subject,
+  groups: ['g'],
+  headers: { subject, groups: 'g' },
+  expiresAt,
+});
 
 describe('token cache', () => {
   it('keys by SHA-256, not by the token itself', () => {

@@ -25,11 +25,15 @@ export function selects(selector: LabelSelector | undefined, labels: Readonly<Re
   for (const { key, operator, values = [] } of selector.matchExpressions ?? []) {
     const has = Object.hasOwn(labels, key);
     const ok =
-      operator === 'In' ? has && values.includes(labels[key]!) :
-      operator === 'NotIn' ? !has || !values.includes(labels[key]!) :
-      operator === 'Exists' ? has :
-      operator === 'DoesNotExist' ? !has :
-      fail(`unknown selector operator ${operator}`);
+      operator === 'In'
+        ? has && values.includes(labels[key]!)
+        : operator === 'NotIn'
+          ? !has || !values.includes(labels[key]!)
+          : operator === 'Exists'
+            ? has
+            : operator === 'DoesNotExist'
+              ? !has
+              : fail(`unknown selector operator ${operator}`);
     if (!ok) return false;
   }
   return true;
@@ -53,10 +57,14 @@ const anyOf = (list: readonly string[] | undefined, value: string): boolean => (
 export function rulesMatch(hook: Obj, request: Obj): boolean {
   const { group, version, resource } = request.resource as { group: string; version: string; resource: string };
   const subResource = (request.subResource as string | undefined) ?? '';
-  return (hook.rules as Obj[]).some((rule) =>
-    anyOf(rule.operations, request.operation) && anyOf(rule.apiGroups, group) && anyOf(rule.apiVersions, version) &&
-    (rule.resources as string[]).some((r) => resourceMatches(r, resource, subResource)) &&
-    (rule.scope === undefined || rule.scope === '*' || rule.scope === (request.namespace ? 'Namespaced' : 'Cluster')));
+  return (hook.rules as Obj[]).some(
+    (rule) =>
+      anyOf(rule.operations, request.operation) &&
+      anyOf(rule.apiGroups, group) &&
+      anyOf(rule.apiVersions, version) &&
+      (rule.resources as string[]).some((r) => resourceMatches(r, resource, subResource)) &&
+      (rule.scope === undefined || rule.scope === '*' || rule.scope === (request.namespace ? 'Namespaced' : 'Cluster')),
+  );
 }
 
 /** objectSelector is evaluated against the new and the old object: either one matching is a match. */

@@ -153,10 +153,23 @@ export async function startFakeApiServer(options: FakeApiServerOptions = {}): Pr
     const method = req.method ?? 'GET';
     const route = parseRoute(url.pathname, registry);
     const watch = method === 'GET' && (query.watch === 'true' || query.watch === '1');
-    requests.push({ method, path: url.pathname, query, watch, resource: route.resource && resourceKey(route.resource), namespace: route.namespace, name: route.name });
+    requests.push({
+      method,
+      path: url.pathname,
+      query,
+      watch,
+      resource: route.resource && resourceKey(route.resource),
+      namespace: route.namespace,
+      name: route.name,
+    });
 
-    const fault = faults.find((f) => f.left > 0 && (!f.fault.method || f.fault.method === method) &&
-      (f.fault.watch === undefined || f.fault.watch === watch) && sameResource(route.resource, f.fault.resource));
+    const fault = faults.find(
+      (f) =>
+        f.left > 0 &&
+        (!f.fault.method || f.fault.method === method) &&
+        (f.fault.watch === undefined || f.fault.watch === watch) &&
+        sameResource(route.resource, f.fault.resource),
+    );
     if (fault) {
       fault.left--;
       throw new StatusError(fault.fault.status, fault.fault.status === 410 ? 'Expired' : 'InternalError', `injected fault ${fault.fault.status}`);
@@ -174,11 +187,20 @@ export async function startFakeApiServer(options: FakeApiServerOptions = {}): Pr
     if (method === 'GET' && !route.name) {
       const filter = { namespace: ns, labelSelector: query.labelSelector, fieldSelector: query.fieldSelector };
       if (watch) {
-        const w = serveWatch(store, {
-          resource, filter, resourceVersion: query.resourceVersion, bookmarks: query.allowWatchBookmarks === 'true',
-          timeoutSeconds: query.timeoutSeconds ? Number(query.timeoutSeconds) : undefined, stalled: paused,
-          bookmarkIntervalMs: options.bookmarkIntervalMs ?? 1000,
-        }, res, (closed) => watches.delete(closed));
+        const w = serveWatch(
+          store,
+          {
+            resource,
+            filter,
+            resourceVersion: query.resourceVersion,
+            bookmarks: query.allowWatchBookmarks === 'true',
+            timeoutSeconds: query.timeoutSeconds ? Number(query.timeoutSeconds) : undefined,
+            stalled: paused,
+            bookmarkIntervalMs: options.bookmarkIntervalMs ?? 1000,
+          },
+          res,
+          (closed) => watches.delete(closed),
+        );
         if (!res.writableEnded) watches.add(w);
         return;
       }
@@ -212,8 +234,20 @@ export async function startFakeApiServer(options: FakeApiServerOptions = {}): Pr
     if (method === 'PATCH' && route.name) {
       if (type.includes('apply-patch')) {
         // Server-side apply, simplified to create-or-merge (no field ownership).
-        const exists = (() => { try { store.get(resource, ns, route.name!); return true; } catch { return false; } })();
-        if (!exists) return sendJson(res, 201, store.create(resource, { ...(parsed as KubeObject), metadata: { ...(parsed as KubeObject).metadata, name: route.name, namespace: ns } }, dryRun));
+        const exists = (() => {
+          try {
+            store.get(resource, ns, route.name!);
+            return true;
+          } catch {
+            return false;
+          }
+        })();
+        if (!exists)
+          return sendJson(
+            res,
+            201,
+            store.create(resource, { ...(parsed as KubeObject), metadata: { ...(parsed as KubeObject).metadata, name: route.name, namespace: ns } }, dryRun),
+          );
       }
       return sendJson(res, 200, store.patch(resource, ns, route.name, type, parsed, { subresource: route.subresource, dryRun }));
     }
@@ -222,9 +256,12 @@ export async function startFakeApiServer(options: FakeApiServerOptions = {}): Pr
 
   const server = createServer((req, res) => {
     handle(req, res).catch((err: unknown) => {
-      const status = err instanceof StatusError ? err : err instanceof SyntaxError
-        ? new StatusError(400, 'BadRequest', `the request body is not valid JSON: ${err.message}`)
-        : new StatusError(500, 'InternalError', (err as Error).message);
+      const status =
+        err instanceof StatusError
+          ? err
+          : err instanceof SyntaxError
+            ? new StatusError(400, 'BadRequest', `the request body is not valid JSON: ${err.message}`)
+            : new StatusError(500, 'InternalError', (err as Error).message);
       if (res.headersSent) res.destroy();
       else sendJson(res, status.code, status.toStatus());
     });
@@ -236,7 +273,9 @@ export async function startFakeApiServer(options: FakeApiServerOptions = {}): Pr
     url,
     requests,
     create: (obj) => store.create(refResource(obj), obj),
-    seed(objs) { for (const o of objs) api.create(o); },
+    seed(objs) {
+      for (const o of objs) api.create(o);
+    },
     update: (obj) => store.update(refResource(obj), obj),
     apply(obj) {
       const r = refResource(obj);
@@ -246,7 +285,11 @@ export async function startFakeApiServer(options: FakeApiServerOptions = {}): Pr
     },
     delete: (ref) => store.delete(refResource(ref), ref.metadata?.namespace, ref.metadata?.name ?? ''),
     get(ref) {
-      try { return store.get(refResource(ref), ref.metadata?.namespace, ref.metadata?.name ?? ''); } catch { return undefined; }
+      try {
+        return store.get(refResource(ref), ref.metadata?.namespace, ref.metadata?.name ?? '');
+      } catch {
+        return undefined;
+      }
     },
     list: (apiVersion, kind, namespace) => store.list(registry.byKind(apiVersion, kind), { namespace }).items,
     resourceVersion: () => store.resourceVersion,
@@ -268,12 +311,17 @@ export async function startFakeApiServer(options: FakeApiServerOptions = {}): Pr
       paused = true;
       for (const w of watches) w.stalled = true;
     },
-    resumeWatches() { paused = false; },
+    resumeWatches() {
+      paused = false;
+    },
     holdLists(resource) {
       let open: () => void = () => undefined;
-      const gate = new Promise<void>((r) => { open = r; });
+      const gate = new Promise<void>((r) => {
+        open = r;
+      });
       const hold = {
-        resource, gate,
+        resource,
+        gate,
         release: () => {
           const i = holds.indexOf(hold);
           if (i >= 0) holds.splice(i, 1);
@@ -283,16 +331,31 @@ export async function startFakeApiServer(options: FakeApiServerOptions = {}): Pr
       holds.push(hold);
       return hold.release;
     },
-    injectFault(fault) { faults.push({ fault, left: fault.count ?? 1 }); },
+    injectFault(fault) {
+      faults.push({ fault, left: fault.count ?? 1 });
+    },
     async writeKubeconfig(dir, fileName = 'kubeconfig') {
       const path = join(dir, fileName);
       // client-node 2.x refuses http:// servers unless insecure-skip-tls-verify is set (config.js createAgent).
-      await writeFile(path, [
-        'apiVersion: v1', 'kind: Config', 'current-context: fake', 'preferences: {}',
-        'clusters:', `- name: fake`, `  cluster: { server: "${url}", insecure-skip-tls-verify: true }`,
-        'users:', '- name: fake', '  user: { token: fake-token }',
-        'contexts:', '- name: fake', '  context: { cluster: fake, user: fake, namespace: default }', '',
-      ].join('\n'));
+      await writeFile(
+        path,
+        [
+          'apiVersion: v1',
+          'kind: Config',
+          'current-context: fake',
+          'preferences: {}',
+          'clusters:',
+          `- name: fake`,
+          `  cluster: { server: "${url}", insecure-skip-tls-verify: true }`,
+          'users:',
+          '- name: fake',
+          '  user: { token: fake-token }',
+          'contexts:',
+          '- name: fake',
+          '  context: { cluster: fake, user: fake, namespace: default }',
+          '',
+        ].join('\n'),
+      );
       return path;
     },
     async close() {

@@ -38,7 +38,16 @@ export function startLoad(o: LoadOptions): { stop(): Promise<LoadCounts>; counts
   const one = (agent: Agent | false, worker: number) =>
     new Promise<void>((resolve) => {
       const req = request(
-        { host: '127.0.0.1', port: o.port, servername: 'localhost', ca: o.ca, agent, method: 'POST', path: o.path, headers: { 'content-type': 'application/json' } },
+        {
+          host: '127.0.0.1',
+          port: o.port,
+          servername: 'localhost',
+          ca: o.ca,
+          agent,
+          method: 'POST',
+          path: o.path,
+          headers: { 'content-type': 'application/json' },
+        },
         (res) => {
           let text = '';
           res.on('data', (d) => (text += d));

@@ -16,7 +16,10 @@ export function readRecorded<T = any>(path: string): T {
 
 /** A recorded newline-delimited JSON file (a watch stream), one value per line. */
 export function readRecordedLines<T = any>(path: string): T[] {
-  return readFileSync(RECORDED_DIR + path, 'utf8').split('\n').filter((l) => l.trim() !== '').map((l) => JSON.parse(l) as T);
+  return readFileSync(RECORDED_DIR + path, 'utf8')
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .map((l) => JSON.parse(l) as T);
 }
 
 /** One recorded AdmissionReview with its index entry. */
@@ -35,7 +38,7 @@ export interface RecordedReview {
 /** Every recorded AdmissionReview, in index order. */
 export function recordedReviews(): RecordedReview[] {
   const index = readRecorded<Array<Omit<RecordedReview, 'review'>>>('reviews/index.json');
-  const files = new Set(readdirSync(RECORDED_DIR + 'reviews').filter((f) => f !== 'index.json'));
+  const files = new Set(readdirSync(`${RECORDED_DIR}reviews`).filter((f) => f !== 'index.json'));
   if (index.length !== files.size) throw new Error(`reviews/index.json lists ${index.length} reviews, the directory holds ${files.size}`);
   return index.map((entry) => ({ ...entry, review: readRecorded(`reviews/${entry.file}`) }));
 }

@@ -16,7 +16,12 @@ export interface CertDir {
 export async function makeCertDir(dir?: string, days = 30): Promise<CertDir> {
   const target = dir ?? (await mkdtemp(join(tmpdir(), 'idgate-certs-')));
   const ca = createCA({ days: 365 });
-  const leaf = issueCertificate(ca, { commonName: 'idgate-webhook.idgate-system.svc', hosts: serviceHosts('idgate-webhook', 'idgate-system'), days, usage: 'server' });
+  const leaf = issueCertificate(ca, {
+    commonName: 'idgate-webhook.idgate-system.svc',
+    hosts: serviceHosts('idgate-webhook', 'idgate-system'),
+    days,
+    usage: 'server',
+  });
   await writeCertFiles(target, { ca: ca.cert, cert: leaf.cert, key: leaf.key });
   return { dir: target, ca, leaf };
 }

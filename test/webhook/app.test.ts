@@ -29,7 +29,10 @@ describe('admission routes', () => {
   for (const path of ['/mutate/pods', '/validate', '/validate/integrity']) {
     it(`${path} answers a valid review with the same apiVersion, kind and uid`, async () => {
       const { app, lines } = setup();
-      const res = await request(app).post(path).send(review({ uid: 'abc-123', name: 'web' })).expect(200);
+      const res = await request(app)
+        .post(path)
+        .send(review({ uid: 'abc-123', name: 'web' }))
+        .expect(200);
       assert.deepEqual(res.body, { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response: { uid: 'abc-123', allowed: true } });
       const decision = lines.find((l) => l.msg === 'admission decision');
       assert.ok(decision, 'one decision line is logged');
@@ -107,7 +110,10 @@ describe('admission routes', () => {
     for (const c of cases) {
       it(`${path} refuses ${c.name} with ${c.status} and a JSON error`, async () => {
         const { app } = setup();
-        const res = await c.send(request(app).post(path)).expect(c.status).expect('content-type', /application\/json/);
+        const res = await c
+          .send(request(app).post(path))
+          .expect(c.status)
+          .expect('content-type', /application\/json/);
         assert.equal(res.body.error.code, c.code);
         assert.equal(typeof res.body.error.message, 'string');
         assert.ok(res.body.error.message.length > 0);
@@ -117,7 +123,10 @@ describe('admission routes', () => {
 
   it('serves the admission routes with the query string the API server appends', async () => {
     const { app } = setup();
-    const res = await request(app).post('/validate?timeout=10s').send(review({ uid: 'q1' })).expect(200);
+    const res = await request(app)
+      .post('/validate?timeout=10s')
+      .send(review({ uid: 'q1' }))
+      .expect(200);
     assert.equal(res.body.response.uid, 'q1');
     await request(app).post('/constructor').send(review()).expect(404);
   });
@@ -137,7 +146,10 @@ describe('admission routes', () => {
         throw new Error('boom');
       },
     });
-    const res = await request(app).post('/validate').send(review({ uid: 'u-throw' })).expect(500);
+    const res = await request(app)
+      .post('/validate')
+      .send(review({ uid: 'u-throw' }))
+      .expect(500);
     assert.equal(res.body.kind, 'AdmissionReview');
     assert.equal(res.body.response.uid, 'u-throw');
     assert.equal(res.body.response.allowed, false);
@@ -152,7 +164,10 @@ describe('admission routes', () => {
     const { app } = setup({
       mutate: () => ({ ...patched(ops), warnings: ['w1'], auditAnnotations: { violations: 'x' } }),
     });
-    const res = await request(app).post('/mutate/pods').send(review({ uid: 'p1' })).expect(200);
+    const res = await request(app)
+      .post('/mutate/pods')
+      .send(review({ uid: 'p1' }))
+      .expect(200);
     assert.equal(res.body.response.patchType, 'JSONPatch');
     assert.deepEqual(JSON.parse(Buffer.from(res.body.response.patch, 'base64').toString()), ops);
     assert.deepEqual(res.body.response.warnings, ['w1']);
@@ -161,7 +176,10 @@ describe('admission routes', () => {
 
   it('answers a denial with status 403 and the message', async () => {
     const { app } = setup({ validate: () => denied('[pod-host-network] spec.hostNetwork: not allowed') });
-    const res = await request(app).post('/validate').send(review({ uid: 'd1' })).expect(200);
+    const res = await request(app)
+      .post('/validate')
+      .send(review({ uid: 'd1' }))
+      .expect(200);
     assert.equal(res.body.response.allowed, false);
     assert.equal(res.body.response.status.code, 403);
     assert.match(res.body.response.status.message, /pod-host-network/);
@@ -169,9 +187,15 @@ describe('admission routes', () => {
 
   it('counts requests by webhook, operation and decision, and observes latency', async () => {
     const { app } = setup({ validate: () => denied('no') });
-    await request(app).post('/validate').send(review({ operation: 'UPDATE' })).expect(200);
+    await request(app)
+      .post('/validate')
+      .send(review({ operation: 'UPDATE' }))
+      .expect(200);
     await request(app).post('/validate').send('x').set('content-type', 'application/json').expect(400);
-    const res = await request(app).get('/metrics').expect(200).expect('content-type', /text\/plain/);
+    const res = await request(app)
+      .get('/metrics')
+      .expect(200)
+      .expect('content-type', /text\/plain/);
     assert.match(res.text, /idgate_admission_requests_total\{webhook="validate",operation="UPDATE",decision="denied"\} 1/);
     assert.match(res.text, /idgate_admission_duration_seconds_bucket\{le="0.005",webhook="validate",operation="UPDATE",decision="denied"\}/);
     assert.match(res.text, /idgate_admission_duration_seconds_bucket\{le="2.5"/);

@@ -49,11 +49,21 @@ interface Answer {
 
 function post(port: number, body: string): Promise<Answer> {
   return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, method: 'POST', path: '/validate', agent: false, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
-      let text = '';
-      res.on('data', (d) => (text += d));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: text }));
-    });
+    const req = request(
+      {
+        host: '127.0.0.1',
+        port,
+        method: 'POST',
+        path: '/validate',
+        agent: false,
+        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+      },
+      (res) => {
+        let text = '';
+        res.on('data', (d) => (text += d));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: text }));
+      },
+    );
     req.on('error', reject);
     req.end(body);
   });
@@ -73,7 +83,15 @@ function stall(port: number, length: number, sent: number): Promise<Socket> {
 
 async function listen(budget: BodyBudget): Promise<{ server: Server; port: number }> {
   const metrics = createMetrics(undefined, { processMetrics: false });
-  const app = createApp({ logger: silentLogger, metrics, readiness: createReadiness(), mutate: () => allowed(), validate: () => allowed(), validateIntegrity: () => allowed(), bodyBudget: budget });
+  const app = createApp({
+    logger: silentLogger,
+    metrics,
+    readiness: createReadiness(),
+    mutate: () => allowed(),
+    validate: () => allowed(),
+    validateIntegrity: () => allowed(),
+    bodyBudget: budget,
+  });
   const server = createServer(app);
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   return { server, port: (server.address() as AddressInfo).port };
@@ -106,7 +124,9 @@ describe('admission routes under a body budget (real HTTP on loopback)', () => {
     await eventually(() => budget.reads === 4, 2000, 'four reads in progress');
     const tooMany = await post(port, small);
     assert.equal(tooMany.status, 503, 'the count is bounded too');
-    console.log(`body budget: 4 stalled reads held ${budget.bytes} bytes; a large and a fifth small review shed with 503, a small review answered while the large share was spent`);
+    console.log(
+      `body budget: 4 stalled reads held ${budget.bytes} bytes; a large and a fifth small review shed with 503, a small review answered while the large share was spent`,
+    );
 
     for (const s of [...large, ...smallStalls]) s.destroy();
     await eventually(() => budget.reads === 0 && budget.bytes === 0 && budget.largeBytes === 0, 2000, 'every cut read to give its room back');
@@ -120,10 +140,13 @@ describe('admission routes under a body budget (real HTTP on loopback)', () => {
     assert.equal((await post(port, JSON.stringify(review()))).status, 200);
     assert.equal((await post(port, '{not json')).status, 400);
     const status = await new Promise<number>((resolve) => {
-      const req = request({ host: '127.0.0.1', port, method: 'POST', path: '/validate', agent: false, headers: { 'content-type': 'application/json' } }, (res) => {
-        res.resume();
-        resolve(res.statusCode ?? 0);
-      });
+      const req = request(
+        { host: '127.0.0.1', port, method: 'POST', path: '/validate', agent: false, headers: { 'content-type': 'application/json' } },
+        (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        },
+      );
       req.on('error', () => resolve(-1)); // the server may close before every chunk is written
       const chunk = Buffer.alloc(1024 * 1024, 0x20);
       for (let i = 0; i < 4; i++) req.write(chunk);

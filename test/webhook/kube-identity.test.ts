@@ -43,7 +43,10 @@ describe('webhook with the Kubernetes identity source', () => {
     if (!res.body.response.patch) return [];
     const ops = JSON.parse(Buffer.from(res.body.response.patch, 'base64').toString());
     const pod = jsonpatch.applyPatch(structuredClone(podReview.request.object), ops, true, false).newDocument;
-    return Object.keys(pod.metadata.labels ?? {}).filter((k) => k.startsWith('group.idgate.dev/')).map((k) => k.slice('group.idgate.dev/'.length)).sort();
+    return Object.keys(pod.metadata.labels ?? {})
+      .filter((k) => k.startsWith('group.idgate.dev/'))
+      .map((k) => k.slice('group.idgate.dev/'.length))
+      .sort();
   }
 
   before(async () => {
@@ -96,8 +99,13 @@ describe('webhook with the Kubernetes identity source', () => {
   it('keeps answering correctly under load while watches are cut and expire (410 Gone), and catches up', async () => {
     // Background load: 8 clients admitting the example Pod back to back the whole time.
     const load = startLoad({
-      port: webhook.server.address.port, ca: certs.ca.cert, path: '/mutate/pods', body: JSON.stringify(podReview),
-      workers: 8, keepAlive: true, uid: podReview.request.uid,
+      port: webhook.server.address.port,
+      ca: certs.ca.cert,
+      path: '/mutate/pods',
+      body: JSON.stringify(podReview),
+      workers: 8,
+      keepAlive: true,
+      uid: podReview.request.uid,
     });
     let answered = 0;
     let wrong = 0;
@@ -121,7 +129,9 @@ describe('webhook with the Kubernetes identity source', () => {
       }
     }
     const background = await load.stop();
-    console.log(`watch cuts: 5 cuts (2 with 410 Gone), ${answered} checked admissions (${wrong} wrong), ${background.ok} background admissions (${background.failed} failed)`);
+    console.log(
+      `watch cuts: 5 cuts (2 with 410 Gone), ${answered} checked admissions (${wrong} wrong), ${background.ok} background admissions (${background.failed} failed)`,
+    );
     assert.equal(wrong, 0);
     assert.equal(background.failed, 0, background.errors.slice(0, 3).join('; '));
     assert.ok(background.ok > 0);

@@ -32,17 +32,26 @@ function app(bound: boolean) {
   const baseline = testBaseline();
   const deps = { baseline: () => baseline, identity: index, logger: silentLogger, selfUsername: () => SELF };
   return createApp({
-    logger: silentLogger, metrics: createMetrics(undefined, { processMetrics: false }), readiness: createReadiness(),
+    logger: silentLogger,
+    metrics: createMetrics(undefined, { processMetrics: false }),
+    readiness: createReadiness(),
     mutate: createMutateHandler({ ...deps, version: '0.1.0' }),
     validate: createValidateHandler(deps),
     validateIntegrity: createValidateHandler({ ...deps, scope: 'integrity' }),
   });
 }
 
-interface Answer { allowed: boolean; patched: boolean; message: string }
+interface Answer {
+  allowed: boolean;
+  patched: boolean;
+  message: string;
+}
 
 async function post(listener: ReturnType<typeof app>, path: string, review: unknown): Promise<Answer> {
-  const res = await request(listener).post(path).send(review as object).expect(200);
+  const res = await request(listener)
+    .post(path)
+    .send(review as object)
+    .expect(200);
   const r = res.body.response;
   return { allowed: r.allowed, patched: typeof r.patch === 'string', message: r.status?.message ?? '' };
 }
@@ -63,13 +72,19 @@ async function asValidated(listener: ReturnType<typeof app>, rec: RecordedReview
  */
 const DENIED: ReadonlyArray<[RegExp, { enrolled?: RegExp; plain?: RegExp; revoked?: RegExp }]> = [
   // kubectl label --subresource=status adding group.idgate.dev/admins: spoofing, on every path.
-  [/pods-status-update-api-by-admin/, {
-    enrolled: /\[pod-identity-labels\] metadata\.labels\[group\.idgate\.dev\/admins\]: identity label added on a running Pod through pods\/status/,
-    plain: /\[pod-identity-labels\] metadata\.labels\[group\.idgate\.dev\/admins\]/,
-    revoked: /\[pod-identity-labels\] metadata\.labels\[group\.idgate\.dev\/admins\]/,
-  }],
+  [
+    /pods-status-update-api-by-admin/,
+    {
+      enrolled: /\[pod-identity-labels\] metadata\.labels\[group\.idgate\.dev\/admins\]: identity label added on a running Pod through pods\/status/,
+      plain: /\[pod-identity-labels\] metadata\.labels\[group\.idgate\.dev\/admins\]/,
+      revoked: /\[pod-identity-labels\] metadata\.labels\[group\.idgate\.dev\/admins\]/,
+    },
+  ],
   // Pods of the shared "default" ServiceAccount in an enrolled namespace (and without a port).
-  [/pods-create-list-[ab]-by-admin/, { enrolled: /\[pod-service-account\] spec\.serviceAccountName: uses the "default" ServiceAccount/, revoked: /\[pod-service-account\]/ }],
+  [
+    /pods-create-list-[ab]-by-admin/,
+    { enrolled: /\[pod-service-account\] spec\.serviceAccountName: uses the "default" ServiceAccount/, revoked: /\[pod-service-account\]/ },
+  ],
   // With the binding revoked, new Pods and new templates of ServiceAccount api are refused...
   [/pods-create-(api-by-admin|web-)/, { revoked: /\[pod-service-account\] spec\.serviceAccountName: ServiceAccount "api" has no OIDCGroupBinding/ }],
   [/(deployments|replicasets)-create-/, { revoked: /\[workload-template\] spec\.template\.spec\.serviceAccountName: breaks pod-service-account/ }],

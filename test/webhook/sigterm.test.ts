@@ -36,7 +36,19 @@ describe('SIGTERM', () => {
   it('answers every in-flight request, refuses new connections and exits 0', async () => {
     const certs = await makeCertDir();
     const { child, line, exited } = await startCli(
-      ['webhook', '--config', 'examples/baseline.yaml', '--bindings-file', 'examples/bindings.yaml', '--tls-dir', certs.dir, '--listen', '127.0.0.1:0', '--shutdown-grace', '10s'],
+      [
+        'webhook',
+        '--config',
+        'examples/baseline.yaml',
+        '--bindings-file',
+        'examples/bindings.yaml',
+        '--tls-dir',
+        certs.dir,
+        '--listen',
+        '127.0.0.1:0',
+        '--shutdown-grace',
+        '10s',
+      ],
       (l) => l.msg === 'webhook listening',
     );
     const port = Number(line.port);

@@ -60,7 +60,10 @@ describe('webhook TLS cipher suites (real handshakes)', () => {
     webhook = await startTestWebhook(certs.dir);
     port = webhook.server.address.port;
     // node's defaults, which include every suite in REFUSED.
-    control = createServer({ cert: certs.leaf.cert, key: certs.leaf.key, dhparam: 'auto', minVersion: 'TLSv1.2', ciphers: `${REFUSED.join(':')}:${ACCEPTED_TLS12.join(':')}` }, (s) => s.end());
+    control = createServer(
+      { cert: certs.leaf.cert, key: certs.leaf.key, dhparam: 'auto', minVersion: 'TLSv1.2', ciphers: `${REFUSED.join(':')}:${ACCEPTED_TLS12.join(':')}` },
+      (s) => s.end(),
+    );
     await new Promise<void>((r) => control.listen(0, '127.0.0.1', r));
     controlPort = (control.address() as AddressInfo).port;
   });
@@ -97,7 +100,11 @@ describe('webhook TLS cipher suites (real handshakes)', () => {
 
   it('keeps the same suites after the certificate is reloaded', async () => {
     const rotated = await makeCertDir(certs.dir);
-    await eventually(async () => (await httpsCall(port, { ca: rotated.ca.cert }).catch(() => undefined))?.status === 200, 5000, 'the new certificate to be served');
+    await eventually(
+      async () => (await httpsCall(port, { ca: rotated.ca.cert }).catch(() => undefined))?.status === 200,
+      5000,
+      'the new certificate to be served',
+    );
     await assert.rejects(handshake(port, rotated.ca.cert, 'ECDHE-RSA-AES128-SHA', 'TLSv1.2'));
     await assert.rejects(handshake(port, rotated.ca.cert, 'AES128-GCM-SHA256', 'TLSv1.2'));
     assert.equal((await handshake(port, rotated.ca.cert, 'ECDHE-RSA-AES128-GCM-SHA256', 'TLSv1.2')).cipher, 'ECDHE-RSA-AES128-GCM-SHA256');

@@ -38,7 +38,9 @@ describe('webhook over real TLS on loopback', () => {
     const { connect } = await import('node:tls');
     await assert.rejects(
       new Promise((resolve, reject) => {
-        const s = connect({ host: '127.0.0.1', port, ca: certs.ca.cert, servername: 'localhost', maxVersion: 'TLSv1.1', minVersion: 'TLSv1' }, () => resolve(s));
+        const s = connect({ host: '127.0.0.1', port, ca: certs.ca.cert, servername: 'localhost', maxVersion: 'TLSv1.1', minVersion: 'TLSv1' }, () =>
+          resolve(s),
+        );
         s.on('error', reject);
       }),
     );
@@ -50,10 +52,14 @@ describe('webhook over real TLS on loopback', () => {
     assert.equal(before.fingerprint, fingerprintOf(certs.leaf.cert));
 
     const rotated = await makeCertDir(certs.dir); // a new CA and leaf, written over the old files
-    await eventually(async () => {
-      const res = await httpsCall(port, { ca: rotated.ca.cert }).catch(() => undefined);
-      return res?.fingerprint === fingerprintOf(rotated.leaf.cert);
-    }, 5000, 'the new certificate to be served');
+    await eventually(
+      async () => {
+        const res = await httpsCall(port, { ca: rotated.ca.cert }).catch(() => undefined);
+        return res?.fingerprint === fingerprintOf(rotated.leaf.cert);
+      },
+      5000,
+      'the new certificate to be served',
+    );
 
     // The keep-alive connection opened before the rotation is still served, on the same socket.
     const reused = await httpsCall(port, { ca: certs.ca.cert, agent });

@@ -26,15 +26,24 @@ describe('idgate webhook with the example baseline and bindings', () => {
   let webhook: Webhook;
   let baselineFile: string;
   let url: string;
-  const post = (path: string, body: unknown) => request(url).post(path).ca(certs.ca.cert).send(body as object);
+  const post = (path: string, body: unknown) =>
+    request(url)
+      .post(path)
+      .ca(certs.ca.cert)
+      .send(body as object);
 
   /** Writes a baseline (the example with `changes`) and waits until the server judges by it. */
   async function useBaseline(changes: Obj): Promise<void> {
     const next = { ...exampleBaseline, ...changes };
     await writeFile(baselineFile, stringify(next));
-    await eventually(() => JSON.stringify(webhook.baseline.current().rules) === JSON.stringify(next.rules ?? {}) &&
-      webhook.baseline.current().mode === next.mode &&
-      JSON.stringify(webhook.baseline.current().namespaces) === JSON.stringify(next.namespaces ?? {}), 5000, 'the baseline to reload');
+    await eventually(
+      () =>
+        JSON.stringify(webhook.baseline.current().rules) === JSON.stringify(next.rules ?? {}) &&
+        webhook.baseline.current().mode === next.mode &&
+        JSON.stringify(webhook.baseline.current().namespaces) === JSON.stringify(next.namespaces ?? {}),
+      5000,
+      'the baseline to reload',
+    );
   }
 
   /** The example Pod as it leaves the mutating webhook, then changed by `edit`. */
@@ -140,7 +149,11 @@ describe('idgate webhook with the example baseline and bindings', () => {
     await useBaseline({ mode: 'audit', rules: {} });
     const failedBefore = (await webhook.metrics.baselineReloads.get()).values.find((v) => v.labels.result === 'failed')?.value ?? 0;
     await writeFile(baselineFile, stringify({ ...exampleBaseline, mode: 'sometimes' }));
-    await eventually(async () => ((await webhook.metrics.baselineReloads.get()).values.find((v) => v.labels.result === 'failed')?.value ?? 0) > failedBefore, 5000, 'the failed reload to be counted');
+    await eventually(
+      async () => ((await webhook.metrics.baselineReloads.get()).values.find((v) => v.labels.result === 'failed')?.value ?? 0) > failedBefore,
+      5000,
+      'the failed reload to be counted',
+    );
     assert.equal(webhook.baseline.current().mode, 'audit');
     const pod = await admittedPod((p) => {
       p.spec.hostNetwork = true;
@@ -150,7 +163,10 @@ describe('idgate webhook with the example baseline and bindings', () => {
   });
 
   it('allows kinds idgate does not judge', async () => {
-    const res = await post('/validate', review({ kind: 'ConfigMap', namespace: 'payments', object: { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'x' } } })).expect(200);
+    const res = await post(
+      '/validate',
+      review({ kind: 'ConfigMap', namespace: 'payments', object: { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'x' } } }),
+    ).expect(200);
     assert.equal(res.body.response.allowed, true);
   });
 });

@@ -50,11 +50,15 @@ function toResult(f: ReportFinding, timestamp: PolicyReportResult['timestamp']):
     rule: f.rule,
     result: f.denies ? 'fail' : 'warn',
     message: f.path === '' ? f.message : `${f.path}: ${f.message}`,
-    resources: [{
-      apiVersion: object.apiVersion, kind: object.kind, name: object.name,
-      ...(object.namespace ? { namespace: object.namespace } : {}),
-      ...(object.uid ? { uid: object.uid } : {}),
-    }],
+    resources: [
+      {
+        apiVersion: object.apiVersion,
+        kind: object.kind,
+        name: object.name,
+        ...(object.namespace ? { namespace: object.namespace } : {}),
+        ...(object.uid ? { uid: object.uid } : {}),
+      },
+    ],
     properties: {
       path: f.path,
       mode: f.mode,

@@ -13,7 +13,10 @@ const clean = (s: string): string => s.replace(/[\u0000-\u001f\u007f-\u009f]+/g,
 function formatRows(header: readonly string[], rows: readonly (readonly string[])[]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const line = (cells: readonly string[]): string =>
-    cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i] ?? 0))).join('  ').trimEnd();
+    cells
+      .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i] ?? 0)))
+      .join('  ')
+      .trimEnd();
   return [line(header), ...rows.map(line)].join('\n');
 }
 
@@ -33,7 +36,12 @@ export function renderTable(report: Report): string {
     const header = [...(withFiles ? ['LOCATION'] : []), 'OBJECT', 'RULE', 'PATH', 'MODE', 'ACTION', 'MESSAGE'];
     const rows = report.findings.map((f) => [
       ...(withFiles ? [location(f)] : []),
-      describeRef(f.object), f.rule, f.path || '-', f.mode, action(f), clean(f.message),
+      describeRef(f.object),
+      f.rule,
+      f.path || '-',
+      f.mode,
+      action(f),
+      clean(f.message),
     ]);
     out.push(formatRows(header, rows), '');
   }
@@ -43,18 +51,29 @@ export function renderTable(report: Report): string {
     s.findings === 0
       ? 'No violations.'
       : `${s.findings} finding${s.findings === 1 ? '' : 's'}: ${s.denied} would be denied (${s.deniedObjects} object${s.deniedObjects === 1 ? '' : 's'} refused), ` +
-        `${s.findings - s.denied} warning${s.findings - s.denied === 1 ? '' : 's'}${stale}.`,
+          `${s.findings - s.denied} warning${s.findings - s.denied === 1 ? '' : 's'}${stale}.`,
   );
   const rules = Object.entries(s.byRule).sort(([a], [b]) => (a < b ? -1 : 1));
   if (rules.length > 0) {
-    out.push('', formatRows(['RULE', 'FINDINGS', 'DENIED'], rules.map(([rule, c]) => [rule, String(c.findings), String(c.denied)])));
+    out.push(
+      '',
+      formatRows(
+        ['RULE', 'FINDINGS', 'DENIED'],
+        rules.map(([rule, c]) => [rule, String(c.findings), String(c.denied)]),
+      ),
+    );
   }
-  const namespaces = Object.entries(s.byNamespace).filter(([, c]) => c.findings > 0).sort(([a], [b]) => (a < b ? -1 : 1));
+  const namespaces = Object.entries(s.byNamespace)
+    .filter(([, c]) => c.findings > 0)
+    .sort(([a], [b]) => (a < b ? -1 : 1));
   if (namespaces.length > 0) {
-    out.push('', formatRows(
-      ['NAMESPACE', 'JUDGED', 'FAILING', 'FINDINGS', 'DENIED'],
-      namespaces.map(([ns, c]) => [ns, String(c.judged), String(c.failing), String(c.findings), String(c.denied)]),
-    ));
+    out.push(
+      '',
+      formatRows(
+        ['NAMESPACE', 'JUDGED', 'FAILING', 'FINDINGS', 'DENIED'],
+        namespaces.map(([ns, c]) => [ns, String(c.judged), String(c.failing), String(c.findings), String(c.denied)]),
+      ),
+    );
   }
   return `${out.join('\n')}\n`;
 }

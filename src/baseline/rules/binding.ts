@@ -13,11 +13,15 @@ export const bindingTrustedIssuer: Rule<OIDCGroupBindingObject> = (object, _old,
   if (object === undefined || !writes(ctx)) return [];
   const issuer = object.spec?.issuer;
   if (typeof issuer === 'string' && ctx.baseline.trustedIssuerSet.has(issuer)) return [];
-  return [{
-    rule: 'binding-trusted-issuer', path: 'spec.issuer',
-    message: `${typeof issuer === 'string' ? quote(issuer) : 'missing issuer'} is not a trusted issuer ` +
-      `(${ctx.baseline.trustedIssuers.join(', ')}); the binding would grant nothing`,
-  }];
+  return [
+    {
+      rule: 'binding-trusted-issuer',
+      path: 'spec.issuer',
+      message:
+        `${typeof issuer === 'string' ? quote(issuer) : 'missing issuer'} is not a trusted issuer ` +
+        `(${ctx.baseline.trustedIssuers.join(', ')}); the binding would grant nothing`,
+    },
+  ];
 };
 
 /**
@@ -35,10 +39,12 @@ export const bindingGroupOwnership: Rule<OIDCGroupBindingObject> = (object, _old
   asArray<unknown>(object.spec?.groups).forEach((group, i) => {
     if (typeof group === 'string' && matchers.some((re) => re.test(group))) return;
     findings.push({
-      rule: 'binding-group-ownership', path: `spec.groups[${i}]`,
-      message: patterns === undefined
-        ? `namespace ${namespace} owns no groups: add namespaces.${namespace}.allowedGroups to the baseline to grant ${quote(group)}`
-        : `${quote(group)} is outside namespace ${namespace}'s allowedGroups (${patterns.join(', ') || 'none'})`,
+      rule: 'binding-group-ownership',
+      path: `spec.groups[${i}]`,
+      message:
+        patterns === undefined
+          ? `namespace ${namespace} owns no groups: add namespaces.${namespace}.allowedGroups to the baseline to grant ${quote(group)}`
+          : `${quote(group)} is outside namespace ${namespace}'s allowedGroups (${patterns.join(', ') || 'none'})`,
     });
   });
   return findings;

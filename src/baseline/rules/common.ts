@@ -47,7 +47,6 @@ export function keyPath(base: string, key: string): string {
   return `${base}[${key}]`;
 }
 
-
 /** Removes from `next` the findings already present in `previous` (same rule, path and message). */
 export function newOnly(next: Finding[], previous: Finding[]): Finding[] {
   const seen = new Set(previous.map((f) => `${f.rule}\u0000${f.path}\u0000${f.message}`));
@@ -59,7 +58,10 @@ export function newOnly(next: Finding[], previous: Finding[]): Finding[] {
  * metacharacters escaped), `*` matches any run of characters, including none.
  */
 export function globToRegExp(pattern: string): RegExp {
-  const body = pattern.split('*').map((part) => part.replace(/[\\^$.|?+()[\]{}]/g, '\\$&')).join('.*');
+  const body = pattern
+    .split('*')
+    .map((part) => part.replace(/[\\^$.|?+()[\]{}]/g, '\\$&'))
+    .join('.*');
   return new RegExp(`^${body}$`, 's');
 }
 
@@ -67,4 +69,3 @@ export function globToRegExp(pattern: string): RegExp {
 export function asArray<T>(value: T[] | undefined | unknown): T[] {
   return Array.isArray(value) ? (value as T[]) : [];
 }
-

@@ -28,8 +28,14 @@ const FIX = 'only idgate sets identity labels; remove it and let the injector co
 /** Identity labels and annotations present, as `[field, key]` pairs in a stable order. */
 export function identityKeysOf(meta: ObjectMeta | undefined): Array<['labels' | 'annotations', string]> {
   return [
-    ...Object.keys(meta?.labels ?? {}).filter(isIdentityLabel).sort().map((k): ['labels', string] => ['labels', k]),
-    ...Object.keys(meta?.annotations ?? {}).filter(isIdentityAnnotation).sort().map((k): ['annotations', string] => ['annotations', k]),
+    ...Object.keys(meta?.labels ?? {})
+      .filter(isIdentityLabel)
+      .sort()
+      .map((k): ['labels', string] => ['labels', k]),
+    ...Object.keys(meta?.annotations ?? {})
+      .filter(isIdentityAnnotation)
+      .sort()
+      .map((k): ['annotations', string] => ['annotations', k]),
   ];
 }
 
@@ -47,7 +53,11 @@ function listAnnotation(value: string | undefined): string[] | undefined {
       return ['<invalid>'];
     }
   }
-  return trimmed.split(',').map((s) => s.trim()).filter((s) => s !== '').sort();
+  return trimmed
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '')
+    .sort();
 }
 
 /**
@@ -72,11 +82,15 @@ function identityOnCreate(pod: Pod, ctx: RuleContext): Finding[] {
   if (!ctx.identity.ready()) return [{ rule: RULE, path: 'metadata.labels', message: UNAVAILABLE_MESSAGE, unavailable: true }];
   const sa = serviceAccountOf(pod.spec);
   if (present.length === 0) {
-    return [{
-      rule: RULE, path: 'metadata.labels',
-      message: `no identity labels, though namespace ${ctx.namespace} has ${NAMESPACE_INJECT_LABEL}=enabled: ` +
-        'the mutating webhook did not run for this Pod; check its failurePolicy and retry',
-    }];
+    return [
+      {
+        rule: RULE,
+        path: 'metadata.labels',
+        message:
+          `no identity labels, though namespace ${ctx.namespace} has ${NAMESPACE_INJECT_LABEL}=enabled: ` +
+          'the mutating webhook did not run for this Pod; check its failurePolicy and retry',
+      },
+    ];
   }
   // The mutation's own function: injector and validator cannot disagree on the expected set.
   const identity = ctx.identity.resolve(ctx.namespace, sa, ctx.baseline.trustedIssuerSet);
@@ -86,18 +100,24 @@ function identityOnCreate(pod: Pod, ctx: RuleContext): Finding[] {
     const path = keyPath(`metadata.${field}`, key);
     if (field === 'labels') {
       if (!(key in expected)) findings.push({ rule: RULE, path, message: `not granted by any binding of ServiceAccount ${quote(sa)}; ${FIX}` });
-      else if (labels[key] !== expected[key]) findings.push({ rule: RULE, path, message: `is ${quote(labels[key])}, the bindings give ${quote(expected[key])}; ${FIX}` });
+      else if (labels[key] !== expected[key])
+        findings.push({ rule: RULE, path, message: `is ${quote(labels[key])}, the bindings give ${quote(expected[key])}; ${FIX}` });
     } else if (key !== ANNOTATION_INJECTED && !(key in expectedAnnotations)) {
       findings.push({ rule: RULE, path, message: `not an annotation idgate sets; ${FIX}` });
     }
   }
   for (const key of Object.keys(expected)) {
-    if (!(key in labels)) findings.push({ rule: RULE, path: keyPath('metadata.labels', key), message: `missing: the bindings of ServiceAccount ${quote(sa)} give it; ${FIX}` });
+    if (!(key in labels))
+      findings.push({ rule: RULE, path: keyPath('metadata.labels', key), message: `missing: the bindings of ServiceAccount ${quote(sa)} give it; ${FIX}` });
   }
   for (const [key, value] of Object.entries(expectedAnnotations)) {
     const want = listAnnotation(value) ?? [];
     if (!isDeepStrictEqual(listAnnotation(annotations[key]) ?? [], want)) {
-      findings.push({ rule: RULE, path: keyPath('metadata.annotations', key), message: `is ${quote(annotations[key] ?? '(absent)')}, the bindings give ${quote(want.join(','))}; ${FIX}` });
+      findings.push({
+        rule: RULE,
+        path: keyPath('metadata.annotations', key),
+        message: `is ${quote(annotations[key] ?? '(absent)')}, the bindings give ${quote(want.join(','))}; ${FIX}`,
+      });
     }
   }
   return findings;
@@ -106,8 +126,10 @@ function identityOnCreate(pod: Pod, ctx: RuleContext): Finding[] {
 /** CREATE (Pod or template) in a namespace that is not enrolled: no identity key at all. */
 export function identityKeysForbidden(meta: ObjectMeta | undefined, prefix: string, ctx: RuleContext): Finding[] {
   return identityKeysOf(meta).map(([field, key]) => ({
-    rule: RULE, path: keyPath(`${prefix}metadata.${field}`, key),
-    message: `identity ${noun(field)} in namespace ${ctx.namespace}, which is not enrolled: only idgate sets them, ` +
+    rule: RULE,
+    path: keyPath(`${prefix}metadata.${field}`, key),
+    message:
+      `identity ${noun(field)} in namespace ${ctx.namespace}, which is not enrolled: only idgate sets them, ` +
       `and only where namespaces carry ${NAMESPACE_INJECT_LABEL}=enabled; remove it`,
   }));
 }
@@ -129,7 +151,8 @@ function identityOnUpdate(pod: Pod, old: Pod | undefined, ctx: RuleContext): Fin
       if (now[key] === before[key]) continue;
       const change = !(key in before) ? 'added' : !(key in now) ? 'removed' : 'changed';
       findings.push({
-        rule: RULE, path: keyPath(`metadata.${field}`, key),
+        rule: RULE,
+        path: keyPath(`metadata.${field}`, key),
         message: `identity ${noun(field)} ${change} on a running Pod${via}; only idgate changes them, when bindings change`,
       });
     }

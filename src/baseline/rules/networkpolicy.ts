@@ -35,10 +35,13 @@ function ingressPeers(np: NetworkPolicy): Array<{ peer: NetworkPolicyPeer; path:
 export const networkpolicyPolicyTypes: Rule<NetworkPolicy> = (object, _old, ctx) => {
   if (object === undefined || !writes(ctx)) return [];
   if (asArray(object.spec?.policyTypes).length > 0) return [];
-  return [{
-    rule: 'networkpolicy-policy-types', path: 'spec.policyTypes',
-    message: 'set policyTypes explicitly (e.g. [Ingress]); when absent, Kubernetes infers them from which sections are present',
-  }];
+  return [
+    {
+      rule: 'networkpolicy-policy-types',
+      path: 'spec.policyTypes',
+      message: 'set policyTypes explicitly (e.g. [Ingress]); when absent, Kubernetes infers them from which sections are present',
+    },
+  ];
 };
 
 /**
@@ -51,14 +54,22 @@ export const networkpolicyAllowAll: Rule<NetworkPolicy> = (object, _old, ctx) =>
   const findings: Finding[] = [];
   asArray<{ from?: unknown }>(object.spec?.ingress).forEach((rule, i) => {
     if (asArray(rule?.from).length === 0) {
-      findings.push({ rule: 'networkpolicy-allow-all', path: `spec.ingress[${i}].from`, message: 'an ingress rule without from peers admits traffic from every source; list the callers by identity labels' });
+      findings.push({
+        rule: 'networkpolicy-allow-all',
+        path: `spec.ingress[${i}].from`,
+        message: 'an ingress rule without from peers admits traffic from every source; list the callers by identity labels',
+      });
     }
   });
   for (const { peer, path } of ingressPeers(object)) {
     if (peer.podSelector === undefined && peer.namespaceSelector === undefined && peer.ipBlock === undefined) {
       findings.push({ rule: 'networkpolicy-allow-all', path, message: 'an empty peer {} admits every source; select the callers by identity labels' });
     } else if (isEmptySelector(peer.namespaceSelector) && (peer.podSelector === undefined || isEmptySelector(peer.podSelector))) {
-      findings.push({ rule: 'networkpolicy-allow-all', path: `${path}.namespaceSelector`, message: 'namespaceSelector: {} without a podSelector admits every Pod of every namespace; add a podSelector on identity labels' });
+      findings.push({
+        rule: 'networkpolicy-allow-all',
+        path: `${path}.namespaceSelector`,
+        message: 'namespaceSelector: {} without a podSelector admits every Pod of every namespace; add a podSelector on identity labels',
+      });
     }
   }
   return findings;
@@ -76,18 +87,24 @@ export const networkpolicyAllowAll: Rule<NetworkPolicy> = (object, _old, ctx) =>
 export const networkpolicyIdentityPeers: Rule<NetworkPolicy> = (object, _old, ctx) => {
   if (object === undefined || !writes(ctx)) return [];
   const findings: Finding[] = [];
-  const add = (path: string, message: string): void => { findings.push({ rule: 'networkpolicy-identity-peers', path, message }); };
+  const add = (path: string, message: string): void => {
+    findings.push({ rule: 'networkpolicy-identity-peers', path, message });
+  };
   for (const { peer, path } of ingressPeers(object)) {
     const sel = peer.podSelector;
     if (sel === undefined) {
       if (peer.namespaceSelector !== undefined && !isEmptySelector(peer.namespaceSelector)) {
-        add(path, 'a namespaceSelector without a podSelector admits every Pod of those namespaces; add a podSelector on identity labels (group.idgate.dev/<group>)');
+        add(
+          path,
+          'a namespaceSelector without a podSelector admits every Pod of those namespaces; add a podSelector on identity labels (group.idgate.dev/<group>)',
+        );
       }
       continue;
     }
     const base = `${path}.podSelector`;
     if (isEmptySelector(sel)) {
-      if (!isEmptySelector(peer.namespaceSelector)) add(base, 'podSelector: {} admits every Pod; select by identity labels (group.idgate.dev/<group>, idgate.dev/service-account)');
+      if (!isEmptySelector(peer.namespaceSelector))
+        add(base, 'podSelector: {} admits every Pod; select by identity labels (group.idgate.dev/<group>, idgate.dev/service-account)');
       continue;
     }
     let positive = false;
@@ -97,12 +114,15 @@ export const networkpolicyIdentityPeers: Rule<NetworkPolicy> = (object, _old, ct
     }
     asArray<{ key?: string; operator?: string }>(sel.matchExpressions).forEach((expr, k) => {
       const key = String(expr?.key ?? '');
-      if (!isIdentityLabel(key)) add(`${base}.matchExpressions[${k}].key`, `selects by label ${quote(key)}, which any Pod may set; select by identity labels instead`);
+      if (!isIdentityLabel(key))
+        add(`${base}.matchExpressions[${k}].key`, `selects by label ${quote(key)}, which any Pod may set; select by identity labels instead`);
       else if (expr?.operator === 'In' || expr?.operator === 'Exists') positive = true;
     });
-    const allIdentity = Object.keys(sel.matchLabels ?? {}).every(isIdentityLabel) &&
+    const allIdentity =
+      Object.keys(sel.matchLabels ?? {}).every(isIdentityLabel) &&
       asArray<{ key?: string }>(sel.matchExpressions).every((e) => isIdentityLabel(String(e?.key ?? '')));
-    if (allIdentity && !positive) add(base, 'selects only by the absence of identity labels (NotIn/DoesNotExist), which also admits Pods with no identity; require a group label');
+    if (allIdentity && !positive)
+      add(base, 'selects only by the absence of identity labels (NotIn/DoesNotExist), which also admits Pods with no identity; require a group label');
   }
   return findings;
 };
@@ -127,13 +147,21 @@ export const networkpolicyIpblockWorld: Rule<NetworkPolicy> = (object, _old, ctx
       const world = ofFamily.filter((b) => coversEveryAddress([b.range], family));
       for (const b of world) {
         findings.push({
-          rule: 'networkpolicy-ipblock-world', path: b.path,
+          rule: 'networkpolicy-ipblock-world',
+          path: b.path,
           message: `${quote(b.cidr)} admits every address, cluster Pods included; name the external ranges, and callers in the cluster by identity labels`,
         });
       }
-      if (world.length === 0 && coversEveryAddress(ofFamily.map((b) => b.range), family)) {
+      if (
+        world.length === 0 &&
+        coversEveryAddress(
+          ofFamily.map((b) => b.range),
+          family,
+        )
+      ) {
         findings.push({
-          rule: 'networkpolicy-ipblock-world', path: `spec.ingress[${i}].from`,
+          rule: 'networkpolicy-ipblock-world',
+          path: `spec.ingress[${i}].from`,
           message: `ipBlocks ${ofFamily.map((b) => quote(b.cidr)).join(', ')} together admit every IPv${family} address, cluster Pods included; name the external ranges, and callers in the cluster by identity labels`,
         });
       }
@@ -146,7 +174,10 @@ export const networkpolicyIpblockWorld: Rule<NetworkPolicy> = (object, _old, ctx
 function allSelectors(np: NetworkPolicy): Array<{ sel: LabelSelector; path: string }> {
   const out: Array<{ sel: LabelSelector; path: string }> = [];
   if (isRecord(np.spec?.podSelector)) out.push({ sel: np.spec.podSelector, path: 'spec.podSelector' });
-  for (const [section, peersKey] of [['ingress', 'from'], ['egress', 'to']] as const) {
+  for (const [section, peersKey] of [
+    ['ingress', 'from'],
+    ['egress', 'to'],
+  ] as const) {
     asArray<Record<string, unknown>>(np.spec?.[section]).forEach((rule, i) => {
       asArray<NetworkPolicyPeer>(rule?.[peersKey]).forEach((peer, j) => {
         if (isRecord(peer?.podSelector)) out.push({ sel: peer.podSelector, path: `spec.${section}[${i}].${peersKey}[${j}].podSelector` });
@@ -171,10 +202,13 @@ export const networkpolicyUnknownGroup: Rule<NetworkPolicy> = (object, _old, ctx
     ];
     for (const [key, keyPathText] of keys) {
       if (!key.startsWith(GROUP_LABEL_PREFIX)) continue;
-      if (!ctx.identity.ready()) return [{ rule: 'networkpolicy-unknown-group', path: keyPathText, message: UNAVAILABLE_MESSAGE, warnOnly: true, unavailable: true }];
+      if (!ctx.identity.ready())
+        return [{ rule: 'networkpolicy-unknown-group', path: keyPathText, message: UNAVAILABLE_MESSAGE, warnOnly: true, unavailable: true }];
       if (ctx.identity.providesGroupLabel(key.slice(GROUP_LABEL_PREFIX.length), ctx.baseline.trustedIssuerSet)) continue;
       findings.push({
-        rule: 'networkpolicy-unknown-group', path: keyPathText, warnOnly: true,
+        rule: 'networkpolicy-unknown-group',
+        path: keyPathText,
+        warnOnly: true,
         message: `no OIDCGroupBinding with a trusted issuer provides ${quote(key)}, so this matches no Pod; check the name with idgate label-for-group`,
       });
     }
@@ -225,24 +259,44 @@ export const networkpolicyDefaultDeny: Rule<NetworkPolicy> = (object, oldObject,
   if (mayManageDefaultDeny(ctx)) return [];
   if (ctx.operation === 'DELETE') {
     if (oldObject?.metadata?.name !== DEFAULT_DENY_NAME) return [];
-    return [{ rule, path: 'metadata.name', message: `deleting ${DEFAULT_DENY_NAME} lifts namespace ${ctx.namespace}'s default deny, opening every Pod to every caller; keep it` }];
+    return [
+      {
+        rule,
+        path: 'metadata.name',
+        message: `deleting ${DEFAULT_DENY_NAME} lifts namespace ${ctx.namespace}'s default deny, opening every Pod to every caller; keep it`,
+      },
+    ];
   }
   if (ctx.operation !== 'UPDATE' || object === undefined || oldObject === undefined || oldObject.metadata?.name !== DEFAULT_DENY_NAME) return [];
   const findings: Finding[] = [];
-  if (!isDeepStrictEqual(object.spec?.podSelector ?? {}, oldObject.spec?.podSelector ?? {}) &&
-      !(isEmptySelector(object.spec?.podSelector ?? {}) && isEmptySelector(oldObject.spec?.podSelector ?? {}))) {
+  if (
+    !isDeepStrictEqual(object.spec?.podSelector ?? {}, oldObject.spec?.podSelector ?? {}) &&
+    !(isEmptySelector(object.spec?.podSelector ?? {}) && isEmptySelector(oldObject.spec?.podSelector ?? {}))
+  ) {
     findings.push({ rule, path: 'spec.podSelector', message: `${DEFAULT_DENY_NAME} must keep selecting the same Pods (podSelector: {} selects them all)` });
   }
   const types = effectiveTypes(object);
   const oldTypes = effectiveTypes(oldObject);
   const dropped = oldTypes.filter((t) => !types.includes(t));
-  if (dropped.length > 0) findings.push({ rule, path: 'spec.policyTypes', message: `${DEFAULT_DENY_NAME} must keep policy type ${dropped.join(', ')}; dropping it lifts the default deny` });
-  for (const [section, type] of [['ingress', 'Ingress'], ['egress', 'Egress']] as const) {
+  if (dropped.length > 0)
+    findings.push({
+      rule,
+      path: 'spec.policyTypes',
+      message: `${DEFAULT_DENY_NAME} must keep policy type ${dropped.join(', ')}; dropping it lifts the default deny`,
+    });
+  for (const [section, type] of [
+    ['ingress', 'Ingress'],
+    ['egress', 'Egress'],
+  ] as const) {
     if (!oldTypes.includes(type) || !types.includes(type)) continue;
     const before = asArray(oldObject.spec?.[section]);
     asArray(object.spec?.[section]).forEach((r, i) => {
       if (!before.some((b) => isDeepStrictEqual(b, r))) {
-        findings.push({ rule, path: `spec.${section}[${i}]`, message: `adds or widens an ${section} rule of ${DEFAULT_DENY_NAME}; write a separate, narrower NetworkPolicy instead` });
+        findings.push({
+          rule,
+          path: `spec.${section}[${i}]`,
+          message: `adds or widens an ${section} rule of ${DEFAULT_DENY_NAME}; write a separate, narrower NetworkPolicy instead`,
+        });
       }
     });
   }

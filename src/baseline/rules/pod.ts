@@ -15,9 +15,7 @@ import { isMirrorPod } from '../../mutate/should-inject.ts';
 import { quote } from '../../text.ts';
 import type { RuleId } from '../../config/baseline.ts';
 import type { Rule, RuleContext } from '../types.ts';
-import {
-  UNAVAILABLE_MESSAGE, writes, type Finding,
-} from './common.ts';
+import { UNAVAILABLE_MESSAGE, writes, type Finding } from './common.ts';
 
 /** A Pod, or a pod template, with the prefix of its field paths (`''` or `spec.template.`). */
 export interface PodView {
@@ -44,20 +42,28 @@ export function checkServiceAccount(v: PodView, ctx: RuleContext): Finding[] {
   const sa = serviceAccountOf(v.spec);
   const path = saPath(v);
   if (sa === 'default') {
-    return [{
-      rule: 'pod-service-account', path,
-      message: `uses the "default" ServiceAccount, which every workload of namespace ${ctx.namespace} shares; ` +
-        'create a dedicated ServiceAccount, bind it with an OIDCGroupBinding and set spec.serviceAccountName',
-    }];
+    return [
+      {
+        rule: 'pod-service-account',
+        path,
+        message:
+          `uses the "default" ServiceAccount, which every workload of namespace ${ctx.namespace} shares; ` +
+          'create a dedicated ServiceAccount, bind it with an OIDCGroupBinding and set spec.serviceAccountName',
+      },
+    ];
   }
   if (!ctx.identity.ready()) return [unavailable('pod-service-account', path)];
   const { groups } = ctx.identity.resolve(ctx.namespace, sa, ctx.baseline.trustedIssuerSet);
   if (groups.length > 0) return [];
-  return [{
-    rule: 'pod-service-account', path,
-    message: `ServiceAccount ${quote(sa)} has no OIDCGroupBinding with a trusted issuer in namespace ${ctx.namespace}, ` +
-      'so it has no identity; add one that lists it in spec.serviceAccounts',
-  }];
+  return [
+    {
+      rule: 'pod-service-account',
+      path,
+      message:
+        `ServiceAccount ${quote(sa)} has no OIDCGroupBinding with a trusted issuer in namespace ${ctx.namespace}, ` +
+        'so it has no identity; add one that lists it in spec.serviceAccounts',
+    },
+  ];
 }
 
 /** pod-max-groups: the ServiceAccount's groups stay within identity.maxGroupsPerServiceAccount. */
@@ -68,20 +74,27 @@ export function checkMaxGroups(v: PodView, ctx: RuleContext): Finding[] {
   const { groups } = ctx.identity.resolve(ctx.namespace, sa, ctx.baseline.trustedIssuerSet);
   const max = ctx.baseline.identity.maxGroupsPerServiceAccount;
   if (groups.length <= max) return [];
-  return [{
-    rule: 'pod-max-groups', path: saPath(v),
-    message: `ServiceAccount ${quote(sa)} has ${groups.length} groups, more than the baseline's ${max} ` +
-      '(keep claims small): split the workload across ServiceAccounts or trim its OIDCGroupBindings',
-  }];
+  return [
+    {
+      rule: 'pod-max-groups',
+      path: saPath(v),
+      message:
+        `ServiceAccount ${quote(sa)} has ${groups.length} groups, more than the baseline's ${max} ` +
+        '(keep claims small): split the workload across ServiceAccounts or trim its OIDCGroupBindings',
+    },
+  ];
 }
 
 /** pod-host-network: NetworkPolicy does not apply to host-network Pods. */
 export function checkHostNetwork(v: PodView): Finding[] {
   if (v.spec?.hostNetwork !== true) return [];
-  return [{
-    rule: 'pod-host-network', path: `${v.prefix}spec.hostNetwork`,
-    message: 'hostNetwork: true puts the Pod on the node network, where no NetworkPolicy applies and no sidecar is injected; remove it',
-  }];
+  return [
+    {
+      rule: 'pod-host-network',
+      path: `${v.prefix}spec.hostNetwork`,
+      message: 'hostNetwork: true puts the Pod on the node network, where no NetworkPolicy applies and no sidecar is injected; remove it',
+    },
+  ];
 }
 
 /** Rule pod-service-account (CREATE only, see the file comment). */
@@ -89,9 +102,7 @@ export const podServiceAccount: Rule<Pod> = (object, _old, ctx) =>
   judged(object, ctx) && ctx.operation === 'CREATE' ? checkServiceAccount(podView(object), ctx) : [];
 
 /** Rule pod-host-network (CREATE only). */
-export const podHostNetwork: Rule<Pod> = (object, _old, ctx) =>
-  judged(object, ctx) && ctx.operation === 'CREATE' ? checkHostNetwork(podView(object)) : [];
+export const podHostNetwork: Rule<Pod> = (object, _old, ctx) => (judged(object, ctx) && ctx.operation === 'CREATE' ? checkHostNetwork(podView(object)) : []);
 
 /** Rule pod-max-groups (CREATE only). */
-export const podMaxGroups: Rule<Pod> = (object, _old, ctx) =>
-  judged(object, ctx) && ctx.operation === 'CREATE' ? checkMaxGroups(podView(object), ctx) : [];
+export const podMaxGroups: Rule<Pod> = (object, _old, ctx) => (judged(object, ctx) && ctx.operation === 'CREATE' ? checkMaxGroups(podView(object), ctx) : []);

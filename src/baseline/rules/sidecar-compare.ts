@@ -27,8 +27,18 @@ import { asArray, type Finding } from './common.ts';
 import { acceptedImagesText, acceptedSidecarImage } from './sidecar-image.ts';
 
 /** Fields compared by their own code below, or not at all (see the file comment). */
-const SPECIAL = new Set(['name', 'image', 'env', 'volumeMounts', 'restartPolicy', 'resources', 'resizePolicy',
-  'terminationMessagePath', 'terminationMessagePolicy', 'imagePullPolicy']);
+const SPECIAL = new Set([
+  'name',
+  'image',
+  'env',
+  'volumeMounts',
+  'restartPolicy',
+  'resources',
+  'resizePolicy',
+  'terminationMessagePath',
+  'terminationMessagePolicy',
+  'imagePullPolicy',
+]);
 
 /** The kubelet's default termination message file (core/v1 TerminationMessagePathDefault). */
 const TERMINATION_MESSAGE_PATH = '/dev/termination-log';
@@ -38,9 +48,9 @@ const PROBE_DEFAULTS = { timeoutSeconds: 1, periodSeconds: 10, successThreshold:
 function normalizedProbe(value: unknown): unknown {
   if (value === null || typeof value !== 'object') return value;
   const probe: Record<string, unknown> = { ...PROBE_DEFAULTS, ...(value as Record<string, unknown>) };
-  if (probe['initialDelaySeconds'] === 0) delete probe['initialDelaySeconds'];
-  const httpGet = probe['httpGet'];
-  if (httpGet !== null && typeof httpGet === 'object') probe['httpGet'] = { scheme: 'HTTP', ...(httpGet as object) };
+  if (probe.initialDelaySeconds === 0) delete probe.initialDelaySeconds;
+  const httpGet = probe.httpGet;
+  if (httpGet !== null && typeof httpGet === 'object') probe.httpGet = { scheme: 'HTTP', ...(httpGet as object) };
   return probe;
 }
 
@@ -49,7 +59,7 @@ function normalized(field: string, value: unknown): unknown {
   if (value === undefined || value === null) return undefined;
   if (Array.isArray(value) && value.length === 0) return undefined;
   if (value === false && (field === 'stdin' || field === 'stdinOnce' || field === 'tty')) return undefined;
-  if (field === 'ports') return asArray<Record<string, unknown>>(value).map((p) => ({ ...p, protocol: p?.['protocol'] ?? 'TCP' }));
+  if (field === 'ports') return asArray<Record<string, unknown>>(value).map((p) => ({ ...p, protocol: p?.protocol ?? 'TCP' }));
   if (field.endsWith('Probe')) return normalizedProbe(value);
   return value;
 }
@@ -64,7 +74,8 @@ function altered(path: string, field: string, actual: unknown, want: unknown): F
     // Same length: name the first differing element, which is what the user has to fix.
     const i = actual.findIndex((a, k) => !isDeepStrictEqual(a, want[k]));
     return {
-      rule: 'pod-sidecar', path: at,
+      rule: 'pod-sidecar',
+      path: at,
       message: `${SIDECAR_NAME} ${field} was altered: [${i}] is ${quote(actual[i], 50)}, idgate injects ${quote(want[i], 50)}; ${FIX}`,
     };
   }
@@ -95,21 +106,23 @@ function compareEnv(container: Container, expected: Container, path: string): Fi
   const findings: Finding[] = [];
   actual.forEach((e, i) => {
     if (want.some((w) => isDeepStrictEqual(w, e))) return;
-    const name = typeof e?.['name'] === 'string' ? e['name'] : '';
+    const name = typeof e?.name === 'string' ? e.name : '';
     findings.push({
-      rule: 'pod-sidecar', path: `${path}.env[${i}]`,
+      rule: 'pod-sidecar',
+      path: `${path}.env[${i}]`,
       message: `${SIDECAR_NAME} env ${quote(name)} is not what idgate injects${envRisk(name)}; ${FIX}`,
     });
   });
   for (const w of want) {
-    if (!actual.some((e) => isDeepStrictEqual(w, e))) findings.push({ rule: 'pod-sidecar', path: `${path}.env`, message: `${SIDECAR_NAME} env lacks ${quote(w['name'])}, which idgate injects; ${FIX}` });
+    if (!actual.some((e) => isDeepStrictEqual(w, e)))
+      findings.push({ rule: 'pod-sidecar', path: `${path}.env`, message: `${SIDECAR_NAME} env lacks ${quote(w.name)}, which idgate injects; ${FIX}` });
   }
   return findings;
 }
 
 /** A projected volume's sources with the API server's defaults taken out. */
 function projectedSources(volume: Volume | undefined): unknown[] | undefined {
-  const projected = volume?.['projected'] as { sources?: unknown; defaultMode?: unknown } | undefined;
+  const projected = volume?.projected as { sources?: unknown; defaultMode?: unknown } | undefined;
   if (projected === undefined || projected === null || (projected.defaultMode !== undefined && projected.defaultMode !== 0o644)) return undefined;
   return Array.isArray(projected.sources) ? projected.sources : undefined;
 }
@@ -125,19 +138,27 @@ export function isServiceAccountVolume(volume: Volume | undefined): boolean {
   const sources = projectedSources(volume) as Array<Record<string, Record<string, unknown>>> | undefined;
   if (sources?.length !== 3) return false;
   const [token, ca, ns] = sources;
-  const tokenKeys = Object.keys(token?.['serviceAccountToken'] ?? {}).sort();
-  return Object.keys(token ?? {}).length === 1 && token?.['serviceAccountToken']?.['path'] === 'token' &&
-    isDeepStrictEqual(tokenKeys.filter((k) => k !== 'expirationSeconds'), ['path']) &&
+  const tokenKeys = Object.keys(token?.serviceAccountToken ?? {}).sort();
+  return (
+    Object.keys(token ?? {}).length === 1 &&
+    token?.serviceAccountToken?.path === 'token' &&
+    isDeepStrictEqual(
+      tokenKeys.filter((k) => k !== 'expirationSeconds'),
+      ['path'],
+    ) &&
     isDeepStrictEqual(ca, { configMap: { name: ROOT_CA_CONFIGMAP, items: [{ key: 'ca.crt', path: 'ca.crt' }] } }) &&
     isDeepStrictEqual(Object.keys(ns ?? {}), ['downwardAPI']) &&
-    isDeepStrictEqual(asArray<{ path?: string; fieldRef?: { fieldPath?: string } }>(ns?.['downwardAPI']?.['items'])
-      .map((i) => [i?.path, i?.fieldRef?.fieldPath]), [['namespace', 'metadata.namespace']]);
+    isDeepStrictEqual(
+      asArray<{ path?: string; fieldRef?: { fieldPath?: string } }>(ns?.downwardAPI?.items).map((i) => [i?.path, i?.fieldRef?.fieldPath]),
+      [['namespace', 'metadata.namespace']],
+    )
+  );
 }
 
 /** The volume a mount refers to must be the one idgate injects under that name. */
 function isInjectedVolume(volume: Volume | undefined, name: string): boolean {
   if (name !== KUBE_API_VOLUME_NAME) return false;
-  return isDeepStrictEqual(projectedSources(volume), (kubeApiVolume()['projected'] as { sources: unknown[] }).sources);
+  return isDeepStrictEqual(projectedSources(volume), (kubeApiVolume().projected as { sources: unknown[] }).sources);
 }
 
 function compareVolumeMounts(container: Container, expected: Container, spec: PodSpec | undefined, path: string): Finding[] {
@@ -150,25 +171,35 @@ function compareVolumeMounts(container: Container, expected: Container, spec: Po
     if (want.some((w) => isDeepStrictEqual(w, m))) {
       if (isInjectedVolume(volume, m.name ?? '')) return;
       findings.push({
-        rule: 'pod-sidecar', path: `${path}.volumeMounts[${i}]`,
+        rule: 'pod-sidecar',
+        path: `${path}.volumeMounts[${i}]`,
         message: `${SIDECAR_NAME} mounts volume ${quote(m.name)}, which is not the one idgate injects under that name; ${FIX}`,
       });
       return;
     }
-    const pluginMount = m?.mountPath === KUBE_API_MOUNT_PATH && m.readOnly === true &&
-      Object.keys(m).every((k) => k === 'name' || k === 'mountPath' || k === 'readOnly') && isServiceAccountVolume(volume) &&
+    const pluginMount =
+      m?.mountPath === KUBE_API_MOUNT_PATH &&
+      m.readOnly === true &&
+      Object.keys(m).every((k) => k === 'name' || k === 'mountPath' || k === 'readOnly') &&
+      isServiceAccountVolume(volume) &&
       !want.some((w) => w.mountPath === KUBE_API_MOUNT_PATH);
     if (pluginMount) return;
     const over = m?.mountPath === KUBE_API_MOUNT_PATH ? ' over the ServiceAccount credentials the proxy reads' : '';
     findings.push({
-      rule: 'pod-sidecar', path: `${path}.volumeMounts[${i}]`,
-      message: `${SIDECAR_NAME} mounts ${quote(m?.name)} at ${quote(m?.mountPath)}${over}, which idgate does not inject ` +
+      rule: 'pod-sidecar',
+      path: `${path}.volumeMounts[${i}]`,
+      message:
+        `${SIDECAR_NAME} mounts ${quote(m?.name)} at ${quote(m?.mountPath)}${over}, which idgate does not inject ` +
         `(only the ServiceAccount plugin's kube-api-access mount is accepted); ${FIX}`,
     });
   });
   for (const w of want) {
     if (!actual.some((m) => isDeepStrictEqual(w, m))) {
-      findings.push({ rule: 'pod-sidecar', path: `${path}.volumeMounts`, message: `${SIDECAR_NAME} lacks the mount of ${quote(w.name)} at ${quote(w.mountPath)}, which idgate injects; ${FIX}` });
+      findings.push({
+        rule: 'pod-sidecar',
+        path: `${path}.volumeMounts`,
+        message: `${SIDECAR_NAME} lacks the mount of ${quote(w.name)} at ${quote(w.mountPath)}, which idgate injects; ${FIX}`,
+      });
     }
   }
   return findings;
@@ -183,7 +214,8 @@ export function compareSidecar(container: Container, expected: Container, spec: 
   const findings: Finding[] = [];
   if (!acceptedSidecarImage(container.image, config)) {
     findings.push({
-      rule: 'pod-sidecar', path: `${path}.image`,
+      rule: 'pod-sidecar',
+      path: `${path}.image`,
       message: `${SIDECAR_NAME} image was altered (is ${quote(container.image, 50)}, idgate accepts ${acceptedImagesText(config)}); ${FIX}`,
     });
   }

@@ -9,9 +9,7 @@ import { resolveSidecar } from '../../mutate/platform.ts';
 import type { SidecarConfig } from '../../config/baseline.ts';
 
 /** The sidecar's parameters, or why (and at which field) the injector would build none. */
-export type ParamsResult =
-  | { readonly ok: true; readonly params: SidecarParams }
-  | { readonly ok: false; readonly reason: string; readonly path: string };
+export type ParamsResult = { readonly ok: true; readonly params: SidecarParams } | { readonly ok: false; readonly reason: string; readonly path: string };
 
 /**
  * The sidecar's parameters for the Pod (`prefix` `''`) or template (`spec.template.`) with

@@ -26,12 +26,17 @@ const RULE = 'networkpolicy-sidecar-port' as const;
 /** The injected container names its port after itself (mutate/sidecar.ts). */
 const PROXY_PORT_NAME = SIDECAR_NAME;
 
-interface PolicyPort { protocol?: unknown; port?: unknown; endPort?: unknown }
+interface PolicyPort {
+  protocol?: unknown;
+  port?: unknown;
+  endPort?: unknown;
+}
 
 /** True when the podSelector cannot match a Pod that carries idgate's sidecar (and its labels). */
 function excludesInjectedPods(np: NetworkPolicy): boolean {
-  return asArray<{ key?: unknown; operator?: unknown }>(np.spec?.podSelector?.matchExpressions)
-    .some((e) => e?.key === LABEL_SERVICE_ACCOUNT && e.operator === 'DoesNotExist');
+  return asArray<{ key?: unknown; operator?: unknown }>(np.spec?.podSelector?.matchExpressions).some(
+    (e) => e?.key === LABEL_SERVICE_ACCOUNT && e.operator === 'DoesNotExist',
+  );
 }
 
 /** Why a port entry opens more than the proxy port, or undefined when it opens exactly that. */
@@ -54,7 +59,11 @@ export const networkpolicySidecarPort: Rule<NetworkPolicy> = (object, _old, ctx)
   asArray<{ ports?: unknown }>(object.spec?.ingress).forEach((rule, i) => {
     const ports = asArray<PolicyPort>(rule?.ports);
     if (ports.length === 0) {
-      findings.push({ rule: RULE, path: `spec.ingress[${i}].ports`, message: `no ports: opens every port of the injected Pods, the app's own included; ${fix}` });
+      findings.push({
+        rule: RULE,
+        path: `spec.ingress[${i}].ports`,
+        message: `no ports: opens every port of the injected Pods, the app's own included; ${fix}`,
+      });
       return;
     }
     ports.forEach((p, j) => {

@@ -30,7 +30,8 @@ export function checkSidecar(v: PodView, ctx: RuleContext): Finding[] {
   const config = ctx.baseline.sidecar;
   const found = findSidecars(v);
   const findings: Finding[] = found.slice(1).map((f) => ({
-    rule: 'pod-sidecar' as const, path: f.path,
+    rule: 'pod-sidecar' as const,
+    path: f.path,
     message: `duplicate ${SIDECAR_NAME} container; keep only the one the injector adds`,
   }));
   const params = sidecarParams(v.meta, v.spec, config, v.prefix);
@@ -45,21 +46,30 @@ export function checkSidecar(v: PodView, ctx: RuleContext): Finding[] {
       ? `it was not injected: ${params.reason}`
       : ctx.baseline.mutation === 'dry-run'
         ? 'the baseline has mutation: dry-run, so the injector only reported what it would add'
-      : labels !== undefined && labels[NAMESPACE_INJECT_LABEL] !== 'enabled'
-        ? `label namespace ${ctx.namespace} ${NAMESPACE_INJECT_LABEL}=enabled so the injector adds it`
-        : 'the injector did not run for this Pod; check the mutating webhook';
+        : labels !== undefined && labels[NAMESPACE_INJECT_LABEL] !== 'enabled'
+          ? `label namespace ${ctx.namespace} ${NAMESPACE_INJECT_LABEL}=enabled so the injector adds it`
+          : 'the injector did not run for this Pod; check the mutating webhook';
     const optOut = optedOut(v.meta) ? '; the baseline does not allow opting out (sidecar.allowOptOut)' : '';
     // With mutation: dry-run the injector adds nothing on purpose: a sidecar it would have added
     // is reported, never denied (docs/design.md#mutation). One it could not add is refused as with apply.
     const warnOnly = params.ok && ctx.baseline.mutation === 'dry-run';
-    return [...findings, {
-      rule: 'pod-sidecar', path: params.ok ? `${v.prefix}spec.${list}` : params.path, message: `no ${SIDECAR_NAME} sidecar: ${why}${optOut}`,
-      ...(warnOnly ? { warnOnly: true } : {}),
-    }];
+    return [
+      ...findings,
+      {
+        rule: 'pod-sidecar',
+        path: params.ok ? `${v.prefix}spec.${list}` : params.path,
+        message: `no ${SIDECAR_NAME} sidecar: ${why}${optOut}`,
+        ...(warnOnly ? { warnOnly: true } : {}),
+      },
+    ];
   }
   const { container, list, path } = first;
   if (config.mode === 'native' && list !== 'initContainers') {
-    findings.push({ rule: 'pod-sidecar', path, message: `${SIDECAR_NAME} must be a native sidecar in spec.initContainers with restartPolicy: Always (baseline sidecar.mode native)` });
+    findings.push({
+      rule: 'pod-sidecar',
+      path,
+      message: `${SIDECAR_NAME} must be a native sidecar in spec.initContainers with restartPolicy: Always (baseline sidecar.mode native)`,
+    });
   } else if (config.mode === 'container' && list !== 'containers') {
     findings.push({ rule: 'pod-sidecar', path, message: `${SIDECAR_NAME} must be in spec.containers (baseline sidecar.mode container)` });
   } else if (config.mode === 'native' && container.restartPolicy !== 'Always') {

@@ -44,15 +44,16 @@ function templateOf(object: KubeObject, path: readonly string[]): PodTemplateSpe
 
 function identityKeys(v: PodView): Finding[] {
   return identityKeysOf(v.meta).map(([field, key]) => ({
-    rule: 'pod-identity-labels', path: keyPath(`${v.prefix}metadata.${field}`, key),
-    message: `identity ${field === 'labels' ? 'label' : 'annotation'} set in the template; only idgate sets them, ` +
-      'at Pod creation: remove it',
+    rule: 'pod-identity-labels',
+    path: keyPath(`${v.prefix}metadata.${field}`, key),
+    message: `identity ${field === 'labels' ? 'label' : 'annotation'} set in the template; only idgate sets them, at Pod creation: remove it`,
   }));
 }
 
 function sidecarInTemplate(v: PodView, ctx: RuleContext): Finding[] {
   const findings: Finding[] = findSidecars(v).map((f) => ({
-    rule: 'pod-sidecar' as const, path: f.path,
+    rule: 'pod-sidecar' as const,
+    path: f.path,
     message: `the template declares its own ${SIDECAR_NAME}; remove it: idgate injects the sidecar at Pod creation`,
   }));
   if (optedOut(v.meta) && ctx.baseline.sidecar.allowOptOut) return findings;
@@ -64,13 +65,7 @@ function sidecarInTemplate(v: PodView, ctx: RuleContext): Finding[] {
 
 /** The pod checks a template is subject to, as findings of the pod rules. */
 export function judgeTemplate(v: PodView, ctx: RuleContext): Finding[] {
-  return [
-    ...identityKeys(v),
-    ...checkServiceAccount(v, ctx),
-    ...checkHostNetwork(v),
-    ...sidecarInTemplate(v, ctx),
-    ...checkMaxGroups(v, ctx),
-  ];
+  return [...identityKeys(v), ...checkServiceAccount(v, ctx), ...checkHostNetwork(v), ...sidecarInTemplate(v, ctx), ...checkMaxGroups(v, ctx)];
 }
 
 /**
@@ -90,12 +85,15 @@ function changedTemplate(object: KubeObject | undefined, oldObject: KubeObject |
 }
 
 /** Findings of pod rules re-labelled `workload-template`, naming the pod rule each breaks. */
-const asTemplateFindings = (findings: Finding[]): Finding[] => findings.map((f): Finding => ({
-  ...f,
-  rule: 'workload-template',
-  podRule: f.rule as RuleId,
-  message: f.unavailable ? f.message : `breaks ${f.rule}: ${f.message}`,
-}));
+const asTemplateFindings = (findings: Finding[]): Finding[] =>
+  findings.map(
+    (f): Finding => ({
+      ...f,
+      rule: 'workload-template',
+      podRule: f.rule as RuleId,
+      message: f.unavailable ? f.message : `breaks ${f.rule}: ${f.message}`,
+    }),
+  );
 
 /** Rule workload-template, in an enrolled namespace: the template judged as its Pods will be. */
 export const workloadTemplate: Rule = (object, oldObject, ctx) => {

@@ -19,8 +19,14 @@ export class StatusError extends Error {
   /** The Status object, as the apiserver writes it (metav1.Status; `details` omitted when empty). */
   toStatus(): Record<string, unknown> {
     return {
-      kind: 'Status', apiVersion: 'v1', metadata: this.listMeta, status: 'Failure', message: this.message, reason: this.reason,
-      ...(this.details ? { details: this.details } : {}), code: this.code,
+      kind: 'Status',
+      apiVersion: 'v1',
+      metadata: this.listMeta,
+      status: 'Failure',
+      message: this.message,
+      reason: this.reason,
+      ...(this.details ? { details: this.details } : {}),
+      code: this.code,
     };
   }
 }

@@ -44,7 +44,13 @@ export function tableBody(page: ListPage, now = Date.now()): Record<string, unkn
     metadata: { resourceVersion: page.resourceVersion, ...(page.continue !== undefined ? { continue: page.continue } : {}) },
     columnDefinitions: [
       { name: 'Name', type: 'string', format: 'name', description: 'Name must be unique within a namespace.', priority: 0 },
-      { name: 'Age', type: 'string', format: '', description: 'CreationTimestamp is a timestamp representing the server time when this object was created.', priority: 0 },
+      {
+        name: 'Age',
+        type: 'string',
+        format: '',
+        description: 'CreationTimestamp is a timestamp representing the server time when this object was created.',
+        priority: 0,
+      },
     ],
     rows: page.items.map((obj) => ({
       cells: [obj.metadata?.name, age(String(obj.metadata?.creationTimestamp ?? ''), now)],

@@ -22,19 +22,27 @@ export interface ResourceInfo {
 }
 
 /** `group/version/resource` (core: `/v1/pods`), the store's key for a resource. */
-export const resourceKey = (r: { group: string; version: string; resource: string }): string =>
-  `${r.group}/${r.version}/${r.resource}`;
+export const resourceKey = (r: { group: string; version: string; resource: string }): string => `${r.group}/${r.version}/${r.resource}`;
 
 /** `apiVersion` of a resource's objects. */
-export const apiVersionOf = (r: { group: string; version: string }): string =>
-  r.group ? `${r.group}/${r.version}` : r.version;
+export const apiVersionOf = (r: { group: string; version: string }): string => (r.group ? `${r.group}/${r.version}` : r.version);
 
-const core = (resource: string, kind: string, namespaced = true): ResourceInfo =>
-  ({ group: '', version: 'v1', resource, kind, namespaced });
-const grouped = (group: string, version: string, resource: string, kind: string, namespaced = true): ResourceInfo =>
-  ({ group, version, resource, kind, namespaced });
-const custom = (group: string, version: string, resource: string, kind: string, namespaced = true): ResourceInfo =>
-  ({ group, version, resource, kind, namespaced, custom: true });
+const core = (resource: string, kind: string, namespaced = true): ResourceInfo => ({ group: '', version: 'v1', resource, kind, namespaced });
+const grouped = (group: string, version: string, resource: string, kind: string, namespaced = true): ResourceInfo => ({
+  group,
+  version,
+  resource,
+  kind,
+  namespaced,
+});
+const custom = (group: string, version: string, resource: string, kind: string, namespaced = true): ResourceInfo => ({
+  group,
+  version,
+  resource,
+  kind,
+  namespaced,
+  custom: true,
+});
 
 /** What idgate and its tests touch: workloads, identity, certificates, webhooks, reports. */
 export const BUILTIN_RESOURCES: readonly ResourceInfo[] = [

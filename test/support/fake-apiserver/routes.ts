@@ -32,11 +32,20 @@ export function parseRoute(pathname: string, registry: ResourceRegistry): Route 
   if (rest.length === 0) {
     const resources = registry.inGroupVersion(group, version);
     if (resources.length === 0) return {};
-    return { discovery: {
-      kind: 'APIResourceList', apiVersion: 'v1', groupVersion: apiVersionOf({ group, version }),
-      resources: resources.map((r) => ({ name: r.resource, singularName: r.kind.toLowerCase(), namespaced: r.namespaced, kind: r.kind,
-        verbs: ['create', 'delete', 'get', 'list', 'patch', 'update', 'watch'] })),
-    } };
+    return {
+      discovery: {
+        kind: 'APIResourceList',
+        apiVersion: 'v1',
+        groupVersion: apiVersionOf({ group, version }),
+        resources: resources.map((r) => ({
+          name: r.resource,
+          singularName: r.kind.toLowerCase(),
+          namespaced: r.namespaced,
+          kind: r.kind,
+          verbs: ['create', 'delete', 'get', 'list', 'patch', 'update', 'watch'],
+        })),
+      },
+    };
   }
   const nested = rest[0] === 'namespaces' && rest.length >= 3 ? registry.byUrl(group, version, rest[2] ?? '') : undefined;
   if (nested?.namespaced) return { resource: nested, namespace: rest[1], name: rest[3], subresource: rest[4] };
@@ -48,7 +57,8 @@ function groupList(registry: ResourceRegistry): unknown {
   const groups = new Map<string, Set<string>>();
   for (const r of registry.all()) if (r.group) (groups.get(r.group) ?? groups.set(r.group, new Set()).get(r.group)!).add(r.version);
   return {
-    kind: 'APIGroupList', apiVersion: 'v1',
+    kind: 'APIGroupList',
+    apiVersion: 'v1',
     groups: [...groups].map(([name, versions]) => {
       const vs = [...versions].map((v) => ({ groupVersion: `${name}/${v}`, version: v }));
       return { name, versions: vs, preferredVersion: vs[0] };

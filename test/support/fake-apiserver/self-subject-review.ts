@@ -8,7 +8,11 @@ import { StatusError } from './errors.ts';
 import type { ResourceInfo } from './resources.ts';
 
 export const SELF_SUBJECT_REVIEWS: ResourceInfo = {
-  group: 'authentication.k8s.io', version: 'v1', resource: 'selfsubjectreviews', kind: 'SelfSubjectReview', namespaced: false,
+  group: 'authentication.k8s.io',
+  version: 'v1',
+  resource: 'selfsubjectreviews',
+  kind: 'SelfSubjectReview',
+  namespaced: false,
 };
 
 /** The token writeKubeconfig() puts in its kubeconfig. */
@@ -30,7 +34,8 @@ export function selfSubjectReview(req: IncomingMessage, users: Readonly<Record<s
   return {
     status: 201,
     body: {
-      kind: 'SelfSubjectReview', apiVersion: 'authentication.k8s.io/v1',
+      kind: 'SelfSubjectReview',
+      apiVersion: 'authentication.k8s.io/v1',
       metadata: { creationTimestamp: new Date().toISOString().replace(/\.\d+Z$/, 'Z') },
       status: { userInfo: { username, groups, extra: { 'authentication.kubernetes.io/credential-id': [`JTI=${token}`] } } },
     },

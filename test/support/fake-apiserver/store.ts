@@ -101,15 +101,12 @@ export class FakeStore {
       if (token.rv < this.#compactedRv) {
         // k8s.io/apiserver/pkg/storage/etcd3/store.go: the 410 offers a token at the current
         // revision that continues after the same key, and says the result would be inconsistent.
-        throw new StatusError(410, 'Expired', CONTINUE_EXPIRED_MESSAGE, undefined,
-          { continue: encodeContinue({ rv: this.#rv, after: token.after }) });
+        throw new StatusError(410, 'Expired', CONTINUE_EXPIRED_MESSAGE, undefined, { continue: encodeContinue({ rv: this.#rv, after: token.after }) });
       }
       listRv = token.rv;
       after = token.after;
     }
-    const all = [...this.#table(resource).entries()]
-      .filter(([k, o]) => k > after && matches(o, filter))
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    const all = [...this.#table(resource).entries()].filter(([k, o]) => k > after && matches(o, filter)).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
     const page = limit && limit > 0 ? all.slice(0, limit) : all;
     const last = page.at(-1);
     const more = page.length < all.length && last !== undefined;
@@ -130,7 +127,12 @@ export class FakeStore {
     const table = this.#table(resource);
     const k = objKey(meta.namespace, meta.name);
     if (table.has(k)) {
-      throw new StatusError(409, 'AlreadyExists', `${resource.resource}${resource.group ? `.${resource.group}` : ''} "${meta.name}" already exists`, details(resource, meta.name));
+      throw new StatusError(
+        409,
+        'AlreadyExists',
+        `${resource.resource}${resource.group ? `.${resource.group}` : ''} "${meta.name}" already exists`,
+        details(resource, meta.name),
+      );
     }
     obj.apiVersion = apiVersionOf(resource);
     obj.kind = resource.kind;
@@ -154,7 +156,12 @@ export class FakeStore {
     const current = this.get(resource, namespace, name);
     const given = input.metadata?.resourceVersion;
     if (given && given !== current.metadata?.resourceVersion) {
-      throw new StatusError(409, 'Conflict', `Operation cannot be fulfilled on ${resource.resource}${resource.group ? `.${resource.group}` : ''} "${name}": the object has been modified; please apply your changes to the latest version and try again`, details(resource, name));
+      throw new StatusError(
+        409,
+        'Conflict',
+        `Operation cannot be fulfilled on ${resource.resource}${resource.group ? `.${resource.group}` : ''} "${name}": the object has been modified; please apply your changes to the latest version and try again`,
+        details(resource, name),
+      );
     }
     let next: KubeObject;
     if (opts.subresource === 'status') {
@@ -176,7 +183,14 @@ export class FakeStore {
   }
 
   /** PATCH: merge patch (RFC 7386; strategic merge is treated as merge) or JSON patch (RFC 6902). */
-  patch(resource: ResourceInfo, namespace: string | undefined, name: string, contentType: string, body: unknown, opts: { subresource?: string; dryRun?: boolean } = {}): KubeObject {
+  patch(
+    resource: ResourceInfo,
+    namespace: string | undefined,
+    name: string,
+    contentType: string,
+    body: unknown,
+    opts: { subresource?: string; dryRun?: boolean } = {},
+  ): KubeObject {
     const current = this.get(resource, namespace, name);
     let next: KubeObject;
     if (contentType.includes('json-patch')) {
@@ -227,7 +241,8 @@ export class FakeStore {
 }
 
 /** The apiserver's message for an expired continue token (k8s.io/apiserver/pkg/storage/etcd3/store.go). */
-const CONTINUE_EXPIRED_MESSAGE = 'The provided continue parameter is too old to display a consistent list result. ' +
+const CONTINUE_EXPIRED_MESSAGE =
+  'The provided continue parameter is too old to display a consistent list result. ' +
   'You can start a new list without the continue parameter, or use the continue token in this response to retrieve the remainder of the results. ' +
   'Continuing with the provided token results in an inconsistent list - objects that were created, modified, or deleted between the time the first chunk was returned and now may show up in the list.';
 
@@ -259,7 +274,8 @@ function decodeContinue(s: string): { rv: number; after: string } {
 /** RFC 7386 JSON merge patch: null deletes, objects merge, everything else replaces. */
 export function mergePatch(target: unknown, patch: unknown): unknown {
   if (typeof patch !== 'object' || patch === null || Array.isArray(patch)) return clone(patch);
-  const out: Record<string, unknown> = typeof target === 'object' && target !== null && !Array.isArray(target) ? { ...(target as Record<string, unknown>) } : {};
+  const out: Record<string, unknown> =
+    typeof target === 'object' && target !== null && !Array.isArray(target) ? { ...(target as Record<string, unknown>) } : {};
   for (const [k, v] of Object.entries(patch)) {
     if (v === null) delete out[k];
     else out[k] = mergePatch(out[k], v);

@@ -134,7 +134,8 @@ export class ReportBuilder {
     }
     s.judged++;
     const ns = ref.namespace ?? '';
-    const nsCount = (s.byNamespace[ns] ??= { judged: 0, failing: 0, findings: 0, denied: 0 });
+    const nsCount = s.byNamespace[ns] ?? { judged: 0, failing: 0, findings: 0, denied: 0 };
+    s.byNamespace[ns] = nsCount;
     nsCount.judged++;
     let violations: readonly JudgedViolation[] = [...decision.violations, ...decision.unavailable];
     if (verdict.stale) violations = violations.filter((v) => v.rule !== 'pod-identity-labels');
@@ -150,7 +151,8 @@ export class ReportBuilder {
       this.#findings.push(f);
       s.findings++;
       nsCount.findings++;
-      const r = (s.byRule[f.rule] ??= { findings: 0, denied: 0 });
+      const r = s.byRule[f.rule] ?? { findings: 0, denied: 0 };
+      s.byRule[f.rule] = r;
       r.findings++;
       if (f.denies) {
         denies = true;

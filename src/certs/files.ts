@@ -1,6 +1,6 @@
 /** Writing certificate files the way the server (and Kubernetes Secret mounts) lay them out. */
 import { constants } from 'node:fs';
-import { mkdir, open, rename, unlink } from 'node:fs/promises';
+import { type FileHandle, mkdir, open, rename, unlink } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 
@@ -33,7 +33,7 @@ const TEMP_ATTEMPTS = 3;
 export async function writeFileAtomic(dir: string, name: string, data: string, mode: number): Promise<void> {
   for (let attempt = 1; ; attempt++) {
     const tmp = join(dir, `.${name}.${randomBytes(12).toString('hex')}.tmp`);
-    let handle;
+    let handle: FileHandle;
     try {
       // Created with `mode` (the umask can only take bits away) and set exactly below, so the
       // key is never readable by others, not even for the moment before the chmod.

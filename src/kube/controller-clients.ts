@@ -8,7 +8,7 @@ import { ApiException, CoreV1Api, NetworkingV1Api, type KubeConfig, type V1Netwo
 import type { NetworkPolicy, Pod } from '../admission/k8s.ts';
 import { ApiCallError, type NetworkPolicyClient, type PodClient } from '../controller/ports.ts';
 import { describeError } from './informer.ts';
-import { createLeanPatcher } from './lean-patch.ts';
+import { createLeanPatcher, type LeanAnswer } from './lean-patch.ts';
 import { statusMessage } from './status.ts';
 
 /** The field manager recorded in managedFields for idgate's writes (`kubectl get -o yaml --show-managed-fields`). */
@@ -56,7 +56,7 @@ export function createPodClient(kubeConfig: KubeConfig): PodClient {
     async patch(namespace, name, patch) {
       // Through node's own https, not client-node's generated API: see lean-patch.ts.
       const what = `patching identity labels of Pod ${namespace}/${name}`;
-      let answer;
+      let answer: LeanAnswer;
       try {
         answer = await patcher.mergePatch(
           `/api/v1/namespaces/${encodeURIComponent(namespace)}/pods/${encodeURIComponent(name)}?fieldManager=${FIELD_MANAGER}`,

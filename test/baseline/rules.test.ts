@@ -20,6 +20,7 @@ import { RULE_IDS } from '../../src/config/baseline.ts';
 import type { Rule, RuleContext } from '../../src/baseline/types.ts';
 import { BindingIndex } from '../../src/identity/index.ts';
 import { testBaseline, type BaselineOverrides } from '../support/baseline.ts';
+import { CONTROL_CHARACTER } from '../support/text.ts';
 
 interface Expected {
   rule: string;
@@ -105,7 +106,7 @@ for (const family of ['pod', 'workload', 'networkpolicy', 'binding']) {
         const findings = beingDeleted(c.operation, c.object) ? [] : entries.flatMap((e) => (e.check as Rule)(c.object, c.oldObject, ctx) as Finding[]);
         for (const f of findings) {
           assert.ok(f.message.length > 10, `a message a user can act on: ${JSON.stringify(f)}`);
-          assert.doesNotMatch(f.message, /[\u0000-\u001f]/, 'no control characters');
+          assert.doesNotMatch(f.message, CONTROL_CHARACTER, 'no control characters');
         }
         const actual = findings.map(key).sort();
         const expected = (c.expect ?? []).map(key).sort();

@@ -6,7 +6,16 @@ import { createLogger } from '../../src/cli/logger.ts';
 describe('the process logger', () => {
   it('redacts tokens, authorization headers and key material wherever idgate could log them', () => {
     const lines: string[] = [];
-    const logger = createLogger('info', 'idgate', new Writable({ write: (c, _e, cb) => (lines.push(String(c)), cb()) }));
+    const logger = createLogger(
+      'info',
+      'idgate',
+      new Writable({
+        write: (c, _e, cb) => {
+          lines.push(String(c));
+          cb();
+        },
+      }),
+    );
     const secret = 'eyJhbGciOiJSUzI1NiJ9.SECRET.SIG';
     logger.info({ authorization: `Bearer ${secret}` }, 'a');
     logger.info({ headers: { authorization: `Bearer ${secret}` } }, 'b');

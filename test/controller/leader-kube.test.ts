@@ -94,7 +94,7 @@ describe('leader election between two replicas', () => {
     assert.equal(replicas.a.metrics.leading, true);
     assert.equal(replicas.b.metrics.leading, false);
     const lease = api.get({ apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { namespace: 'idgate-system', name: 'idgate-controller' } });
-    assert.equal((lease?.spec as { holderIdentity?: string }).holderIdentity, 'replica-a');
+    assert.equal((lease!.spec as { holderIdentity?: string }).holderIdentity, 'replica-a');
   });
 
   it('the leader cut off: it steps down, the other takes over within the lease duration, never both at once', async () => {
@@ -126,7 +126,7 @@ describe('leader election between two replicas', () => {
     console.log(`released: a took over ${(performance.now() - stopAt).toFixed(0)} ms after b stopped`);
     assert.equal(overlaps, 0);
     const lease = api.get({ apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { namespace: 'idgate-system', name: 'idgate-controller' } });
-    assert.equal((lease?.spec as { holderIdentity?: string }).holderIdentity, 'replica-a');
-    assert.ok(Number((lease?.spec as { leaseTransitions?: number }).leaseTransitions) >= 2);
+    assert.equal((lease!.spec as { holderIdentity?: string }).holderIdentity, 'replica-a');
+    assert.ok(Number((lease!.spec as { leaseTransitions?: number }).leaseTransitions) >= 2);
   });
 });

@@ -97,7 +97,7 @@ describe('idgate webhook with its controllers', () => {
   it('releases the Lease when it stops', async () => {
     await webhook.stop(1000);
     const lease = api.get({ apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { namespace: 'idgate-system', name: 'idgate-controller' } });
-    assert.equal((lease?.spec as { holderIdentity?: string }).holderIdentity, '');
+    assert.equal((lease!.spec as { holderIdentity?: string }).holderIdentity, '');
     const metrics = webhook.metrics.registry.getSingleMetric('idgate_controller_leader');
     assert.equal((await metrics?.get())?.values[0]?.value, 0);
   });

@@ -29,7 +29,7 @@ function parseOrUndefined(text: string): unknown {
   }
 }
 
-type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+type Obj = Record<string, any>;
 
 describe('fuzzing the admission HTTP layer', () => {
   let certs: CertDir;

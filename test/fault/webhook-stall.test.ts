@@ -63,8 +63,7 @@ describe('webhook under 96 stalled 3 MiB uploads', () => {
     const listening = new Promise<void>((resolve, reject) => {
       child.stdout.on('data', (d) => {
         buffered += d;
-        let nl;
-        while ((nl = buffered.indexOf('\n')) >= 0) {
+        for (let nl = buffered.indexOf('\n'); nl >= 0; nl = buffered.indexOf('\n')) {
           const line = buffered.slice(0, nl);
           buffered = buffered.slice(nl + 1);
           if (line.includes('"ERR_BUSY"')) logged.busy++;

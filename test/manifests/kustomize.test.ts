@@ -21,7 +21,7 @@ const EXEMPT = ['kube-system', 'kube-node-lease', 'idgate-system'];
 /** Kinds of CRDs from other projects (cert-manager): no schema here, checked by hand below. */
 const EXTERNAL_KINDS = new Set(['cert-manager.io/v1/Issuer', 'cert-manager.io/v1/Certificate']);
 
-type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+type Obj = Record<string, any>;
 
 async function render(overlay: string): Promise<Obj[]> {
   const { stdout } = await run('kubectl', ['kustomize', `manifests/overlays/${overlay}`], { cwd: ROOT, maxBuffer: 16 << 20 });

@@ -19,7 +19,7 @@ import { DEFAULT_DENY_NAME } from '../../src/controller/default-deny.ts';
 import { LEASE_NAME } from '../../src/kube/lease-client.ts';
 import { RecordingMetrics, binding, groupsOf, labelledPod, namespace, startCluster, type Cluster } from '../controller/harness.ts';
 
-type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+type Obj = Record<string, any>;
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const { stdout } = await promisify(execFile)('kubectl', ['kustomize', 'manifests/overlays/enforce'], { cwd: ROOT, maxBuffer: 16 << 20 });
@@ -122,7 +122,7 @@ describe('RBAC for the controllers', () => {
     );
     const policy = api.get(policyRef)!;
     api.update({ ...policy, spec: { podSelector: {}, policyTypes: ['Ingress'] } });
-    await eventually(() => (api.get(policyRef)?.spec as Obj).podSelector.matchExpressions !== undefined, 10_000, 'restored');
+    await eventually(() => (api.get(policyRef)!.spec as Obj).podSelector.matchExpressions !== undefined, 10_000, 'restored');
     const ns = api.get(namespace('payments'))!;
     api.update({ ...ns, metadata: { ...ns.metadata, labels: {} } });
     await eventually(() => api.get(policyRef) === undefined, 10_000, 'removed');

@@ -5,7 +5,7 @@
  */
 import { review } from '../support/review.ts';
 
-type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+type Obj = Record<string, any>;
 
 /** One request and the webhooks it must reach. */
 export interface Row {

@@ -18,7 +18,7 @@ import { conditionErrors, objectSelected, rulesMatch, selects, webhooksCalled } 
 import { ROWS, type Row } from './scope-rows.ts';
 import { recordedReviews } from '../support/recorded.ts';
 
-type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+type Obj = Record<string, any>;
 
 const run = promisify(execFile);
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));

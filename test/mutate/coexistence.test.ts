@@ -53,11 +53,13 @@ function serviceAccountPluginAndDefaults(pod: Pod): Pod {
     let needed = false;
     for (const c of [...(spec.initContainers ?? []), ...(spec.containers ?? [])]) {
       if ((c.volumeMounts ?? []).some((m) => m.mountPath === SA_PATH)) continue;
-      (c.volumeMounts ??= []).push({ name, readOnly: true, mountPath: SA_PATH });
+      c.volumeMounts ??= [];
+      c.volumeMounts.push({ name, readOnly: true, mountPath: SA_PATH });
       needed = true;
     }
     if (needed && existing === undefined) {
-      (spec.volumes ??= []).push({
+      spec.volumes ??= [];
+      spec.volumes.push({
         name,
         projected: {
           defaultMode: 420,

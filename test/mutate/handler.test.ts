@@ -10,6 +10,7 @@ import { BindingIndex } from '../../src/identity/index.ts';
 import { IDENTITY_UNAVAILABLE_CODE, createMutateHandler, type MutationOutcome } from '../../src/mutate/handler.ts';
 import { IDENTITY_UNAVAILABLE_WARNING } from '../../src/mutate/mutate.ts';
 import { testBaseline, TEST_ISSUER, type BaselineOverrides } from '../support/baseline.ts';
+import { CONTROL_CHARACTER } from '../support/text.ts';
 
 const pod = (): Pod => ({
   apiVersion: 'v1',
@@ -106,7 +107,7 @@ test('mutation: dry-run returns no patch, and warnings plus log say what would h
   assert.equal(result.patch, undefined);
   assert.ok(result.warnings && result.warnings.length > 0);
   assert.match(result.warnings[0]!, /^idgate dry-run: would inject the idgate-proxy sidecar; \d+ patch operation\(s\) not applied$/);
-  for (const w of result.warnings) assert.ok(w.length <= 120 && !/[\x00-\x1f]/.test(w), w);
+  for (const w of result.warnings) assert.ok(w.length <= 120 && !CONTROL_CHARACTER.test(w), w);
   assert.equal(result.log?.mutationDryRun, true);
   assert.equal(typeof result.log?.dryRunPatch, 'number');
   assert.ok((result.log?.dryRunPatch as number) > 0);

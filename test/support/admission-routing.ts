@@ -6,7 +6,7 @@
  */
 import { evaluate } from '@marcbachmann/cel-js';
 
-type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+type Obj = Record<string, any>;
 
 /** A label selector (metav1.LabelSelector). */
 export interface LabelSelector {

@@ -47,8 +47,7 @@ export function startCli(
     child.stderr.on('data', (d) => (stderr += d));
     child.stdout.on('data', (d) => {
       buffer += d;
-      let nl;
-      while ((nl = buffer.indexOf('\n')) >= 0) {
+      for (let nl = buffer.indexOf('\n'); nl >= 0; nl = buffer.indexOf('\n')) {
         const text = buffer.slice(0, nl);
         buffer = buffer.slice(nl + 1);
         let line: Record<string, unknown>;

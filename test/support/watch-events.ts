@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 /** One watch event as the API server writes it (a line of the stream). */
 export interface WatchEvent {
   readonly type: string;
-  readonly object: any; // eslint-disable-line @typescript-eslint/no-explicit-any
+  readonly object: any;
 }
 
 /**
@@ -22,8 +22,7 @@ export async function watchEvents(url: string, done: number | ((events: readonly
   try {
     for await (const chunk of res.body!) {
       buffer += decoder.decode(chunk, { stream: true });
-      let nl: number;
-      while ((nl = buffer.indexOf('\n')) >= 0) {
+      for (let nl = buffer.indexOf('\n'); nl >= 0; nl = buffer.indexOf('\n')) {
         events.push(JSON.parse(buffer.slice(0, nl)) as WatchEvent);
         buffer = buffer.slice(nl + 1);
         if (enough(events)) return events;

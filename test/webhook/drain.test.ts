@@ -17,7 +17,9 @@ function reader(socket: TLSSocket) {
   let raw = '';
   let error: string | undefined;
   const waiting: Array<() => void> = [];
-  const wake = () => waiting.splice(0).forEach((w) => w());
+  const wake = () => {
+    for (const w of waiting.splice(0)) w();
+  };
   socket.on('data', (d) => {
     raw += d;
     wake();

@@ -16,7 +16,7 @@ import { makeCertDir, type CertDir } from '../support/tls.ts';
 import { eventually } from '../support/eventually.ts';
 import { review } from '../support/review.ts';
 
-type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+type Obj = Record<string, any>;
 
 const podReview = JSON.parse(readFileSync('examples/reviews/pod-create.json', 'utf8'));
 const exampleBaseline = parse(readFileSync('examples/baseline.yaml', 'utf8')) as Obj;

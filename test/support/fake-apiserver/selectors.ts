@@ -34,15 +34,22 @@ export function matchLabels(labels: Record<string, string>, selector: string): b
   const terms = selector.match(/(?:[^,(]|\([^)]*\))+/g) ?? [];
   return terms.every((raw) => {
     const term = raw.trim();
-    let m: RegExpExecArray | null;
-    if ((m = /^(\S+)\s+(in|notin)\s+\(([^)]*)\)$/.exec(term))) {
-      const values = (m[3] ?? '').split(',').map((v) => v.trim());
-      const has = m[1]! in labels && values.includes(labels[m[1]!]!);
-      return m[2] === 'in' ? has : !has;
+    const set = /^(\S+)\s+(in|notin)\s+\(([^)]*)\)$/.exec(term);
+    if (set) {
+      const [, key, op, list] = set as unknown as [string, string, string, string];
+      const has =
+        key in labels &&
+        list
+          .split(',')
+          .map((v) => v.trim())
+          .includes(labels[key]!);
+      return op === 'in' ? has : !has;
     }
-    if ((m = /^([^!=]+)(==|=|!=)(.*)$/.exec(term))) {
-      const equal = labels[m[1]!.trim()] === m[3]!.trim();
-      return m[2] === '!=' ? !equal : equal;
+    const eq = /^([^!=]+)(==|=|!=)(.*)$/.exec(term);
+    if (eq) {
+      const [, key, op, value] = eq as unknown as [string, string, string, string];
+      const equal = labels[key.trim()] === value.trim();
+      return op === '!=' ? !equal : equal;
     }
     if (term.startsWith('!')) return !(term.slice(1) in labels);
     return term in labels;

@@ -119,7 +119,8 @@ export class FakeStore {
 
   create(resource: ResourceInfo, input: KubeObject, dryRun = false): KubeObject {
     const obj = clone(input);
-    const meta = (obj.metadata ??= {});
+    obj.metadata ??= {};
+    const meta = obj.metadata;
     if (!meta.name && meta.generateName) meta.name = `${meta.generateName}${randomUUID().slice(0, 5)}`;
     if (!meta.name) throw new StatusError(422, 'Invalid', `${resource.kind} is invalid: metadata.name: Required value: name or generateName is required`);
     if (resource.namespaced && !meta.namespace) throw new StatusError(400, 'BadRequest', 'the namespace of the provided object is required');
@@ -235,7 +236,10 @@ export class FakeStore {
   #table(resource: ResourceInfo): Map<string, KubeObject> {
     const k = resourceKey(resource);
     let t = this.#objects.get(k);
-    if (!t) this.#objects.set(k, (t = new Map()));
+    if (!t) {
+      t = new Map();
+      this.#objects.set(k, t);
+    }
     return t;
   }
 }

@@ -72,6 +72,38 @@ function splice(socket: Duplex, head: Buffer, upSocket: Duplex, upHead: Buffer):
   socket.pipe(upSocket);
 }
 
+/**
+ * The response-header timeout of one upstream request, armed once the request is fully written,
+ * as Go's http.Transport.ResponseHeaderTimeout does: a slow upload is the caller's time, not the
+ * app's. When it fires, the request is destroyed with `message`.
+ */
+class AnswerTimeout {
+  /** The upstream's answer arrived (a response or an upgrade). */
+  arrived = false;
+  /** The upstream did not answer in time. */
+  timedOut = false;
+  #timer: NodeJS.Timeout | undefined;
+
+  constructor(upReq: http.ClientRequest, ms: number, message: string) {
+    upReq.once('finish', () => {
+      if (this.arrived) return;
+      this.#timer = setTimeout(() => {
+        this.timedOut = true;
+        upReq.destroy(new Error(message));
+      }, ms);
+    });
+  }
+
+  answered(): void {
+    this.arrived = true;
+    this.disarm();
+  }
+
+  disarm(): void {
+    clearTimeout(this.#timer);
+  }
+}
+
 class UpstreamForwarder implements Forwarder {
   readonly #logger: Logger;
   readonly #metrics: ProxyMetrics;
@@ -96,28 +128,18 @@ class UpstreamForwarder implements Forwarder {
 
   http(req: http.IncomingMessage, res: http.ServerResponse, identity: ForwardIdentity | undefined): void {
     const upReq = http.request(this.#requestOptions(req, identity, this.#agent));
-    let responded = false;
-    let timedOut = false;
-    const disarm = this.#armTimeout(
-      upReq,
-      () => responded,
-      () => {
-        timedOut = true;
-        upReq.destroy(new Error(`upstream sent no response headers within ${this.#timeoutMs} ms`));
-      },
-    );
+    const wait = new AnswerTimeout(upReq, this.#timeoutMs, `upstream sent no response headers within ${this.#timeoutMs} ms`);
 
     upReq.on('response', (upRes) => {
-      responded = true;
-      disarm();
+      wait.answered();
       this.#relay(req, res, upRes);
     });
 
     upReq.on('error', (err) => {
-      disarm();
+      wait.disarm();
       req.unpipe(upReq);
-      if (responded) return; // #relay's pipeline handles a failure mid-response
-      const answer = this.#upstreamFailed(req, err, timedOut, 'upstream request failed');
+      if (wait.arrived) return; // #relay's pipeline handles a failure mid-response
+      const answer = this.#upstreamFailed(req, err, wait.timedOut, 'upstream request failed');
       if (res.headersSent) {
         res.destroy();
         return;
@@ -140,29 +162,18 @@ class UpstreamForwarder implements Forwarder {
   upgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer, identity: ForwardIdentity | undefined): void {
     // No Agent: an upgraded connection belongs to the caller and never goes back to the pool.
     const upReq = http.request(this.#requestOptions(req, identity, false, req.headers.upgrade ?? 'websocket'));
-    let answered = false;
-    let timedOut = false;
-    const disarm = this.#armTimeout(
-      upReq,
-      () => answered,
-      () => {
-        timedOut = true;
-        upReq.destroy(new Error('upstream did not answer the upgrade in time'));
-      },
-    );
+    const wait = new AnswerTimeout(upReq, this.#timeoutMs, 'upstream did not answer the upgrade in time');
     socket.on('error', () => upReq.destroy());
 
     upReq.on('upgrade', (upRes, upSocket, upHead) => {
-      answered = true;
-      disarm();
+      wait.answered();
       socket.write(headBlock(101, upRes.statusMessage, downstreamHeaders(upRes.rawHeaders, { upgrade: true })));
       splice(socket, head, upSocket, upHead);
     });
 
     upReq.on('response', (upRes) => {
       // The app declined the upgrade: relay its answer, delimited by closing the connection.
-      answered = true;
-      disarm();
+      wait.answered();
       const headers = downstreamHeaders(upRes.rawHeaders);
       headers.push('connection', 'close');
       socket.write(headBlock(upRes.statusCode ?? 502, upRes.statusMessage, headers));
@@ -170,9 +181,9 @@ class UpstreamForwarder implements Forwarder {
     });
 
     upReq.on('error', (err) => {
-      disarm();
-      if (answered) return;
-      const answer = this.#upstreamFailed(req, err, timedOut, 'upstream upgrade failed');
+      wait.disarm();
+      if (wait.arrived) return;
+      const answer = this.#upstreamFailed(req, err, wait.timedOut, 'upstream upgrade failed');
       writeRawResponse(socket, answer.status, answer.headers, answer.body);
     });
     upReq.end();
@@ -208,19 +219,6 @@ class UpstreamForwarder implements Forwarder {
       remoteAddress: req.socket.remoteAddress,
     });
     return { ...this.#target, method: req.method, path: this.#basePath + (req.url ?? '/'), headers, agent };
-  }
-
-  /**
-   * Arms the response-header timeout once the request is fully written, as Go's
-   * http.Transport.ResponseHeaderTimeout does: a slow upload is the caller's time, not the app's.
-   */
-  #armTimeout(upReq: http.ClientRequest, answered: () => boolean, onTimeout: () => void): () => void {
-    let timer: NodeJS.Timeout | undefined;
-    upReq.once('finish', () => {
-      if (answered()) return;
-      timer = setTimeout(onTimeout, this.#timeoutMs);
-    });
-    return () => clearTimeout(timer);
   }
 
   /** Counts and logs a request the upstream failed before answering, and says what to answer. */

@@ -112,30 +112,107 @@ const MAX_CONFLICTS = 5;
 
 /** Creates the manager; see src/certs/rotation.ts for the rotation rules. */
 export function createCertManager(options: CertManagerOptions): CertManager {
-  const { api, tlsDir, hosts, webhookConfigs } = options;
-  const logger = options.logger.child({ component: 'cert-manager' });
-  const policy = resolvePolicy(options.policy);
-  const intervalMs = options.intervalMs ?? 60 * 60 * 1000;
-  // Every replica must re-read the Secret within the grace, or the old CA could leave the bundle
-  // while a replica still serves a certificate it signed.
-  if (policy.graceMs <= intervalMs) {
-    throw new RangeError(`the rotation grace (${policy.graceMs} ms) must exceed the reconcile interval (${intervalMs} ms)`);
-  }
-  const backoff = options.backoffMs ?? { initial: 1000, max: 5 * 60 * 1000 };
-  const now = options.now ?? Date.now;
-  const files = { ca: join(tlsDir, CA_FILE), cert: join(tlsDir, CERT_FILE), key: join(tlsDir, KEY_FILE) };
+  return new ManagedCerts(options);
+}
 
-  async function settleSecret(): Promise<{ data: SecretData; reasons: readonly string[] }> {
+/** Paths of the three files the server reads. */
+interface TlsFiles {
+  readonly ca: string;
+  readonly cert: string;
+  readonly key: string;
+}
+
+async function readCurrentFiles(files: TlsFiles): Promise<{ ca: string; cert: string; key: string } | undefined> {
+  try {
+    return { ca: await readFile(files.ca, 'utf8'), cert: await readFile(files.cert, 'utf8'), key: await readFile(files.key, 'utf8') };
+  } catch {
+    return undefined;
+  }
+}
+
+function filesUsable(files: TlsFiles): boolean {
+  try {
+    readTlsFiles(files.cert, files.key);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+class ManagedCerts implements CertManager {
+  readonly #api: CertsApi;
+  readonly #tlsDir: string;
+  readonly #hosts: readonly string[];
+  readonly #webhookConfigs: readonly WebhookConfigRef[];
+  readonly #logger: Logger;
+  readonly #policy: RotationPolicy;
+  readonly #intervalMs: number;
+  readonly #backoff: { readonly initial: number; readonly max: number };
+  readonly #now: () => number;
+  readonly #files: TlsFiles;
+  #timer: NodeJS.Timeout | undefined;
+  #wake: (() => void) | undefined;
+  #running: Promise<unknown> | undefined;
+  #stopped = false;
+  #failures = 0;
+
+  constructor(options: CertManagerOptions) {
+    this.#api = options.api;
+    this.#tlsDir = options.tlsDir;
+    this.#hosts = options.hosts;
+    this.#webhookConfigs = options.webhookConfigs;
+    this.#logger = options.logger.child({ component: 'cert-manager' });
+    this.#policy = resolvePolicy(options.policy);
+    this.#intervalMs = options.intervalMs ?? 60 * 60 * 1000;
+    // Every replica must re-read the Secret within the grace, or the old CA could leave the bundle
+    // while a replica still serves a certificate it signed.
+    if (this.#policy.graceMs <= this.#intervalMs) {
+      throw new RangeError(`the rotation grace (${this.#policy.graceMs} ms) must exceed the reconcile interval (${this.#intervalMs} ms)`);
+    }
+    this.#backoff = options.backoffMs ?? { initial: 1000, max: 5 * 60 * 1000 };
+    this.#now = options.now ?? Date.now;
+    this.#files = { ca: join(this.#tlsDir, CA_FILE), cert: join(this.#tlsDir, CERT_FILE), key: join(this.#tlsDir, KEY_FILE) };
+  }
+
+  async ensure(): Promise<EnsureResult> {
+    const { data, reasons } = await this.#settleSecret();
+    // Files before caBundles: a webhook configuration that cannot be patched must not keep the
+    // server from starting. Safe, because a serving certificate is only issued by a CA that has
+    // been in the bundle for graceMs (rule 2 in src/certs/rotation.ts).
+    const filesWritten = await this.#writeFiles(data);
+    const patched = await this.#patchBundles(data);
+    return { reasons, filesWritten, patched };
+  }
+
+  async start(): Promise<void> {
+    for (;;) {
+      if (this.#stopped) throw new Error('certificate manager stopped before the TLS files could be written');
+      if (await this.#attempt()) return this.#schedule(this.#intervalMs);
+      if (filesUsable(this.#files)) return this.#schedule(this.#delayAfterFailure());
+      await this.#sleep(this.#delayAfterFailure());
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#wake?.();
+    await this.#running?.catch(() => undefined);
+  }
+
+  async #settleSecret(): Promise<{ data: SecretData; reasons: readonly string[] }> {
+    const hosts = this.#hosts;
+    const policy = this.#policy;
     for (let attempt = 0; attempt < MAX_CONFLICTS; attempt++) {
-      const current = await api.readSecret();
+      const current = await this.#api.readSecret();
       const state = readState(current?.data ?? {}, hosts);
-      const t = now();
+      const t = this.#now();
       const decision = decide(state, t, policy);
       if (current && !changes(decision)) return { data: current.data, reasons: [] };
       const data = applyDecision(state, decision, { now: t, hosts, policy });
       try {
-        const stored = current ? await api.replaceSecret(current, data) : await api.createSecret(data);
-        logger.info(
+        const stored = current ? await this.#api.replaceSecret(current, data) : await this.#api.createSecret(data);
+        this.#logger.info(
           { reasons: decision.reasons, newCA: decision.newCA, issued: decision.issueServing, droppedPrevious: decision.dropPrevious },
           current ? 'certificate Secret updated' : 'certificate Secret created',
         );
@@ -143,43 +220,35 @@ export function createCertManager(options: CertManagerOptions): CertManager {
       } catch (err) {
         if (!(err instanceof CertsConflictError)) throw err;
         // Another replica wrote first: its CA wins; re-read and decide again from what it wrote.
-        logger.debug({ reason: err.reason }, 'another replica wrote the certificate Secret first; re-reading');
+        this.#logger.debug({ reason: err.reason }, 'another replica wrote the certificate Secret first; re-reading');
       }
     }
     throw new Error(`the certificate Secret changed under every one of ${MAX_CONFLICTS} attempts; retrying later`);
   }
 
-  async function writeFiles(data: SecretData): Promise<boolean> {
+  async #writeFiles(data: SecretData): Promise<boolean> {
     const want = { ca: caBundleOf(data), cert: data[SECRET_KEYS.cert] ?? '', key: data[SECRET_KEYS.key] ?? '' };
     // Compared with the disk, not a memory of the last write: files removed or edited by hand are restored.
-    const onDisk = await readCurrentFiles();
+    const onDisk = await readCurrentFiles(this.#files);
     if (onDisk && onDisk.ca === want.ca && onDisk.cert === want.cert && onDisk.key === want.key) return false;
-    await writeCertFiles(tlsDir, want);
+    await writeCertFiles(this.#tlsDir, want);
     return true;
   }
 
-  async function readCurrentFiles(): Promise<{ ca: string; cert: string; key: string } | undefined> {
-    try {
-      return { ca: await readFile(files.ca, 'utf8'), cert: await readFile(files.cert, 'utf8'), key: await readFile(files.key, 'utf8') };
-    } catch {
-      return undefined;
-    }
-  }
-
-  async function patchBundles(data: SecretData): Promise<string[]> {
+  async #patchBundles(data: SecretData): Promise<string[]> {
     const want = Buffer.from(caBundleOf(data)).toString('base64');
     const patched: string[] = [];
     const failures: string[] = [];
-    for (const config of webhookConfigs) {
+    for (const config of this.#webhookConfigs) {
       const id = `${config.kind}/${config.name}`;
       try {
-        const entries = await api.readWebhooks(config);
+        const entries = await this.#api.readWebhooks(config);
         const stale = entries.flatMap((e, index) => (e.caBundle === want ? [] : [{ index, name: e.name }]));
         // Only when it differs: replicas that agree on the Secret never write here.
         if (stale.length === 0) continue;
-        await api.patchCABundle(config, stale, want);
+        await this.#api.patchCABundle(config, stale, want);
         patched.push(id);
-        logger.info({ config: id, webhooks: stale.map((s) => s.name) }, 'caBundle updated');
+        this.#logger.info({ config: id, webhooks: stale.map((s) => s.name) }, 'caBundle updated');
       } catch (err) {
         failures.push(`${id}: ${(err as Error).message}`);
       }
@@ -188,74 +257,38 @@ export function createCertManager(options: CertManagerOptions): CertManager {
     return patched;
   }
 
-  async function ensure(): Promise<EnsureResult> {
-    const { data, reasons } = await settleSecret();
-    // Files before caBundles: a webhook configuration that cannot be patched must not keep the
-    // server from starting. Safe, because a serving certificate is only issued by a CA that has
-    // been in the bundle for graceMs (rule 2 in src/certs/rotation.ts).
-    const filesWritten = await writeFiles(data);
-    const patched = await patchBundles(data);
-    return { reasons, filesWritten, patched };
+  #delayAfterFailure(): number {
+    return Math.min(this.#backoff.initial * 2 ** Math.min(this.#failures - 1, 30), this.#backoff.max);
   }
 
-  let timer: NodeJS.Timeout | undefined;
-  let wake: (() => void) | undefined;
-  let running: Promise<unknown> | undefined;
-  let stopped = false;
-  let failures = 0;
-
-  const delayAfterFailure = () => Math.min(backoff.initial * 2 ** Math.min(failures - 1, 30), backoff.max);
-  const attempt = async (): Promise<boolean> => {
+  async #attempt(): Promise<boolean> {
     try {
-      running = ensure();
-      await running;
-      failures = 0;
+      this.#running = this.ensure();
+      await this.#running;
+      this.#failures = 0;
       return true;
     } catch (err) {
-      failures++;
-      logger.error(
-        { err: (err as Error).message, failures, retryInMs: delayAfterFailure() },
+      this.#failures++;
+      this.#logger.error(
+        { err: (err as Error).message, failures: this.#failures, retryInMs: this.#delayAfterFailure() },
         'certificate management failed; serving the last good files and retrying',
       );
       return false;
     } finally {
-      running = undefined;
+      this.#running = undefined;
     }
-  };
-  const schedule = (ms: number) => {
-    if (stopped) return;
-    timer = setTimeout(() => void attempt().then((ok) => schedule(ok ? intervalMs : delayAfterFailure())), ms);
-    timer.unref();
-  };
-  const sleep = (ms: number) =>
-    new Promise<void>((resolve) => {
-      wake = resolve;
-      timer = setTimeout(resolve, ms);
-    });
-  const filesUsable = (): boolean => {
-    try {
-      readTlsFiles(files.cert, files.key);
-      return true;
-    } catch {
-      return false;
-    }
-  };
+  }
 
-  return {
-    ensure,
-    async start() {
-      for (;;) {
-        if (stopped) throw new Error('certificate manager stopped before the TLS files could be written');
-        if (await attempt()) return schedule(intervalMs);
-        if (filesUsable()) return schedule(delayAfterFailure());
-        await sleep(delayAfterFailure());
-      }
-    },
-    async stop() {
-      stopped = true;
-      if (timer) clearTimeout(timer);
-      wake?.();
-      await running?.catch(() => undefined);
-    },
-  };
+  #schedule(ms: number): void {
+    if (this.#stopped) return;
+    this.#timer = setTimeout(() => void this.#attempt().then((ok) => this.#schedule(ok ? this.#intervalMs : this.#delayAfterFailure())), ms);
+    this.#timer.unref();
+  }
+
+  #sleep(ms: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      this.#wake = resolve;
+      this.#timer = setTimeout(resolve, ms);
+    });
+  }
 }

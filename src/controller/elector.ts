@@ -38,40 +38,81 @@ function within<T>(promise: Promise<T>, ms: number): Promise<T> {
 }
 
 export function createLeaderElector(options: LeaderElectorOptions): LeaderElector {
-  const timings = options.timings ?? DEFAULT_TIMINGS;
-  checkTimings(timings);
-  const { lease, identity } = options;
-  const now = options.now ?? Date.now;
-  const logger = options.logger.child({ component: 'leader-election', lease: lease.id, identity });
-  let observed: Observation | undefined;
-  let held: StoredLease | undefined;
-  let leading = false;
-  let stopped = false;
-  let wake: () => void = () => undefined;
-  let loop: Promise<void> | undefined;
+  return new Elector(options);
+}
 
-  const sleep = (ms: number) =>
-    new Promise<void>((resolve) => {
+type Attempt = 'ours' | 'theirs' | 'raced';
+
+class Elector implements LeaderElector {
+  readonly #options: LeaderElectorOptions;
+  readonly #timings: LeaderTimings;
+  readonly #lease: LeaseClient;
+  readonly #identity: string;
+  readonly #now: () => number;
+  readonly #logger: Logger;
+  #observed: Observation | undefined;
+  #held: StoredLease | undefined;
+  #leading = false;
+  #stopped = false;
+  #wake: () => void = () => undefined;
+  #loop: Promise<void> | undefined;
+
+  constructor(options: LeaderElectorOptions) {
+    this.#options = options;
+    this.#timings = options.timings ?? DEFAULT_TIMINGS;
+    checkTimings(this.#timings);
+    this.#lease = options.lease;
+    this.#identity = options.identity;
+    this.#now = options.now ?? Date.now;
+    this.#logger = options.logger.child({ component: 'leader-election', lease: options.lease.id, identity: options.identity });
+  }
+
+  start(): void {
+    if (!this.#loop && !this.#stopped) this.#loop = this.#run();
+  }
+
+  async stop(): Promise<void> {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    this.#wake();
+    // `run` may have replaced itself after a lost term: wait for the current one.
+    let current: Promise<void> | undefined;
+    while (this.#loop && this.#loop !== current) {
+      current = this.#loop;
+      await current;
+    }
+  }
+
+  isLeader(): boolean {
+    return this.#leading;
+  }
+
+  #sleep(ms: number): Promise<void> {
+    return new Promise<void>((resolve) => {
       const timer = setTimeout(resolve, ms);
-      wake = () => {
+      this.#wake = () => {
         clearTimeout(timer);
         resolve();
       };
     });
-  const jittered = () => timings.retryPeriodMs * (1 + Math.random() * 1.2);
+  }
+
+  #jittered(): number {
+    return this.#timings.retryPeriodMs * (1 + Math.random() * 1.2);
+  }
 
   /** One attempt: `ours` after it, `theirs` (another replica holds it), or `raced` (409: someone wrote first). */
-  async function tryAcquireOrRenew(): Promise<'ours' | 'theirs' | 'raced'> {
-    const current = await lease.get();
-    observed = observe(observed, current, now());
-    const decision = decideLease({ current, observed, identity, now: new Date(now()), timings });
+  async #tryAcquireOrRenew(): Promise<Attempt> {
+    const current = await this.#lease.get();
+    this.#observed = observe(this.#observed, current, this.#now());
+    const decision = decideLease({ current, observed: this.#observed, identity: this.#identity, now: new Date(this.#now()), timings: this.#timings });
     if (decision.kind === 'wait') {
-      logger.debug({ holder: decision.holder, expiresInMs: decision.expiresInMs }, 'lease held by another replica');
+      this.#logger.debug({ holder: decision.holder, expiresInMs: decision.expiresInMs }, 'lease held by another replica');
       return 'theirs';
     }
     try {
-      held = decision.kind === 'create' ? await lease.create(decision.record) : await lease.update(decision.record, decision.resourceVersion);
-      observed = { resourceVersion: held.resourceVersion, at: now() };
+      this.#held = decision.kind === 'create' ? await this.#lease.create(decision.record) : await this.#lease.update(decision.record, decision.resourceVersion);
+      this.#observed = { resourceVersion: this.#held.resourceVersion, at: this.#now() };
       return 'ours';
     } catch (err) {
       if (statusOf(err) !== 409) throw err;
@@ -79,73 +120,68 @@ export function createLeaderElector(options: LeaderElectorOptions): LeaderElecto
     }
   }
 
-  async function run(): Promise<void> {
-    while (!stopped) {
-      try {
-        if ((await within(tryAcquireOrRenew(), timings.renewDeadlineMs)) === 'ours') break;
-      } catch (err) {
-        logger.warn({ err: (err as Error).message }, 'cannot read or write the lease; will retry');
-      }
-      await sleep(jittered());
-    }
-    if (stopped) {
+  /** One term: campaign until the Lease is ours, lead until renewing fails, then campaign again. */
+  async #run(): Promise<void> {
+    await this.#campaign();
+    if (this.#stopped) {
       // An attempt that won while stop() was called: hand the Lease straight back.
-      await release();
+      await this.#release();
       return;
     }
-    leading = true;
-    logger.info('became leader: starting controllers');
-    await options.onStartedLeading();
-    let lastRenew = now();
-    while (!stopped) {
-      await sleep(timings.retryPeriodMs);
-      if (stopped) break;
-      let result: 'ours' | 'theirs' | 'raced' | 'failed' = 'failed';
-      try {
-        result = await within(tryAcquireOrRenew(), timings.renewDeadlineMs - (now() - lastRenew));
-      } catch (err) {
-        logger.warn({ err: (err as Error).message }, 'renewing the lease failed; will retry until the renew deadline');
-      }
-      if (result === 'ours') lastRenew = now();
-      // Someone else holds it, or renewing failed for the whole renew deadline: this term is over.
-      else if (result === 'theirs' || now() - lastRenew >= timings.renewDeadlineMs) break;
-    }
-    logger.warn({ stopping: stopped }, 'leadership ended: stopping controllers');
-    await options.onStoppedLeading();
+    this.#leading = true;
+    this.#logger.info('became leader: starting controllers');
+    await this.#options.onStartedLeading();
+    await this.#renewWhileLeading();
+    this.#logger.warn({ stopping: this.#stopped }, 'leadership ended: stopping controllers');
+    await this.#options.onStoppedLeading();
     // Leading until the loops have stopped: isLeader() must never understate who may still write.
-    leading = false;
-    if (stopped) await release();
-    else loop = run();
+    this.#leading = false;
+    if (this.#stopped) await this.#release();
+    else this.#loop = this.#run();
   }
 
-  async function release(): Promise<void> {
-    if (!held) return;
-    try {
-      const current = await within(lease.get(), timings.retryPeriodMs);
-      if (current?.record.holderIdentity !== identity) return;
-      await within(lease.update(releasedRecord(current.record, new Date(now())), current.resourceVersion), timings.retryPeriodMs);
-      logger.info('released the lease');
-    } catch (err) {
-      logger.warn({ err: (err as Error).message }, 'could not release the lease; another replica takes over once it expires');
-    }
-    held = undefined;
-  }
-
-  return {
-    start() {
-      if (!loop && !stopped) loop = run();
-    },
-    async stop() {
-      if (stopped) return;
-      stopped = true;
-      wake();
-      // `run` may have replaced itself after a lost term: wait for the current one.
-      let current: Promise<void> | undefined;
-      while (loop && loop !== current) {
-        current = loop;
-        await current;
+  /** Tries every jittered retry period until the Lease is ours or the elector is stopped. */
+  async #campaign(): Promise<void> {
+    while (!this.#stopped) {
+      try {
+        if ((await within(this.#tryAcquireOrRenew(), this.#timings.renewDeadlineMs)) === 'ours') return;
+      } catch (err) {
+        this.#logger.warn({ err: (err as Error).message }, 'cannot read or write the lease; will retry');
       }
-    },
-    isLeader: () => leading,
-  };
+      await this.#sleep(this.#jittered());
+    }
+  }
+
+  /** Renews every retry period; returns when the term is over (or the elector is stopped). */
+  async #renewWhileLeading(): Promise<void> {
+    const { retryPeriodMs, renewDeadlineMs } = this.#timings;
+    let lastRenew = this.#now();
+    while (!this.#stopped) {
+      await this.#sleep(retryPeriodMs);
+      if (this.#stopped) break;
+      let result: Attempt | 'failed' = 'failed';
+      try {
+        result = await within(this.#tryAcquireOrRenew(), renewDeadlineMs - (this.#now() - lastRenew));
+      } catch (err) {
+        this.#logger.warn({ err: (err as Error).message }, 'renewing the lease failed; will retry until the renew deadline');
+      }
+      if (result === 'ours') lastRenew = this.#now();
+      // Someone else holds it, or renewing failed for the whole renew deadline: this term is over.
+      else if (result === 'theirs' || this.#now() - lastRenew >= renewDeadlineMs) break;
+    }
+  }
+
+  async #release(): Promise<void> {
+    if (!this.#held) return;
+    const { retryPeriodMs } = this.#timings;
+    try {
+      const current = await within(this.#lease.get(), retryPeriodMs);
+      if (current?.record.holderIdentity !== this.#identity) return;
+      await within(this.#lease.update(releasedRecord(current.record, new Date(this.#now())), current.resourceVersion), retryPeriodMs);
+      this.#logger.info('released the lease');
+    } catch (err) {
+      this.#logger.warn({ err: (err as Error).message }, 'could not release the lease; another replica takes over once it expires');
+    }
+    this.#held = undefined;
+  }
 }

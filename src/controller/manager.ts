@@ -52,9 +52,14 @@ export interface ControllerManager {
   readonly defaultDeny: DefaultDenyController | undefined;
 }
 
-export function createControllerManager(options: ControllerManagerOptions): ControllerManager {
+interface Loops {
+  readonly relabel: RelabelController | undefined;
+  readonly defaultDeny: DefaultDenyController | undefined;
+}
+
+/** The enabled loops, fed by the identity source's index. */
+function createLoops(options: ControllerManagerOptions, logger: Logger): Loops {
   const { index, apis, metrics } = options;
-  const logger = options.logger.child({ component: 'controllers' });
   const relabel = options.enabled.includes('relabel')
     ? createRelabelController({ ...options.relabel, pods: apis.pods, identity: index, baseline: options.baseline, logger, metrics })
     : undefined;
@@ -70,7 +75,11 @@ export function createControllerManager(options: ControllerManagerOptions): Cont
         ...(options.defaultDenyBackoffMs ? { backoffMs: options.defaultDenyBackoffMs } : {}),
       })
     : undefined;
+  return { relabel, defaultDeny };
+}
 
+/** Queues what each change of the index concerns. */
+function routeChanges(index: ObservedBindingIndex, { relabel, defaultDeny }: Loops): void {
   // Subscribed for the process's life; the loops drop what arrives while they are not running.
   index.onChange((change) => {
     if (change.kind === 'namespace') return defaultDeny?.enqueue(change.namespace);
@@ -85,6 +94,14 @@ export function createControllerManager(options: ControllerManagerOptions): Cont
     if (!index.ready()) return;
     for (const sa of change.serviceAccounts) relabel?.enqueue(change.namespace, sa);
   });
+}
+
+export function createControllerManager(options: ControllerManagerOptions): ControllerManager {
+  const { apis, metrics } = options;
+  const logger = options.logger.child({ component: 'controllers' });
+  const loops = createLoops(options, logger);
+  const { relabel, defaultDeny } = loops;
+  routeChanges(options.index, loops);
 
   const elector: LeaderElector = createLeaderElector({
     lease: apis.lease,

@@ -81,114 +81,118 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 const transient = (status: number | undefined): boolean => status === undefined || status === 429 || status >= 500;
 
 export function createRelabelController(options: RelabelControllerOptions): RelabelController {
-  const { pods, identity, metrics } = options;
-  const logger = options.logger.child({ controller: 'relabel' });
-  const bucket = new TokenBucket(options.patchesPerSecond ?? 300, options.burst ?? 50);
-  const concurrency = options.concurrency ?? 16;
-  const retry = options.podRetry ?? { attempts: 5, initialMs: 50, maxMs: 1000 };
-  const pageSize = options.pageSize ?? 500;
-  const sweepMs = options.sweepMs ?? 10 * 60_000;
-  let sweepTimer: NodeJS.Timeout | undefined;
+  return new Relabeler(options);
+}
 
+/** The work-queue key of a ServiceAccount, split back; undefined for the sweep. */
+function scopeOf(key: string): { namespace: string; serviceAccount: string } | undefined {
+  if (key === SWEEP_KEY) return undefined;
+  const slash = key.indexOf('/');
+  return { namespace: key.slice(0, slash), serviceAccount: key.slice(slash + 1) };
+}
+
+class Relabeler implements RelabelController {
+  readonly #options: RelabelControllerOptions;
+  readonly #pods: PodClient;
+  readonly #identity: IdentityResolver;
+  readonly #metrics: ControllerMetrics;
+  readonly #logger: Logger;
+  readonly #bucket: TokenBucket;
+  readonly #concurrency: number;
+  readonly #retry: { readonly attempts: number; readonly initialMs: number; readonly maxMs: number };
+  readonly #sweepMs: number;
+  #sweepTimer: NodeJS.Timeout | undefined;
   // False from stop() on: batches in flight end at their next Pod, so a replica that lost the
   // Lease stops writing within one PATCH, long before another may take over.
-  let running = false;
-  const count = (batch: Batch, outcome: RelabelOutcome) => {
-    batch.tally[outcome]++;
-    metrics.relabel(outcome);
-  };
+  #running = false;
+  #queue: WorkQueue;
 
-  /** Brings one Pod in line, re-reading it after a conflict; counts its outcome. */
-  async function relabelPod(first: Pod, batch: Batch): Promise<void> {
-    let pod: Pod | undefined = first;
-    const namespace = first.metadata?.namespace ?? '';
-    const name = first.metadata?.name ?? '';
-    for (let attempt = 0; ; attempt++) {
-      if (!running) return;
-      if (!pod) return count(batch, 'gone');
-      const serviceAccount = serviceAccountOf(pod.spec);
-      const patch = relabelPatch(pod, identity.resolve(namespace, serviceAccount, options.baseline().trustedIssuerSet));
-      if (!patch) return count(batch, 'unchanged');
-      await bucket.take();
-      // Leadership may have ended while waiting for the token: a former leader writes nothing more.
-      if (!running) return;
-      try {
-        await pods.patch(namespace, name, patch);
-        const { added, removed } = summarizePatch(patch);
-        for (const k of added) batch.changes.add(`+${k}`);
-        for (const k of removed) batch.changes.add(`-${k}`);
-        return count(batch, 'patched');
-      } catch (err) {
-        const status = statusOf(err);
-        if (status === 404) return count(batch, 'gone');
-        // Forbidden, Invalid, or denied by an admission webhook: retrying at once will not help;
-        // the ServiceAccount is queued again with backoff. The batch line carries the first error.
-        if (status !== 409 && !transient(status)) {
-          batch.firstError ??= (err as Error).message;
-          return count(batch, 'failed');
-        }
-        count(batch, status === 409 ? 'conflict' : 'error');
-        if (attempt + 1 >= retry.attempts) {
-          batch.firstError ??= (err as Error).message;
-          return count(batch, 'failed');
-        }
-        await sleep(Math.min(retry.initialMs * 2 ** attempt, retry.maxMs));
-        // Someone else wrote the Pod (409) or we cannot tell whether our write landed: re-read.
-        try {
-          pod = await pods.get(namespace, name);
-        } catch {
-          // Still failing: try the patch again with what we had; the next error is counted.
-        }
-      }
+  constructor(options: RelabelControllerOptions) {
+    this.#options = options;
+    this.#pods = options.pods;
+    this.#identity = options.identity;
+    this.#metrics = options.metrics;
+    this.#logger = options.logger.child({ controller: 'relabel' });
+    this.#bucket = new TokenBucket(options.patchesPerSecond ?? 300, options.burst ?? 50);
+    this.#concurrency = options.concurrency ?? 16;
+    this.#retry = options.podRetry ?? { attempts: 5, initialMs: 50, maxMs: 1000 };
+    this.#sweepMs = options.sweepMs ?? 10 * 60_000;
+    this.#queue = this.#newQueue();
+  }
+
+  enqueue(namespace: string, serviceAccount: string): void {
+    if (this.#running) this.#queue.add(`${namespace}/${serviceAccount}`);
+  }
+
+  sweep(): void {
+    if (this.#running) this.#queue.add(SWEEP_KEY);
+  }
+
+  start(): void {
+    if (this.#running) return;
+    this.#running = true;
+    this.#queue = this.#newQueue();
+    this.#queue.add(SWEEP_KEY);
+    if (this.#sweepMs > 0) {
+      this.#sweepTimer = setInterval(() => this.#queue.add(SWEEP_KEY), this.#sweepMs);
+      this.#sweepTimer.unref();
     }
   }
 
-  /** Lists every page of `selector` and relabels what needs it; returns how many Pods it judged. Throws when a list fails. */
-  async function relabelAll(namespace: string | undefined, selector: string, keep: (pod: Pod) => boolean, batch: Batch): Promise<number> {
-    let cont: string | undefined;
-    let seen = 0;
-    do {
-      const page = await pods.list(namespace, selector, { limit: pageSize, continue: cont });
-      cont = page.continue;
-      const todo = page.items.filter((p) => keep(p) && !isFinished(p));
-      seen += todo.length;
-      let next = 0;
-      const worker = async () => {
-        while (next < todo.length && running) await relabelPod(todo[next++]!, batch);
-      };
-      await Promise.all(Array.from({ length: Math.min(concurrency, todo.length) }, worker));
-    } while (cont && running);
-    return seen;
+  async stop(): Promise<void> {
+    this.#running = false;
+    clearInterval(this.#sweepTimer);
+    await this.#queue.stop();
   }
 
-  async function reconcile(key: string): Promise<WorkResult> {
-    if (!identity.ready()) return 'retry';
+  idle(): Promise<void> {
+    return this.#queue.idle();
+  }
+
+  // A new queue per term of leadership: a stopped queue drops what it held, and the sweep at
+  // the start of the next term finds whatever that was.
+  #newQueue(): WorkQueue {
+    return new WorkQueue((key) => this.#reconcile(key), {
+      workers: this.#options.workers ?? 4,
+      ...(this.#options.requeueBackoffMs ? { backoffMs: this.#options.requeueBackoffMs } : {}),
+      onError: (key, err) => this.#logger.error({ key, err }, 'relabel reconcile threw; will retry'),
+    });
+  }
+
+  #count(batch: Batch, outcome: RelabelOutcome): void {
+    batch.tally[outcome]++;
+    this.#metrics.relabel(outcome);
+  }
+
+  async #reconcile(key: string): Promise<WorkResult> {
+    if (!this.#identity.ready()) return 'retry';
     const started = performance.now();
-    const baseline = options.baseline();
-    const exempt = new Set(baseline.exemptNamespaces);
+    const exempt = new Set(this.#options.baseline().exemptNamespaces);
     const batch = newBatch();
-    const { tally } = batch;
-    const sweep = key === SWEEP_KEY;
-    const slash = key.indexOf('/');
-    const namespace = sweep ? undefined : key.slice(0, slash);
-    const serviceAccount = sweep ? undefined : key.slice(slash + 1);
-    const scope = sweep ? { sweep: true } : { namespace, serviceAccount };
-    if (namespace !== undefined && exempt.has(namespace)) return 'done';
+    const target = scopeOf(key);
+    const scope = target ?? { sweep: true };
+    if (target && exempt.has(target.namespace)) return 'done';
     let pods: number;
     try {
-      pods = await relabelAll(
-        namespace,
-        sweep ? LABEL_SERVICE_ACCOUNT : serviceAccountSelector(serviceAccount!),
-        (p) => !exempt.has(p.metadata?.namespace ?? '') && (sweep || serviceAccountOf(p.spec) === serviceAccount),
+      pods = await this.#relabelAll(
+        target?.namespace,
+        target ? serviceAccountSelector(target.serviceAccount) : LABEL_SERVICE_ACCOUNT,
+        (p) => !exempt.has(p.metadata?.namespace ?? '') && (!target || serviceAccountOf(p.spec) === target.serviceAccount),
         batch,
       );
     } catch (err) {
-      metrics.relabel('error');
-      logger.warn({ ...scope, err: (err as Error).message, ...tally }, 'listing Pods to relabel failed; will retry');
+      this.#metrics.relabel('error');
+      this.#logger.warn({ ...scope, err: (err as Error).message, ...batch.tally }, 'listing Pods to relabel failed; will retry');
       return 'retry';
     }
     const seconds = (performance.now() - started) / 1000;
-    metrics.relabelBatch(seconds);
+    this.#metrics.relabelBatch(seconds);
+    this.#logBatch(scope, pods, seconds, batch);
+    return batch.tally.failed > 0 ? 'retry' : 'done';
+  }
+
+  #logBatch(scope: object, pods: number, seconds: number, batch: Batch): void {
+    const { tally } = batch;
     const line = {
       ...scope,
       pods,
@@ -198,44 +202,72 @@ export function createRelabelController(options: RelabelControllerOptions): Rela
       ...(batch.firstError ? { firstError: batch.firstError } : {}),
     };
     // Quiet when nothing changed: a sweep of a settled cluster logs at debug only.
-    if (tally.failed > 0) logger.warn(line, 'relabelled Pods; some failed and the batch will be retried');
-    else if (tally.patched > 0 || tally.gone > 0) logger.info(line, 'relabelled Pods');
-    else logger.debug(line, 'Pods already carry their identity');
-    return tally.failed > 0 ? 'retry' : 'done';
+    if (tally.failed > 0) this.#logger.warn(line, 'relabelled Pods; some failed and the batch will be retried');
+    else if (tally.patched > 0 || tally.gone > 0) this.#logger.info(line, 'relabelled Pods');
+    else this.#logger.debug(line, 'Pods already carry their identity');
   }
 
-  // A new queue per term of leadership: a stopped queue drops what it held, and the sweep at
-  // the start of the next term finds whatever that was.
-  const newQueue = () =>
-    new WorkQueue(reconcile, {
-      workers: options.workers ?? 4,
-      ...(options.requeueBackoffMs ? { backoffMs: options.requeueBackoffMs } : {}),
-      onError: (key, err) => logger.error({ key, err }, 'relabel reconcile threw; will retry'),
-    });
-  let queue = newQueue();
+  /** Lists every page of `selector` and relabels what needs it; returns how many Pods it judged. Throws when a list fails. */
+  async #relabelAll(namespace: string | undefined, selector: string, keep: (pod: Pod) => boolean, batch: Batch): Promise<number> {
+    const pageSize = this.#options.pageSize ?? 500;
+    let cont: string | undefined;
+    let seen = 0;
+    do {
+      const page = await this.#pods.list(namespace, selector, { limit: pageSize, continue: cont });
+      cont = page.continue;
+      const todo = page.items.filter((p) => keep(p) && !isFinished(p));
+      seen += todo.length;
+      let next = 0;
+      const worker = async () => {
+        while (next < todo.length && this.#running) await this.#relabelPod(todo[next++]!, batch);
+      };
+      await Promise.all(Array.from({ length: Math.min(this.#concurrency, todo.length) }, worker));
+    } while (cont && this.#running);
+    return seen;
+  }
 
-  return {
-    enqueue(namespace, serviceAccount) {
-      if (running) queue.add(`${namespace}/${serviceAccount}`);
-    },
-    sweep() {
-      if (running) queue.add(SWEEP_KEY);
-    },
-    start() {
-      if (running) return;
-      running = true;
-      queue = newQueue();
-      queue.add(SWEEP_KEY);
-      if (sweepMs > 0) {
-        sweepTimer = setInterval(() => queue.add(SWEEP_KEY), sweepMs);
-        sweepTimer.unref();
+  /** Brings one Pod in line, re-reading it after a conflict; counts its outcome. */
+  async #relabelPod(first: Pod, batch: Batch): Promise<void> {
+    let pod: Pod | undefined = first;
+    const namespace = first.metadata?.namespace ?? '';
+    const name = first.metadata?.name ?? '';
+    for (let attempt = 0; ; attempt++) {
+      if (!this.#running) return;
+      if (!pod) return this.#count(batch, 'gone');
+      const serviceAccount = serviceAccountOf(pod.spec);
+      const patch = relabelPatch(pod, this.#identity.resolve(namespace, serviceAccount, this.#options.baseline().trustedIssuerSet));
+      if (!patch) return this.#count(batch, 'unchanged');
+      await this.#bucket.take();
+      // Leadership may have ended while waiting for the token: a former leader writes nothing more.
+      if (!this.#running) return;
+      try {
+        await this.#pods.patch(namespace, name, patch);
+        const { added, removed } = summarizePatch(patch);
+        for (const k of added) batch.changes.add(`+${k}`);
+        for (const k of removed) batch.changes.add(`-${k}`);
+        return this.#count(batch, 'patched');
+      } catch (err) {
+        const status = statusOf(err);
+        if (status === 404) return this.#count(batch, 'gone');
+        // Forbidden, Invalid, or denied by an admission webhook: retrying at once will not help;
+        // the ServiceAccount is queued again with backoff. The batch line carries the first error.
+        if (status !== 409 && !transient(status)) {
+          batch.firstError ??= (err as Error).message;
+          return this.#count(batch, 'failed');
+        }
+        this.#count(batch, status === 409 ? 'conflict' : 'error');
+        if (attempt + 1 >= this.#retry.attempts) {
+          batch.firstError ??= (err as Error).message;
+          return this.#count(batch, 'failed');
+        }
+        await sleep(Math.min(this.#retry.initialMs * 2 ** attempt, this.#retry.maxMs));
+        // Someone else wrote the Pod (409) or we cannot tell whether our write landed: re-read.
+        try {
+          pod = await this.#pods.get(namespace, name);
+        } catch {
+          // Still failing: try the patch again with what we had; the next error is counted.
+        }
       }
-    },
-    async stop() {
-      running = false;
-      clearInterval(sweepTimer);
-      await queue.stop();
-    },
-    idle: () => queue.idle(),
-  };
+    }
+  }
 }

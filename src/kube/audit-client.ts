@@ -19,7 +19,7 @@ import {
 } from '@kubernetes/client-node';
 import type { KubeObject } from '../admission/k8s.ts';
 
-import { NotServedError, type AuditClient, type AuditResource } from '../audit/cluster.ts';
+import { NotServedError, type AuditClient, type AuditResource, type WritableObject } from '../audit/cluster.ts';
 import { statusMessage } from './status.ts';
 
 export { ERR_NOT_SERVED, NotServedError, type AuditClient, type AuditResource, type WritableObject } from '../audit/cluster.ts';
@@ -61,41 +61,8 @@ function withTypeMeta(item: KubeObject, resource: AuditResource): void {
 export function createAuditClient(kubeConfig: KubeConfig): AuditClient {
   // Every call names its namespace, so the context's default namespace never applies.
   const api = kubeConfig.makeApiClient(RawObjectApi);
-
   return {
-    async *listPages(resource, namespace, pageSize) {
-      // A continue token expires with etcd's compaction (every 5 minutes by default): a long
-      // audit then gets 410 Gone for its next page. The list restarts from the beginning and
-      // what was already yielded is skipped, so every object is judged exactly once.
-      const yielded = new Set<string>();
-      let token: string | undefined;
-      let restarts = 0;
-      for (;;) {
-        let page: KubernetesListObject<KubernetesObject>;
-        try {
-          page = await api.list(resource.apiVersion, resource.kind, namespace, undefined, undefined, undefined, undefined, undefined, pageSize, token);
-        } catch (err) {
-          if (isNotServed(err)) throw new NotServedError(resource);
-          if (statusOf(err) === 410 && token !== undefined && restarts < MAX_LIST_RESTARTS) {
-            restarts++;
-            token = undefined;
-            continue;
-          }
-          throw err;
-        }
-        const items = ((page.items ?? []) as KubeObject[]).filter((obj) => {
-          const key = obj.metadata?.uid ?? `${obj.metadata?.namespace}/${obj.metadata?.name}`;
-          if (yielded.has(key)) return false;
-          yielded.add(key);
-          return true;
-        });
-        for (const item of items) withTypeMeta(item, resource);
-        yield items;
-        token = page.metadata?._continue || (page.metadata as { continue?: string } | undefined)?.continue || undefined;
-        if (token === undefined) return;
-      }
-    },
-
+    listPages: (resource, namespace, pageSize) => listPages(api, resource, namespace, pageSize),
     async serves(resource) {
       try {
         await api.list(resource.apiVersion, resource.kind, undefined, undefined, undefined, undefined, undefined, undefined, 1);
@@ -105,32 +72,68 @@ export function createAuditClient(kubeConfig: KubeConfig): AuditClient {
         throw err;
       }
     },
-
-    async upsert(object) {
-      const ref = { apiVersion: object.apiVersion, kind: object.kind, metadata: { name: object.metadata.name, namespace: object.metadata.namespace } };
-      for (let attempt = 0; ; attempt++) {
-        let current: KubernetesObject | undefined;
-        try {
-          current = await api.read(ref);
-        } catch (err) {
-          if (isNotServed(err)) throw new NotServedError(object);
-          if (statusOf(err) !== 404) throw err;
-        }
-        try {
-          if (current === undefined) {
-            await api.create(object);
-            return 'created';
-          }
-          const { resourceVersion: _ignored, ...meta } = object.metadata;
-          await api.replace({ ...object, metadata: { ...meta, resourceVersion: current.metadata?.resourceVersion } });
-          return 'updated';
-        } catch (err) {
-          // 409: someone created it since our read, or updated it (stale resourceVersion): read again.
-          if (statusOf(err) !== 409 || attempt >= MAX_CONFLICT_RETRIES) throw err;
-        }
-      }
-    },
+    upsert: (object) => upsert(api, object),
   };
+}
+
+/** {@link AuditClient.listPages}. */
+async function* listPages(api: RawObjectApi, resource: AuditResource, namespace: string | undefined, pageSize: number): AsyncGenerator<KubeObject[]> {
+  // A continue token expires with etcd's compaction (every 5 minutes by default): a long
+  // audit then gets 410 Gone for its next page. The list restarts from the beginning and
+  // what was already yielded is skipped, so every object is judged exactly once.
+  const yielded = new Set<string>();
+  let token: string | undefined;
+  let restarts = 0;
+  for (;;) {
+    let page: KubernetesListObject<KubernetesObject>;
+    try {
+      page = await api.list(resource.apiVersion, resource.kind, namespace, undefined, undefined, undefined, undefined, undefined, pageSize, token);
+    } catch (err) {
+      if (isNotServed(err)) throw new NotServedError(resource);
+      if (statusOf(err) === 410 && token !== undefined && restarts < MAX_LIST_RESTARTS) {
+        restarts++;
+        token = undefined;
+        continue;
+      }
+      throw err;
+    }
+    const items = ((page.items ?? []) as KubeObject[]).filter((obj) => {
+      const key = obj.metadata?.uid ?? `${obj.metadata?.namespace}/${obj.metadata?.name}`;
+      if (yielded.has(key)) return false;
+      yielded.add(key);
+      return true;
+    });
+    for (const item of items) withTypeMeta(item, resource);
+    yield items;
+    token = page.metadata?._continue || (page.metadata as { continue?: string } | undefined)?.continue || undefined;
+    if (token === undefined) return;
+  }
+}
+
+/** {@link AuditClient.upsert}. */
+async function upsert(api: RawObjectApi, object: WritableObject): Promise<'created' | 'updated'> {
+  const ref = { apiVersion: object.apiVersion, kind: object.kind, metadata: { name: object.metadata.name, namespace: object.metadata.namespace } };
+  for (let attempt = 0; ; attempt++) {
+    let current: KubernetesObject | undefined;
+    try {
+      current = await api.read(ref);
+    } catch (err) {
+      if (isNotServed(err)) throw new NotServedError(object);
+      if (statusOf(err) !== 404) throw err;
+    }
+    try {
+      if (current === undefined) {
+        await api.create(object);
+        return 'created';
+      }
+      const { resourceVersion: _ignored, ...meta } = object.metadata;
+      await api.replace({ ...object, metadata: { ...meta, resourceVersion: current.metadata?.resourceVersion } });
+      return 'updated';
+    } catch (err) {
+      // 409: someone created it since our read, or updated it (stale resourceVersion): read again.
+      if (statusOf(err) !== 409 || attempt >= MAX_CONFLICT_RETRIES) throw err;
+    }
+  }
 }
 
 /**

@@ -32,16 +32,17 @@ function stored(secret: V1Secret): StoredSecret {
 
 /** Creates the client. Every error message names the object it was about. */
 export function createKubeCertsApi(options: KubeCertsApiOptions): CertsApi {
-  const { namespace, name } = options.secret;
-  const core = options.kubeConfig.makeApiClient(CoreV1Api);
-  const admission = options.kubeConfig.makeApiClient(AdmissionregistrationV1Api);
+  return {
+    ...secretApi(options.kubeConfig.makeApiClient(CoreV1Api), options.secret),
+    ...webhooksApi(options.kubeConfig.makeApiClient(AdmissionregistrationV1Api)),
+  };
+}
+
+const fail = (what: string, err: unknown): Error => new Error(`${what}: ${describeError(err)}`);
+
+/** The certificate Secret's half of {@link CertsApi}. */
+function secretApi(core: CoreV1Api, { namespace, name }: KubeCertsApiOptions['secret']): Pick<CertsApi, 'readSecret' | 'createSecret' | 'replaceSecret'> {
   const secretId = `Secret ${namespace}/${name}`;
-  const fail = (what: string, err: unknown): Error => new Error(`${what}: ${describeError(err)}`);
-
-  const readConfig = (ref: WebhookConfigRef) =>
-    ref.kind === 'mutating' ? admission.readMutatingWebhookConfiguration({ name: ref.name }) : admission.readValidatingWebhookConfiguration({ name: ref.name });
-  const configId = (ref: WebhookConfigRef) => `${ref.kind === 'mutating' ? 'MutatingWebhookConfiguration' : 'ValidatingWebhookConfiguration'} ${ref.name}`;
-
   return {
     async readSecret() {
       try {
@@ -89,7 +90,16 @@ export function createKubeCertsApi(options: KubeCertsApiOptions): CertsApi {
         throw fail(`updating ${secretId}`, err);
       }
     },
+  };
+}
 
+const configId = (ref: WebhookConfigRef) => `${ref.kind === 'mutating' ? 'MutatingWebhookConfiguration' : 'ValidatingWebhookConfiguration'} ${ref.name}`;
+
+/** The webhook configurations' half of {@link CertsApi}. */
+function webhooksApi(admission: AdmissionregistrationV1Api): Pick<CertsApi, 'readWebhooks' | 'patchCABundle'> {
+  const readConfig = (ref: WebhookConfigRef) =>
+    ref.kind === 'mutating' ? admission.readMutatingWebhookConfiguration({ name: ref.name }) : admission.readValidatingWebhookConfiguration({ name: ref.name });
+  return {
     async readWebhooks(ref) {
       try {
         const config = await readConfig(ref);

@@ -8,7 +8,7 @@ import type { Logger } from 'pino';
 import { BindingIndex } from '../identity/index.ts';
 import { describeObject, formatIssue, validateBinding } from '../identity/binding.ts';
 import type { IdentitySource, IdentitySourceStatus } from '../identity/source.ts';
-import { createResilientInformer, type InformerStatus, type ResilientInformer } from './informer.ts';
+import { createResilientInformer, type InformerHandlers, type InformerStatus, type ResilientInformer } from './informer.ts';
 
 /** Where OIDCGroupBindings are served (the CRD in manifests/base/crd-oidcgroupbinding.yaml). */
 export const BINDING_GROUP = 'idgate.dev';
@@ -45,19 +45,13 @@ interface BindingObject extends KubernetesObject {
 }
 
 /**
- * Creates the source. `start()` resolves once both informers have listed (then the index is
- * marked synced); until then `index.ready()` is false and readiness stays false. A malformed
- * OIDCGroupBinding in the cluster is logged and left out of the index, never fatal.
+ * What the bindings informer does with what it sees: valid bindings go into the index; a
+ * malformed one is logged once per resourceVersion and left out (dropping an older valid
+ * version of it).
  */
-export function createKubeIdentitySource(options: KubeIdentitySourceOptions): KubeIdentitySource {
-  const { kubeConfig } = options;
-  const logger = options.logger.child({ component: 'identity-source' });
-  const index = options.index ?? new BindingIndex();
-  const custom = kubeConfig.makeApiClient(CustomObjectsApi);
-  const core = kubeConfig.makeApiClient(CoreV1Api);
+function bindingHandlers(index: BindingIndex, logger: Logger): InformerHandlers<BindingObject> {
   /** namespace/name → resourceVersion already reported as malformed, so a relist does not repeat it. */
   const reported = new Map<string, string | undefined>();
-
   const toBinding = (obj: BindingObject) => {
     const result = validateBinding(obj);
     if (result.ok) return result.binding;
@@ -68,6 +62,67 @@ export function createKubeIdentitySource(options: KubeIdentitySourceOptions): Ku
     }
     return undefined;
   };
+  return {
+    replace(items) {
+      const valid = items.map(toBinding).filter((b) => b !== undefined);
+      index.replaceAll(valid);
+    },
+    upsert(obj) {
+      const b = toBinding(obj);
+      // A binding edited into an invalid one grants nothing any more: drop the old version.
+      if (b) index.upsert(b);
+      else index.delete(obj.metadata?.namespace ?? '', obj.metadata?.name ?? '');
+    },
+    remove(obj) {
+      reported.delete(`${obj.metadata?.namespace}/${obj.metadata?.name}`);
+      index.delete(obj.metadata?.namespace ?? '', obj.metadata?.name ?? '');
+    },
+  };
+}
+
+const labelsOf = (ns: V1Namespace): Readonly<Record<string, string>> => ({ ...ns.metadata?.labels });
+// The namespace controller sets deletionTimestamp, then phase Terminating, then empties it.
+const terminating = (ns: V1Namespace): boolean => Boolean(ns.metadata?.deletionTimestamp) || ns.status?.phase === 'Terminating';
+
+/** What the namespaces informer does with what it sees: each Namespace's labels and whether it is terminating. */
+function namespaceHandlers(index: BindingIndex): InformerHandlers<V1Namespace> {
+  return {
+    replace(items) {
+      index.replaceNamespaces(items.map((ns) => [ns.metadata?.name ?? '', labelsOf(ns), terminating(ns)]));
+    },
+    upsert(ns) {
+      index.setNamespace(ns.metadata?.name ?? '', labelsOf(ns), terminating(ns));
+    },
+    remove(ns) {
+      index.deleteNamespace(ns.metadata?.name ?? '');
+    },
+  };
+}
+
+/** The combined status of the two informers. */
+function combinedStatus(index: BindingIndex, b: InformerStatus, n: InformerStatus): KubeIdentitySourceStatus {
+  const times = [b.lastEventAt, n.lastEventAt].filter((t) => t !== undefined);
+  return {
+    kind: 'kubernetes',
+    synced: index.ready(),
+    lastEventAt: times.length > 0 ? Math.max(...times) : undefined,
+    restarts: b.restarts + n.restarts,
+    bindings: index.bindings().length,
+    informers: { bindings: b, namespaces: n },
+  };
+}
+
+/**
+ * Creates the source. `start()` resolves once both informers have listed (then the index is
+ * marked synced); until then `index.ready()` is false and readiness stays false. A malformed
+ * OIDCGroupBinding in the cluster is logged and left out of the index, never fatal.
+ */
+export function createKubeIdentitySource(options: KubeIdentitySourceOptions): KubeIdentitySource {
+  const { kubeConfig } = options;
+  const logger = options.logger.child({ component: 'identity-source' });
+  const index = options.index ?? new BindingIndex();
+  const custom = kubeConfig.makeApiClient(CustomObjectsApi);
+  const core = kubeConfig.makeApiClient(CoreV1Api);
   const common = {
     kubeConfig,
     logger,
@@ -77,7 +132,6 @@ export function createKubeIdentitySource(options: KubeIdentitySourceOptions): Ku
     pageSize: options.pageSize,
     now: options.now,
   };
-
   const bindings: ResilientInformer = createResilientInformer<BindingObject>({
     ...common,
     resource: BINDING_PLURAL,
@@ -89,43 +143,14 @@ export function createKubeIdentitySource(options: KubeIdentitySourceOptions): Ku
         plural: BINDING_PLURAL,
         ...page,
       })) as KubernetesListObject<BindingObject>,
-    handlers: {
-      replace(items) {
-        const valid = items.map(toBinding).filter((b) => b !== undefined);
-        index.replaceAll(valid);
-      },
-      upsert(obj) {
-        const b = toBinding(obj);
-        // A binding edited into an invalid one grants nothing any more: drop the old version.
-        if (b) index.upsert(b);
-        else index.delete(obj.metadata?.namespace ?? '', obj.metadata?.name ?? '');
-      },
-      remove(obj) {
-        reported.delete(`${obj.metadata?.namespace}/${obj.metadata?.name}`);
-        index.delete(obj.metadata?.namespace ?? '', obj.metadata?.name ?? '');
-      },
-    },
+    handlers: bindingHandlers(index, logger),
   });
-
-  const labelsOf = (ns: V1Namespace): Readonly<Record<string, string>> => ({ ...ns.metadata?.labels });
-  // The namespace controller sets deletionTimestamp, then phase Terminating, then empties it.
-  const terminating = (ns: V1Namespace): boolean => Boolean(ns.metadata?.deletionTimestamp) || ns.status?.phase === 'Terminating';
   const namespaces: ResilientInformer = createResilientInformer<V1Namespace>({
     ...common,
     resource: 'namespaces',
     path: '/api/v1/namespaces',
     listPage: (page) => core.listNamespace(page),
-    handlers: {
-      replace(items) {
-        index.replaceNamespaces(items.map((ns) => [ns.metadata?.name ?? '', labelsOf(ns), terminating(ns)]));
-      },
-      upsert(ns) {
-        index.setNamespace(ns.metadata?.name ?? '', labelsOf(ns), terminating(ns));
-      },
-      remove(ns) {
-        index.deleteNamespace(ns.metadata?.name ?? '');
-      },
-    },
+    handlers: namespaceHandlers(index),
   });
 
   return {
@@ -138,18 +163,6 @@ export function createKubeIdentitySource(options: KubeIdentitySourceOptions): Ku
     async stop() {
       await Promise.all([bindings.stop(), namespaces.stop()]);
     },
-    status() {
-      const b = bindings.status();
-      const n = namespaces.status();
-      const times = [b.lastEventAt, n.lastEventAt].filter((t) => t !== undefined);
-      return {
-        kind: 'kubernetes',
-        synced: index.ready(),
-        lastEventAt: times.length > 0 ? Math.max(...times) : undefined,
-        restarts: b.restarts + n.restarts,
-        bindings: index.bindings().length,
-        informers: { bindings: b, namespaces: n },
-      };
-    },
+    status: () => combinedStatus(index, bindings.status(), namespaces.status()),
   };
 }

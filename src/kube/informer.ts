@@ -112,83 +112,117 @@ class ObservedWatch extends Watch {
 
 /** Creates a {@link ResilientInformer}; nothing happens until `start()`. */
 export function createResilientInformer<T extends KubernetesObject>(options: ResilientInformerOptions<T>): ResilientInformer {
-  const { resource, kubeConfig, path, handlers } = options;
-  const logger = options.logger.child({ resource });
-  const now = options.now ?? Date.now;
-  const watchdogMs = options.watchdogMs ?? 5 * 60_000;
-  const resyncMs = options.resyncMs ?? 10 * 60_000;
-  const backoff = options.backoffMs ?? { initial: 1000, max: 30_000 };
-  const pageSize = options.pageSize ?? 500;
+  return new Informer(options);
+}
 
-  let generation = 0;
-  let current: ListWatch<T> | undefined;
-  let stopped = false;
-  let started = false;
-  let synced = false;
-  let lastActivity = now();
-  let lastEventAt: number | undefined;
-  let lastListAt: number | undefined;
-  let lists = 0;
-  let restarts = 0;
-  let reconnects = 0;
-  let resyncs = 0;
-  let nextDelay = backoff.initial;
-  let retryTimer: NodeJS.Timeout | undefined;
-  let watchdogTimer: NodeJS.Timeout | undefined;
-  let resyncTimer: NodeJS.Timeout | undefined;
-  let resolveSynced: () => void = () => undefined;
-  let rejectSynced: (err: Error) => void = () => undefined;
-  const firstSync = new Promise<void>((resolve, reject) => {
-    resolveSynced = resolve;
-    rejectSynced = reject;
-  });
-  // A caller that never awaits start() must not see an unhandled rejection when it stops early.
-  firstSync.catch(() => undefined);
+/** Every page of a list, joined. */
+async function listAll<T extends KubernetesObject>(listPage: ListPageFn<T>, pageSize: number): Promise<KubernetesListObject<T>> {
+  const items: T[] = [];
+  let cont: string | undefined;
+  let resourceVersion: string | undefined;
+  do {
+    const page = await listPage(cont ? { limit: pageSize, _continue: cont } : { limit: pageSize });
+    items.push(...(page.items ?? []));
+    // Every page of a paged list is served from the first page's snapshot (same resourceVersion).
+    resourceVersion ??= page.metadata?.resourceVersion;
+    const meta = page.metadata as { _continue?: string; continue?: string } | undefined;
+    cont = meta?._continue ?? meta?.continue ?? undefined;
+  } while (cont);
+  return { metadata: { resourceVersion }, items };
+}
 
-  const alive = (): void => {
-    lastActivity = lastEventAt = now();
-    nextDelay = backoff.initial;
-  };
+/** The counters and times {@link ResilientInformer.status} reports besides `resource` and `synced`. */
+type Counters = { -readonly [K in Exclude<keyof InformerStatus, 'resource' | 'synced'>]: InformerStatus[K] };
 
-  async function listAll(): Promise<KubernetesListObject<T>> {
-    const items: T[] = [];
-    let cont: string | undefined;
-    let resourceVersion: string | undefined;
-    do {
-      const page = await options.listPage(cont ? { limit: pageSize, _continue: cont } : { limit: pageSize });
-      items.push(...(page.items ?? []));
-      // Every page of a paged list is served from the first page's snapshot (same resourceVersion).
-      resourceVersion ??= page.metadata?.resourceVersion;
-      const meta = page.metadata as { _continue?: string; continue?: string } | undefined;
-      cont = meta?._continue ?? meta?.continue ?? undefined;
-    } while (cont);
-    return { metadata: { resourceVersion }, items };
+class Informer<T extends KubernetesObject> implements ResilientInformer {
+  readonly #options: ResilientInformerOptions<T>;
+  readonly #logger: Logger;
+  readonly #now: () => number;
+  readonly #watchdogMs: number;
+  readonly #resyncMs: number;
+  readonly #backoff: { readonly initial: number; readonly max: number };
+  readonly #counters: Counters = { lastEventAt: undefined, lastListAt: undefined, lists: 0, restarts: 0, reconnects: 0, resyncs: 0 };
+  readonly #firstSync = Promise.withResolvers<void>();
+  /** Bumped by every launch and by stop: callbacks of an older ListWatch see it changed and do nothing. */
+  #generation = 0;
+  #current: ListWatch<T> | undefined;
+  #stopped = false;
+  #started = false;
+  #synced = false;
+  #lastActivity: number;
+  #nextDelay: number;
+  #retryTimer: NodeJS.Timeout | undefined;
+  #watchdogTimer: NodeJS.Timeout | undefined;
+  #resyncTimer: NodeJS.Timeout | undefined;
+
+  constructor(options: ResilientInformerOptions<T>) {
+    this.#options = options;
+    this.#logger = options.logger.child({ resource: options.resource });
+    this.#now = options.now ?? Date.now;
+    this.#watchdogMs = options.watchdogMs ?? 5 * 60_000;
+    this.#resyncMs = options.resyncMs ?? 10 * 60_000;
+    this.#backoff = options.backoffMs ?? { initial: 1000, max: 30_000 };
+    this.#lastActivity = this.#now();
+    this.#nextDelay = this.#backoff.initial;
+    // A caller that never awaits start() must not see an unhandled rejection when it stops early.
+    this.#firstSync.promise.catch(() => undefined);
   }
 
-  function launch(): void {
-    const gen = ++generation;
-    const old = current;
-    current = undefined;
-    void old?.stop();
-    clearTimeout(retryTimer);
-    lastActivity = now();
+  start(): Promise<void> {
+    if (this.#stopped) return Promise.reject(new Error(`informer ${this.#options.resource} is stopped`));
+    if (!this.#started) {
+      this.#started = true;
+      this.#launch();
+      // Check often enough to notice a stall soon after watchdogMs, not so often it costs anything.
+      this.#watchdogTimer = setInterval(
+        () => {
+          if (this.#now() - this.#lastActivity > this.#watchdogMs) this.#restart('watchdog');
+        },
+        Math.max(25, Math.min(this.#watchdogMs / 4, 10_000)),
+      );
+      if (this.#resyncMs > 0) this.#resyncTimer = setInterval(() => this.#restart('resync'), this.#resyncMs);
+    }
+    return this.#firstSync.promise;
+  }
 
-    const mine = (): boolean => gen === generation && !stopped;
+  async stop(): Promise<void> {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    this.#generation++;
+    clearTimeout(this.#retryTimer);
+    clearInterval(this.#watchdogTimer);
+    clearInterval(this.#resyncTimer);
+    if (!this.#synced) this.#firstSync.reject(new Error(`informer ${this.#options.resource} stopped before its first sync`));
+    const informer = this.#current;
+    this.#current = undefined;
+    await informer?.stop();
+  }
+
+  status(): InformerStatus {
+    return { resource: this.#options.resource, synced: this.#synced, ...this.#counters };
+  }
+
+  #alive(): void {
+    this.#lastActivity = this.#counters.lastEventAt = this.#now();
+    this.#nextDelay = this.#backoff.initial;
+  }
+
+  #launch(): void {
+    const gen = ++this.#generation;
+    const old = this.#current;
+    this.#current = undefined;
+    void old?.stop();
+    clearTimeout(this.#retryTimer);
+    this.#lastActivity = this.#now();
+
+    const { kubeConfig, path, handlers } = this.#options;
+    const mine = (): boolean => gen === this.#generation && !this.#stopped;
     const watch = new ObservedWatch(kubeConfig, () => {
-      if (mine()) alive();
+      if (mine()) this.#alive();
     });
     const listFn = async (): Promise<KubernetesListObject<T>> => {
-      const list = await listAll();
-      if (!mine()) return list;
-      lists++;
-      handlers.replace(list.items);
-      alive();
-      lastListAt = lastEventAt;
-      if (!synced) {
-        synced = true;
-        logger.info({ objects: list.items.length }, 'informer synced');
-        resolveSynced();
-      }
+      const list = await listAll(this.#options.listPage, this.#options.pageSize ?? 500);
+      if (mine()) this.#listed(list.items);
       return list;
     };
     const informer = new ListWatch<T>(path, watch, listFn, false);
@@ -202,69 +236,48 @@ export function createResilientInformer<T extends KubernetesObject>(options: Res
       if (mine()) handlers.remove(obj);
     });
     informer.on('error', (err) => {
-      if (mine()) resumeAfterError(informer, gen, err);
+      if (mine()) this.#resumeAfterError(informer, gen, err);
     });
-    current = informer;
+    this.#current = informer;
     informer.start().catch((err: unknown) => {
-      if (mine()) resumeAfterError(informer, gen, err);
+      if (mine()) this.#resumeAfterError(informer, gen, err);
     });
   }
 
+  /** A full list of the current ListWatch arrived: it replaces the view, and the first one completes start(). */
+  #listed(items: T[]): void {
+    this.#counters.lists++;
+    this.#options.handlers.replace(items);
+    this.#alive();
+    this.#counters.lastListAt = this.#counters.lastEventAt;
+    if (!this.#synced) {
+      this.#synced = true;
+      this.#logger.info({ objects: items.length }, 'informer synced');
+      this.#firstSync.resolve();
+    }
+  }
+
   /** client-node left the informer stopped after an error: resume it, from its last resourceVersion. */
-  function resumeAfterError(informer: ListWatch<T>, gen: number, err: unknown): void {
-    const delay = nextDelay;
-    nextDelay = Math.min(nextDelay * 2, backoff.max);
-    reconnects++;
-    logger.warn({ err: describeError(err), retryInMs: delay }, 'list/watch failed; resuming');
-    clearTimeout(retryTimer);
-    retryTimer = setTimeout(() => {
-      if (gen !== generation || stopped) return;
+  #resumeAfterError(informer: ListWatch<T>, gen: number, err: unknown): void {
+    const delay = this.#nextDelay;
+    this.#nextDelay = Math.min(this.#nextDelay * 2, this.#backoff.max);
+    this.#counters.reconnects++;
+    this.#logger.warn({ err: describeError(err), retryInMs: delay }, 'list/watch failed; resuming');
+    clearTimeout(this.#retryTimer);
+    this.#retryTimer = setTimeout(() => {
+      if (gen !== this.#generation || this.#stopped) return;
       informer.start().catch((e: unknown) => {
-        if (gen === generation && !stopped) resumeAfterError(informer, gen, e);
+        if (gen === this.#generation && !this.#stopped) this.#resumeAfterError(informer, gen, e);
       });
     }, delay);
   }
 
-  function restart(reason: 'watchdog' | 'resync'): void {
-    if (reason === 'watchdog') restarts++;
-    else resyncs++;
-    logger[reason === 'watchdog' ? 'warn' : 'debug']({ reason, quietMs: now() - lastActivity }, 'restarting informer (relist)');
-    launch();
+  #restart(reason: 'watchdog' | 'resync'): void {
+    if (reason === 'watchdog') this.#counters.restarts++;
+    else this.#counters.resyncs++;
+    this.#logger[reason === 'watchdog' ? 'warn' : 'debug']({ reason, quietMs: this.#now() - this.#lastActivity }, 'restarting informer (relist)');
+    this.#launch();
   }
-
-  return {
-    start() {
-      if (stopped) return Promise.reject(new Error(`informer ${resource} is stopped`));
-      if (!started) {
-        started = true;
-        launch();
-        // Check often enough to notice a stall soon after watchdogMs, not so often it costs anything.
-        watchdogTimer = setInterval(
-          () => {
-            if (now() - lastActivity > watchdogMs) restart('watchdog');
-          },
-          Math.max(25, Math.min(watchdogMs / 4, 10_000)),
-        );
-        if (resyncMs > 0) resyncTimer = setInterval(() => restart('resync'), resyncMs);
-      }
-      return firstSync;
-    },
-    async stop() {
-      if (stopped) return;
-      stopped = true;
-      generation++;
-      clearTimeout(retryTimer);
-      clearInterval(watchdogTimer);
-      clearInterval(resyncTimer);
-      if (!synced) rejectSynced(new Error(`informer ${resource} stopped before its first sync`));
-      const informer = current;
-      current = undefined;
-      await informer?.stop();
-    },
-    status() {
-      return { resource, synced, lastEventAt, lastListAt, lists, restarts, reconnects, resyncs };
-    },
-  };
 }
 
 /** A short description of a client-node error (ApiException bodies can be whole Status objects). */

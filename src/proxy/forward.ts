@@ -56,153 +56,178 @@ function headBlock(status: number, message: string | undefined, raw: readonly st
 }
 
 /** Creates the forwarder and its keep-alive Agent. */
-export function createForwarder({ config, logger, metrics }: ForwarderDeps): Forwarder {
-  const { upstream, upstreamTimeoutMs, passAuthorization } = config;
-  // Keep-alive to the app: a new TCP handshake per request would dominate loopback latency.
-  const agent = new http.Agent({ keepAlive: true, maxFreeSockets: 64 });
-  const basePath = upstream.pathname.replace(/\/+$/, '');
-  const target = { host: upstream.hostname.replace(/^\[|\]$/g, ''), port: upstream.port === '' ? 80 : Number(upstream.port) };
+export function createForwarder(deps: ForwarderDeps): Forwarder {
+  return new UpstreamForwarder(deps);
+}
 
-  function requestOptions(req: http.IncomingMessage, identity: ForwardIdentity | undefined, agent: http.Agent | false, upgrade?: string): http.RequestOptions {
+/** Pipes an upgraded connection and the upstream's into each other; either closing or failing closes both. */
+function splice(socket: Duplex, head: Buffer, upSocket: Duplex, upHead: Buffer): void {
+  if (upHead.length > 0) socket.write(upHead);
+  if (head.length > 0) upSocket.write(head);
+  upSocket.on('error', () => socket.destroy());
+  socket.on('error', () => upSocket.destroy());
+  upSocket.on('close', () => socket.destroy());
+  socket.on('close', () => upSocket.destroy());
+  upSocket.pipe(socket);
+  socket.pipe(upSocket);
+}
+
+/**
+ * The response-header timeout of one upstream request, armed once the request is fully written,
+ * as Go's http.Transport.ResponseHeaderTimeout does: a slow upload is the caller's time, not the
+ * app's. When it fires, the request is destroyed with `message`.
+ */
+class AnswerTimeout {
+  /** The upstream's answer arrived (a response or an upgrade). */
+  arrived = false;
+  /** The upstream did not answer in time. */
+  timedOut = false;
+  #timer: NodeJS.Timeout | undefined;
+
+  constructor(upReq: http.ClientRequest, ms: number, message: string) {
+    upReq.once('finish', () => {
+      if (this.arrived) return;
+      this.#timer = setTimeout(() => {
+        this.timedOut = true;
+        upReq.destroy(new Error(message));
+      }, ms);
+    });
+  }
+
+  answered(): void {
+    this.arrived = true;
+    this.disarm();
+  }
+
+  disarm(): void {
+    clearTimeout(this.#timer);
+  }
+}
+
+class UpstreamForwarder implements Forwarder {
+  readonly #logger: Logger;
+  readonly #metrics: ProxyMetrics;
+  readonly #upstream: URL;
+  readonly #timeoutMs: number;
+  readonly #passAuthorization: boolean;
+  readonly #basePath: string;
+  readonly #target: { readonly host: string; readonly port: number };
+  // Keep-alive to the app: a new TCP handshake per request would dominate loopback latency.
+  readonly #agent = new http.Agent({ keepAlive: true, maxFreeSockets: 64 });
+
+  constructor({ config, logger, metrics }: ForwarderDeps) {
+    const { upstream } = config;
+    this.#logger = logger;
+    this.#metrics = metrics;
+    this.#upstream = upstream;
+    this.#timeoutMs = config.upstreamTimeoutMs;
+    this.#passAuthorization = config.passAuthorization;
+    this.#basePath = upstream.pathname.replace(/\/+$/, '');
+    this.#target = { host: upstream.hostname.replace(/^\[|\]$/g, ''), port: upstream.port === '' ? 80 : Number(upstream.port) };
+  }
+
+  http(req: http.IncomingMessage, res: http.ServerResponse, identity: ForwardIdentity | undefined): void {
+    const upReq = http.request(this.#requestOptions(req, identity, this.#agent));
+    const wait = new AnswerTimeout(upReq, this.#timeoutMs, `upstream sent no response headers within ${this.#timeoutMs} ms`);
+
+    upReq.on('response', (upRes) => {
+      wait.answered();
+      this.#relay(req, res, upRes);
+    });
+
+    upReq.on('error', (err) => {
+      wait.disarm();
+      req.unpipe(upReq);
+      if (wait.arrived) return; // #relay's pipeline handles a failure mid-response
+      const answer = this.#upstreamFailed(req, err, wait.timedOut, 'upstream request failed');
+      if (res.headersSent) {
+        res.destroy();
+        return;
+      }
+      res.writeHead(answer.status, answer.headers);
+      res.end(answer.body);
+    });
+
+    // The caller hanging up (mid-upload, or before the answer) must not leave the app's
+    // request running: abort it, which also keeps the broken socket out of the pool.
+    req.on('close', () => {
+      if (!req.complete) upReq.destroy();
+    });
+    res.on('close', () => {
+      if (!res.writableFinished) upReq.destroy();
+    });
+    req.pipe(upReq);
+  }
+
+  upgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer, identity: ForwardIdentity | undefined): void {
+    // No Agent: an upgraded connection belongs to the caller and never goes back to the pool.
+    const upReq = http.request(this.#requestOptions(req, identity, false, req.headers.upgrade ?? 'websocket'));
+    const wait = new AnswerTimeout(upReq, this.#timeoutMs, 'upstream did not answer the upgrade in time');
+    socket.on('error', () => upReq.destroy());
+
+    upReq.on('upgrade', (upRes, upSocket, upHead) => {
+      wait.answered();
+      socket.write(headBlock(101, upRes.statusMessage, downstreamHeaders(upRes.rawHeaders, { upgrade: true })));
+      splice(socket, head, upSocket, upHead);
+    });
+
+    upReq.on('response', (upRes) => {
+      // The app declined the upgrade: relay its answer, delimited by closing the connection.
+      wait.answered();
+      const headers = downstreamHeaders(upRes.rawHeaders);
+      headers.push('connection', 'close');
+      socket.write(headBlock(upRes.statusCode ?? 502, upRes.statusMessage, headers));
+      upRes.pipe(socket);
+    });
+
+    upReq.on('error', (err) => {
+      wait.disarm();
+      if (wait.arrived) return;
+      const answer = this.#upstreamFailed(req, err, wait.timedOut, 'upstream upgrade failed');
+      writeRawResponse(socket, answer.status, answer.headers, answer.body);
+    });
+    upReq.end();
+  }
+
+  close(): void {
+    this.#agent.destroy();
+  }
+
+  /** Streams the upstream's answer into `res`. */
+  #relay(req: http.IncomingMessage, res: http.ServerResponse, upRes: http.IncomingMessage): void {
+    if (res.destroyed) {
+      // The caller left while the app was thinking; piping into a destroyed stream throws.
+      upRes.destroy();
+      return;
+    }
+    res.writeHead(upRes.statusCode ?? 502, upRes.statusMessage, downstreamHeaders(upRes.rawHeaders));
+    pipeline(upRes, res, (err) => {
+      if (err === undefined || err === null) return;
+      // The caller going away is routine; the upstream dying mid-body is worth counting.
+      if ((err as NodeJS.ErrnoException).code !== 'ERR_STREAM_PREMATURE_CLOSE') {
+        this.#metrics.upstreamErrors.inc({ reason: 'reset' });
+        this.#logger.warn({ err: err.message, path: pathOf(req.url) }, 'upstream response broke off');
+      }
+    });
+  }
+
+  #requestOptions(req: http.IncomingMessage, identity: ForwardIdentity | undefined, agent: http.Agent | false, upgrade?: string): http.RequestOptions {
     const headers = upstreamHeaders(req.rawHeaders, {
       identity,
-      passAuthorization,
+      passAuthorization: this.#passAuthorization,
       upgrade,
       remoteAddress: req.socket.remoteAddress,
     });
-    return { ...target, method: req.method, path: basePath + (req.url ?? '/'), headers, agent };
-  }
-
-  /**
-   * Arms the response-header timeout once the request is fully written, as Go's
-   * http.Transport.ResponseHeaderTimeout does: a slow upload is the caller's time, not the app's.
-   */
-  function armTimeout(upReq: http.ClientRequest, answered: () => boolean, onTimeout: () => void): () => void {
-    let timer: NodeJS.Timeout | undefined;
-    upReq.once('finish', () => {
-      if (answered()) return;
-      timer = setTimeout(onTimeout, upstreamTimeoutMs);
-    });
-    return () => clearTimeout(timer);
+    return { ...this.#target, method: req.method, path: this.#basePath + (req.url ?? '/'), headers, agent };
   }
 
   /** Counts and logs a request the upstream failed before answering, and says what to answer. */
-  function upstreamFailed(req: http.IncomingMessage, err: Error, timedOut: boolean, msg: string): ReturnType<typeof jsonError> {
+  #upstreamFailed(req: http.IncomingMessage, err: Error, timedOut: boolean, msg: string): ReturnType<typeof jsonError> {
     const reason = timedOut ? 'timeout' : 'connect';
-    metrics.upstreamErrors.inc({ reason });
-    logger.warn({ err: err.message, reason, path: pathOf(req.url), upstream: upstream.origin }, msg);
+    this.#metrics.upstreamErrors.inc({ reason });
+    this.#logger.warn({ err: err.message, reason, path: pathOf(req.url), upstream: this.#upstream.origin }, msg);
     return timedOut
-      ? jsonError(504, 'upstream_timeout', `the upstream did not answer within ${upstreamTimeoutMs} ms`)
+      ? jsonError(504, 'upstream_timeout', `the upstream did not answer within ${this.#timeoutMs} ms`)
       : jsonError(502, 'upstream_unavailable', 'the upstream could not be reached');
   }
-
-  return {
-    http(req, res, identity) {
-      const upReq = http.request(requestOptions(req, identity, agent));
-      let responded = false;
-      let timedOut = false;
-      const disarm = armTimeout(
-        upReq,
-        () => responded,
-        () => {
-          timedOut = true;
-          upReq.destroy(new Error(`upstream sent no response headers within ${upstreamTimeoutMs} ms`));
-        },
-      );
-
-      upReq.on('response', (upRes) => {
-        responded = true;
-        disarm();
-        if (res.destroyed) {
-          // The caller left while the app was thinking; piping into a destroyed stream throws.
-          upRes.destroy();
-          return;
-        }
-        res.writeHead(upRes.statusCode ?? 502, upRes.statusMessage, downstreamHeaders(upRes.rawHeaders));
-        pipeline(upRes, res, (err) => {
-          if (err === undefined || err === null) return;
-          // The caller going away is routine; the upstream dying mid-body is worth counting.
-          if ((err as NodeJS.ErrnoException).code !== 'ERR_STREAM_PREMATURE_CLOSE') {
-            metrics.upstreamErrors.inc({ reason: 'reset' });
-            logger.warn({ err: err.message, path: pathOf(req.url) }, 'upstream response broke off');
-          }
-        });
-      });
-
-      upReq.on('error', (err) => {
-        disarm();
-        req.unpipe(upReq);
-        if (responded) return; // pipeline above handles a failure mid-response
-        const answer = upstreamFailed(req, err, timedOut, 'upstream request failed');
-        if (res.headersSent) {
-          res.destroy();
-          return;
-        }
-        res.writeHead(answer.status, answer.headers);
-        res.end(answer.body);
-      });
-
-      // The caller hanging up (mid-upload, or before the answer) must not leave the app's
-      // request running: abort it, which also keeps the broken socket out of the pool.
-      req.on('close', () => {
-        if (!req.complete) upReq.destroy();
-      });
-      res.on('close', () => {
-        if (!res.writableFinished) upReq.destroy();
-      });
-      req.pipe(upReq);
-    },
-
-    upgrade(req, socket, head, identity) {
-      // No Agent: an upgraded connection belongs to the caller and never goes back to the pool.
-      const upReq = http.request(requestOptions(req, identity, false, req.headers.upgrade ?? 'websocket'));
-      let answered = false;
-      let timedOut = false;
-      const disarm = armTimeout(
-        upReq,
-        () => answered,
-        () => {
-          timedOut = true;
-          upReq.destroy(new Error('upstream did not answer the upgrade in time'));
-        },
-      );
-      socket.on('error', () => upReq.destroy());
-
-      upReq.on('upgrade', (upRes, upSocket, upHead) => {
-        answered = true;
-        disarm();
-        socket.write(headBlock(101, upRes.statusMessage, downstreamHeaders(upRes.rawHeaders, { upgrade: true })));
-        if (upHead.length > 0) socket.write(upHead);
-        if (head.length > 0) upSocket.write(head);
-        upSocket.on('error', () => socket.destroy());
-        socket.on('error', () => upSocket.destroy());
-        upSocket.on('close', () => socket.destroy());
-        socket.on('close', () => upSocket.destroy());
-        upSocket.pipe(socket);
-        socket.pipe(upSocket);
-      });
-
-      upReq.on('response', (upRes) => {
-        // The app declined the upgrade: relay its answer, delimited by closing the connection.
-        answered = true;
-        disarm();
-        const headers = downstreamHeaders(upRes.rawHeaders);
-        headers.push('connection', 'close');
-        socket.write(headBlock(upRes.statusCode ?? 502, upRes.statusMessage, headers));
-        upRes.pipe(socket);
-      });
-
-      upReq.on('error', (err) => {
-        disarm();
-        if (answered) return;
-        const answer = upstreamFailed(req, err, timedOut, 'upstream upgrade failed');
-        writeRawResponse(socket, answer.status, answer.headers, answer.body);
-      });
-      upReq.end();
-    },
-
-    close() {
-      agent.destroy();
-    },
-  };
 }

@@ -13,11 +13,11 @@ import type { Registry } from 'prom-client';
 import { groupsAllowed } from './claims.ts';
 import type { ProxyConfig } from './config.ts';
 import { ProxyDenial } from './errors.ts';
-import { createForwarder } from './forward.ts';
+import { createForwarder, type Forwarder } from './forward.ts';
 import { isProbe, pathOf } from './paths.ts';
 import { refuse, refuseUpgrade } from './refuse.ts';
-import { createProxyMetrics, type DecisionLabel } from './metrics.ts';
-import { createTokenCache, tokenKey, type VerifiedIdentity } from './token-cache.ts';
+import { createProxyMetrics, type DecisionLabel, type ProxyMetrics } from './metrics.ts';
+import { createTokenCache, type TokenCache, tokenKey, type VerifiedIdentity } from './token-cache.ts';
 import { createVerifier, type FetchLike, type Verifier } from './verifier.ts';
 import { kubernetesIssuerFetch } from './kubernetes-issuer.ts';
 
@@ -65,129 +65,126 @@ const DECISION_OF: Record<ProxyDenial['code'], DecisionLabel> = {
   IDGATE_PROXY_IDP_UNAVAILABLE: 'unavailable',
 };
 
-/** Creates the proxy server; call `listen` on it. Closing it also closes upstream connections. */
-export function createProxy(deps: ProxyDeps): http.Server {
-  const { config, logger, registry, clock = Date.now } = deps;
-  const metrics = createProxyMetrics(registry);
+/** Builds the jose verifier from `config`, with the Kubernetes issuer's own fetch when one is configured. */
+function buildVerifier(deps: ProxyDeps, metrics: ProxyMetrics, clock: () => number): Verifier {
+  const { config, logger } = deps;
   const kube = config.kubernetesIssuer;
   const kubeFetch = kube ? kubernetesIssuerFetch(kube) : undefined;
-  const verifier =
-    deps.verifier ??
-    createVerifier({
-      issuers: config.issuers,
-      audiences: config.audiences,
-      groupsClaim: config.groupsClaim,
-      clockToleranceSec: config.clockToleranceSec,
-      jwksCooldownMs: config.jwksCooldownMs,
-      jwksCacheMaxAgeMs: config.jwksCacheMaxAgeMs,
-      jwksMaxStaleMs: config.jwksMaxStaleMs,
-      logger,
-      clock,
-      fetch: deps.fetch,
-      fetchFor: (issuer) => (issuer === kube?.issuer ? kubeFetch : undefined),
-      onJwksFetch: (issuer, outcome) => metrics.jwksFetches.inc({ issuer, outcome }),
-    });
-  const cache = createTokenCache({ maxEntries: config.tokenCacheMaxEntries, clock });
-  const forwarder = createForwarder({ config, logger, metrics });
-  const skip = new Set(config.skipPaths);
+  return createVerifier({
+    issuers: config.issuers,
+    audiences: config.audiences,
+    groupsClaim: config.groupsClaim,
+    clockToleranceSec: config.clockToleranceSec,
+    jwksCooldownMs: config.jwksCooldownMs,
+    jwksCacheMaxAgeMs: config.jwksCacheMaxAgeMs,
+    jwksMaxStaleMs: config.jwksMaxStaleMs,
+    logger,
+    clock,
+    fetch: deps.fetch,
+    fetchFor: (issuer) => (issuer === kube?.issuer ? kubeFetch : undefined),
+    onJwksFetch: (issuer, outcome) => metrics.jwksFetches.inc({ issuer, outcome }),
+  });
+}
 
+/** Bearer-token authentication and the groups check, with the verified-token cache. */
+class Authenticator {
+  readonly #verifier: Verifier;
+  readonly #metrics: ProxyMetrics;
+  readonly #allowedGroups: ProxyConfig['allowedGroups'];
+  readonly #cache: TokenCache;
   /** Verifications in progress, by token hash. */
-  const verifications = new Map<string, Promise<VerifiedIdentity>>();
+  readonly #verifications = new Map<string, Promise<VerifiedIdentity>>();
 
-  async function verifyAndRemember(token: string): Promise<VerifiedIdentity> {
-    const started = performance.now();
-    let identity: VerifiedIdentity;
-    try {
-      identity = await verifier.verify(token);
-      metrics.verifyDuration.observe({ result: 'valid' }, (performance.now() - started) / 1000);
-    } catch (err) {
-      metrics.verifyDuration.observe({ result: 'invalid' }, (performance.now() - started) / 1000);
-      throw err;
-    }
-    cache.set(token, identity);
-    return identity;
+  constructor(deps: ProxyDeps, metrics: ProxyMetrics) {
+    const clock = deps.clock ?? Date.now;
+    this.#metrics = metrics;
+    this.#verifier = deps.verifier ?? buildVerifier(deps, metrics, clock);
+    this.#allowedGroups = deps.config.allowedGroups;
+    this.#cache = createTokenCache({ maxEntries: deps.config.tokenCacheMaxEntries, clock });
   }
 
-  async function authenticate(req: http.IncomingMessage): Promise<VerifiedIdentity> {
-    const values = authorizationValues(req.rawHeaders);
-    if (values.length === 0) throw new ProxyDenial('IDGATE_PROXY_NO_TOKEN', 401, 'a bearer token is required (Authorization: Bearer <token>)');
-    if (values.length > 1) throw new ProxyDenial('IDGATE_PROXY_BAD_REQUEST', 400, 'send exactly one Authorization header');
-    const match = BEARER.exec(values[0]!);
-    if (!match) {
-      // docs/design.md#refusals-and-outages: a malformed token is a 401 (invalid_token), like any other bad token.
-      if (/^bearer(\s|$)/i.test(values[0]!)) throw new ProxyDenial('IDGATE_PROXY_INVALID_TOKEN', 401, 'the bearer token is malformed');
-      throw new ProxyDenial('IDGATE_PROXY_NO_TOKEN', 401, 'only the Bearer authentication scheme is accepted');
-    }
-    const token = match[1]!;
-    let identity = cache.get(token);
+  async authenticate(req: http.IncomingMessage): Promise<VerifiedIdentity> {
+    const token = bearerToken(req);
+    let identity = this.#cache.get(token);
     if (identity) {
-      metrics.tokenCache.inc({ result: 'hit' });
+      this.#metrics.tokenCache.inc({ result: 'hit' });
     } else {
       // A burst of requests with a token not seen yet (a caller starting, or rotating its
       // token) shares one verification instead of paying one each.
       const key = tokenKey(token);
-      let verifying = verifications.get(key);
+      let verifying = this.#verifications.get(key);
       if (verifying) {
-        metrics.tokenCache.inc({ result: 'coalesced' });
+        this.#metrics.tokenCache.inc({ result: 'coalesced' });
       } else {
-        metrics.tokenCache.inc({ result: 'miss' });
-        verifying = verifyAndRemember(token).finally(() => verifications.delete(key));
-        verifications.set(key, verifying);
+        this.#metrics.tokenCache.inc({ result: 'miss' });
+        verifying = this.#verifyAndRemember(token).finally(() => this.#verifications.delete(key));
+        this.#verifications.set(key, verifying);
       }
       identity = await verifying;
     }
-    if (!groupsAllowed(identity.groups, config.allowedGroups)) {
+    if (!groupsAllowed(identity.groups, this.#allowedGroups)) {
       throw new ProxyDenial('IDGATE_PROXY_FORBIDDEN', 403, 'the token is valid but none of its groups is allowed here');
     }
     return identity;
   }
 
-  function denial(err: unknown): ProxyDenial {
-    if (err instanceof ProxyDenial) return err;
-    logger.error({ err }, 'unexpected error while authenticating');
-    return new ProxyDenial('IDGATE_PROXY_IDP_UNAVAILABLE', 503, 'the request could not be authenticated, retry later');
-  }
-
-  function logDecision(req: http.IncomingMessage, decision: DecisionLabel, fields: Record<string, unknown>): void {
-    metrics.requests.inc({ decision });
-    const forwarded = decision === 'allowed' || decision === 'skipped';
-    // Forwarded requests log at debug: below that level, skip building a line nobody writes.
-    if (forwarded && !logger.isLevelEnabled('debug')) return;
-    // The path without its query: `?access_token=…` never reaches a log line.
-    const line = { decision, method: req.method, path: pathOf(req.url), ...fields };
-    if (forwarded) logger.debug(line, 'request forwarded');
-    else logger.info(line, 'request refused');
-  }
-
-  /**
-   * Authenticates `req` and records the decision: the identity to forward, or the denial to
-   * answer with. Plain requests and upgrades share it so both are judged and logged alike.
-   */
-  async function admit(req: http.IncomingMessage, fields: Readonly<Record<string, unknown>>): Promise<VerifiedIdentity | ProxyDenial> {
+  async #verifyAndRemember(token: string): Promise<VerifiedIdentity> {
+    const started = performance.now();
     let identity: VerifiedIdentity;
     try {
-      identity = await authenticate(req);
+      identity = await this.#verifier.verify(token);
+      this.#metrics.verifyDuration.observe({ result: 'valid' }, (performance.now() - started) / 1000);
     } catch (err) {
-      const d = denial(err);
-      logDecision(req, DECISION_OF[d.code], {
-        status: d.status,
-        code: d.code,
-        reason: d.message,
-        ...(d.detail === undefined ? {} : { detail: d.detail }),
-        ...fields,
-      });
-      return d;
+      this.#metrics.verifyDuration.observe({ result: 'invalid' }, (performance.now() - started) / 1000);
+      throw err;
     }
-    logDecision(req, 'allowed', { subject: identity.subject, issuer: identity.issuer, ...fields });
+    this.#cache.set(token, identity);
     return identity;
   }
+}
 
-  async function onRequest(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+/** The one bearer token of `req`, or the denial that says what is wrong with its Authorization header. */
+function bearerToken(req: http.IncomingMessage): string {
+  const values = authorizationValues(req.rawHeaders);
+  if (values.length === 0) throw new ProxyDenial('IDGATE_PROXY_NO_TOKEN', 401, 'a bearer token is required (Authorization: Bearer <token>)');
+  if (values.length > 1) throw new ProxyDenial('IDGATE_PROXY_BAD_REQUEST', 400, 'send exactly one Authorization header');
+  const match = BEARER.exec(values[0]!);
+  if (!match) {
+    // docs/design.md#refusals-and-outages: a malformed token is a 401 (invalid_token), like any other bad token.
+    if (/^bearer(\s|$)/i.test(values[0]!)) throw new ProxyDenial('IDGATE_PROXY_INVALID_TOKEN', 401, 'the bearer token is malformed');
+    throw new ProxyDenial('IDGATE_PROXY_NO_TOKEN', 401, 'only the Bearer authentication scheme is accepted');
+  }
+  return match[1]!;
+}
+
+/** What the proxy does with each request and upgrade: serve its own paths, or judge, log and forward. */
+class ProxyHandler {
+  readonly #logger: Logger;
+  readonly #registry: Registry;
+  readonly #metrics: ProxyMetrics;
+  readonly #auth: Authenticator;
+  readonly #forwarder: Forwarder;
+  readonly #skip: ReadonlySet<string>;
+
+  constructor(deps: ProxyDeps) {
+    this.#logger = deps.logger;
+    this.#registry = deps.registry;
+    this.#metrics = createProxyMetrics(deps.registry);
+    this.#auth = new Authenticator(deps, this.#metrics);
+    this.#forwarder = createForwarder({ config: deps.config, logger: deps.logger, metrics: this.#metrics });
+    this.#skip = new Set(deps.config.skipPaths);
+  }
+
+  close(): void {
+    this.#forwarder.close();
+  }
+
+  async onRequest(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const path = pathOf(req.url);
     const probe = isProbe(req.method, req.headers);
-    if (probe && skip.has(path)) {
-      logDecision(req, 'skipped', {});
-      forwarder.http(req, res, undefined);
+    if (probe && this.#skip.has(path)) {
+      this.#logDecision(req, 'skipped', {});
+      this.#forwarder.http(req, res, undefined);
       return;
     }
     // Any other method on these paths is the app's, behind authentication like everything else.
@@ -197,44 +194,89 @@ export function createProxy(deps: ProxyDeps): http.Server {
       return;
     }
     if (probe && path === METRICS_PATH) {
-      const body = await registry.metrics();
-      res.writeHead(200, { 'content-type': registry.contentType });
+      const body = await this.#registry.metrics();
+      res.writeHead(200, { 'content-type': this.#registry.contentType });
       res.end(body);
       return;
     }
-    const outcome = await admit(req, {});
+    const outcome = await this.#admit(req, {});
     if (outcome instanceof ProxyDenial) {
       refuse(req, res, outcome);
       return;
     }
-    forwarder.http(req, res, outcome.headers);
+    this.#forwarder.http(req, res, outcome.headers);
   }
 
-  async function onUpgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
-    socket.on('error', (err) => logger.debug({ err: err.message }, 'upgrade socket error'));
+  async onUpgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    socket.on('error', (err) => this.#logger.debug({ err: err.message }, 'upgrade socket error'));
     // No skip path for upgrades: a WebSocket on /healthz is authenticated like any other request.
-    const outcome = await admit(req, UPGRADE_FIELDS);
+    const outcome = await this.#admit(req, UPGRADE_FIELDS);
     if (outcome instanceof ProxyDenial) {
       refuseUpgrade(socket, outcome);
       return;
     }
-    forwarder.upgrade(req, socket, head, outcome.headers);
+    this.#forwarder.upgrade(req, socket, head, outcome.headers);
   }
 
+  /**
+   * Authenticates `req` and records the decision: the identity to forward, or the denial to
+   * answer with. Plain requests and upgrades share it so both are judged and logged alike.
+   */
+  async #admit(req: http.IncomingMessage, fields: Readonly<Record<string, unknown>>): Promise<VerifiedIdentity | ProxyDenial> {
+    let identity: VerifiedIdentity;
+    try {
+      identity = await this.#auth.authenticate(req);
+    } catch (err) {
+      const d = this.#denial(err);
+      this.#logDecision(req, DECISION_OF[d.code], {
+        status: d.status,
+        code: d.code,
+        reason: d.message,
+        ...(d.detail === undefined ? {} : { detail: d.detail }),
+        ...fields,
+      });
+      return d;
+    }
+    this.#logDecision(req, 'allowed', { subject: identity.subject, issuer: identity.issuer, ...fields });
+    return identity;
+  }
+
+  #denial(err: unknown): ProxyDenial {
+    if (err instanceof ProxyDenial) return err;
+    this.#logger.error({ err }, 'unexpected error while authenticating');
+    return new ProxyDenial('IDGATE_PROXY_IDP_UNAVAILABLE', 503, 'the request could not be authenticated, retry later');
+  }
+
+  #logDecision(req: http.IncomingMessage, decision: DecisionLabel, fields: Record<string, unknown>): void {
+    this.#metrics.requests.inc({ decision });
+    const forwarded = decision === 'allowed' || decision === 'skipped';
+    // Forwarded requests log at debug: below that level, skip building a line nobody writes.
+    if (forwarded && !this.#logger.isLevelEnabled('debug')) return;
+    // The path without its query: `?access_token=…` never reaches a log line.
+    const line = { decision, method: req.method, path: pathOf(req.url), ...fields };
+    if (forwarded) this.#logger.debug(line, 'request forwarded');
+    else this.#logger.info(line, 'request refused');
+  }
+}
+
+/** Creates the proxy server; call `listen` on it. Closing it also closes upstream connections. */
+export function createProxy(deps: ProxyDeps): http.Server {
+  const { logger } = deps;
+  const handler = new ProxyHandler(deps);
   const server = http.createServer({ keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS, headersTimeout: KEEP_ALIVE_TIMEOUT_MS + 1_000 });
   server.on('request', (req, res) => {
-    onRequest(req, res).catch((err: unknown) => {
+    handler.onRequest(req, res).catch((err: unknown) => {
       logger.error({ err }, 'proxy request failed');
       if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' });
       res.end('{"error":"internal_error"}');
     });
   });
   server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
-    onUpgrade(req, socket, head).catch((err: unknown) => {
+    handler.onUpgrade(req, socket, head).catch((err: unknown) => {
       logger.error({ err }, 'proxy upgrade failed');
       socket.destroy();
     });
   });
-  server.on('close', () => forwarder.close());
+  server.on('close', () => handler.close());
   return server;
 }

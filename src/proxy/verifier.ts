@@ -11,7 +11,7 @@ import type { Logger } from 'pino';
 import { decodeJwt, decodeProtectedHeader, errors, jwtVerify } from 'jose';
 import { idpUnavailable, invalidToken, logDetail, ProxyDenial } from './errors.ts';
 import { identityFrom } from './identity.ts';
-import { createKeySet, type KeySet } from './key-set.ts';
+import { createKeySet, type KeySet, type KeySetPolicy } from './key-set.ts';
 import { createJwksLoader, type FetchLike } from './oidc-fetch.ts';
 import type { VerifiedIdentity } from './token-cache.ts';
 
@@ -66,88 +66,116 @@ const BACKOFF_MS = { first: 1_000, max: 30_000 };
 
 /** Creates a verifier; no network traffic happens until the first token of an issuer. */
 export function createVerifier(options: VerifierOptions): Verifier {
-  const { logger, clock = Date.now, fetch: defaultFetch = globalThis.fetch } = options;
-  const fetchTimeoutMs = options.fetchTimeoutMs ?? 5_000;
-  const trusted = new Set(options.issuers);
-  const keySets = new Map<string, KeySet>();
-  // jose takes mutable arrays; copy the readonly ones once, not on every verification.
-  const audience = [...options.audiences];
-  const algorithms = [...ALLOWED_ALGORITHMS];
-  const policy = {
-    cooldownMs: options.jwksCooldownMs,
-    refreshAfterMs: options.jwksCacheMaxAgeMs,
-    maxStaleMs: options.jwksMaxStaleMs,
-    backoffFirstMs: BACKOFF_MS.first,
-    backoffMaxMs: BACKOFF_MS.max,
-  };
+  return new JoseVerifier(options);
+}
 
-  function keySetOf(issuer: string): KeySet {
-    let keySet = keySets.get(issuer);
+/**
+ * The token's issuer, once its header and claims decode and its `alg` and `iss` are allowed.
+ * Checked before any key lookup, so forged tokens cannot make the proxy fetch anything.
+ */
+function trustedIssuer(token: string, trusted: ReadonlySet<string>): string {
+  let alg: unknown;
+  let iss: unknown;
+  try {
+    alg = decodeProtectedHeader(token).alg;
+    iss = decodeJwt(token).iss;
+  } catch {
+    throw invalidToken('token is not a well-formed JWT');
+  }
+  if (typeof alg !== 'string' || !ALLOWED_ALGORITHMS.includes(alg)) {
+    throw invalidToken("the token's algorithm is not allowed", undefined, `alg ${logDetail(alg)}`);
+  }
+  if (typeof iss !== 'string' || !trusted.has(iss)) {
+    throw invalidToken("the token's issuer is not trusted", undefined, `iss ${logDetail(iss)}`);
+  }
+  return iss;
+}
+
+class JoseVerifier implements Verifier {
+  readonly #options: VerifierOptions;
+  readonly #logger: Logger;
+  readonly #clock: () => number;
+  readonly #fetch: FetchLike;
+  readonly #trusted: ReadonlySet<string>;
+  readonly #keySets = new Map<string, KeySet>();
+  // jose takes mutable arrays; copy the readonly ones once, not on every verification.
+  readonly #audience: string[];
+  readonly #algorithms = [...ALLOWED_ALGORITHMS];
+  readonly #policy: KeySetPolicy;
+
+  constructor(options: VerifierOptions) {
+    this.#options = options;
+    this.#logger = options.logger;
+    this.#clock = options.clock ?? Date.now;
+    this.#fetch = options.fetch ?? globalThis.fetch;
+    this.#trusted = new Set(options.issuers);
+    this.#audience = [...options.audiences];
+    this.#policy = {
+      cooldownMs: options.jwksCooldownMs,
+      refreshAfterMs: options.jwksCacheMaxAgeMs,
+      maxStaleMs: options.jwksMaxStaleMs,
+      backoffFirstMs: BACKOFF_MS.first,
+      backoffMaxMs: BACKOFF_MS.max,
+    };
+  }
+
+  async verify(token: string): Promise<VerifiedIdentity> {
+    const iss = trustedIssuer(token, this.#trusted);
+    let payload: Record<string, unknown>;
+    try {
+      ({ payload } = await jwtVerify(token, this.#keySetOf(iss).getKey, {
+        issuer: iss,
+        audience: this.#audience,
+        algorithms: this.#algorithms,
+        clockTolerance: this.#options.clockToleranceSec,
+        currentDate: new Date(this.#clock()),
+        requiredClaims: ['exp', 'sub'],
+      }));
+    } catch (err) {
+      throw toDenial(err);
+    }
+    const identity = identityFrom(payload, this.#options.groupsClaim);
+    if (!identity.ok) throw invalidToken(identity.reason);
+    return { issuer: iss, subject: identity.subject, groups: identity.groups, headers: identity.headers, expiresAt: (payload.exp as number) * 1000 };
+  }
+
+  #keySetOf(issuer: string): KeySet {
+    let keySet = this.#keySets.get(issuer);
     if (keySet === undefined) {
-      const load = createJwksLoader({
-        issuer,
-        fetch: options.fetchFor?.(issuer) ?? defaultFetch,
-        timeoutMs: fetchTimeoutMs,
-        logger,
-        onJwksFetch: (outcome) => options.onJwksFetch?.(issuer, outcome),
-      });
-      keySet = createKeySet({
-        issuer,
-        load,
-        policy,
-        clock,
-        onFailure: (err, failures, retryInMs, servingStaleKeys) =>
-          logger.warn(
-            {
-              issuer,
-              err: err instanceof Error ? err.message : String(err),
-              failures,
-              retryInMs,
-              servingStaleKeys,
-            },
-            servingStaleKeys ? "fetching the issuer's keys failed; the last good keys stay in use" : "fetching the issuer's keys failed",
-          ),
-      });
-      keySets.set(issuer, keySet);
+      keySet = this.#createKeySet(issuer);
+      this.#keySets.set(issuer, keySet);
     }
     return keySet;
   }
 
-  return {
-    async verify(token) {
-      let alg: unknown;
-      let iss: unknown;
-      try {
-        alg = decodeProtectedHeader(token).alg;
-        iss = decodeJwt(token).iss;
-      } catch {
-        throw invalidToken('token is not a well-formed JWT');
-      }
-      // Refuse before any key lookup, so forged tokens cannot make the proxy fetch anything.
-      if (typeof alg !== 'string' || !ALLOWED_ALGORITHMS.includes(alg)) {
-        throw invalidToken("the token's algorithm is not allowed", undefined, `alg ${logDetail(alg)}`);
-      }
-      if (typeof iss !== 'string' || !trusted.has(iss)) {
-        throw invalidToken("the token's issuer is not trusted", undefined, `iss ${logDetail(iss)}`);
-      }
-      let payload: Record<string, unknown>;
-      try {
-        ({ payload } = await jwtVerify(token, keySetOf(iss).getKey, {
-          issuer: iss,
-          audience,
-          algorithms,
-          clockTolerance: options.clockToleranceSec,
-          currentDate: new Date(clock()),
-          requiredClaims: ['exp', 'sub'],
-        }));
-      } catch (err) {
-        throw toDenial(err);
-      }
-      const identity = identityFrom(payload, options.groupsClaim);
-      if (!identity.ok) throw invalidToken(identity.reason);
-      return { issuer: iss, subject: identity.subject, groups: identity.groups, headers: identity.headers, expiresAt: (payload.exp as number) * 1000 };
-    },
-  };
+  #createKeySet(issuer: string): KeySet {
+    const options = this.#options;
+    const logger = this.#logger;
+    const load = createJwksLoader({
+      issuer,
+      fetch: options.fetchFor?.(issuer) ?? this.#fetch,
+      timeoutMs: options.fetchTimeoutMs ?? 5_000,
+      logger,
+      onJwksFetch: (outcome) => options.onJwksFetch?.(issuer, outcome),
+    });
+    return createKeySet({
+      issuer,
+      load,
+      policy: this.#policy,
+      clock: this.#clock,
+      onFailure: (err, failures, retryInMs, servingStaleKeys) =>
+        logger.warn(
+          {
+            issuer,
+            err: err instanceof Error ? err.message : String(err),
+            failures,
+            retryInMs,
+            servingStaleKeys,
+          },
+          servingStaleKeys ? "fetching the issuer's keys failed; the last good keys stay in use" : "fetching the issuer's keys failed",
+        ),
+    });
+  }
 }
 
 /**

@@ -33,12 +33,9 @@ export interface MetricsOptions {
   readonly cacheSynced?: () => boolean;
 }
 
-/** Creates and registers every webhook metric on `registry` (default: a new one). */
-export function createMetrics(registry = new Registry(), { processMetrics = true, cacheSynced }: MetricsOptions = {}): WebhookMetrics {
-  if (processMetrics) collectDefaultMetrics({ register: registry, prefix: 'idgate_' });
-  const registers = [registry];
+/** What the admission path answered, and the violations it found. */
+function admissionMetrics(registers: Registry[]): Pick<WebhookMetrics, 'requests' | 'duration' | 'inFlight' | 'violations'> {
   return {
-    registry,
     requests: new Counter({
       name: 'idgate_admission_requests_total',
       help: 'Admission requests answered, by webhook, operation and decision (allowed, patched, denied, errored; rejected: a bad request; shed: refused for load with 503 and Retry-After, see admission/body.ts).',
@@ -64,6 +61,12 @@ export function createMetrics(registry = new Registry(), { processMetrics = true
       labelNames: ['rule', 'mode'],
       registers,
     }),
+  };
+}
+
+/** The state the webhook serves from: its certificate, identity cache and baseline. */
+function stateMetrics(registers: Registry[], cacheSynced: (() => boolean) | undefined): Pick<WebhookMetrics, 'certExpiry' | 'cacheSynced' | 'baselineReloads'> {
+  return {
     certExpiry: new Gauge({
       name: 'idgate_certificate_expiry_timestamp_seconds',
       help: 'Unix time at which the serving certificate expires.',
@@ -84,6 +87,12 @@ export function createMetrics(registry = new Registry(), { processMetrics = true
       labelNames: ['result'],
       registers,
     }),
+  };
+}
+
+/** What the injector and the controllers did to Pods, and who leads the controllers. */
+function identityMetrics(registers: Registry[]): Pick<WebhookMetrics, 'mutations' | 'relabel' | 'relabelSeconds' | 'leader'> {
+  return {
     mutations: new Counter({
       name: 'idgate_mutations_total',
       help: 'Pod CREATE mutations by outcome (injected, not-injected, dry-run, identity-unavailable).',
@@ -109,4 +118,12 @@ export function createMetrics(registry = new Registry(), { processMetrics = true
       registers,
     }),
   };
+}
+
+/** Creates and registers every webhook metric on `registry` (default: a new one). */
+export function createMetrics(registry = new Registry(), { processMetrics = true, cacheSynced }: MetricsOptions = {}): WebhookMetrics {
+  if (processMetrics) collectDefaultMetrics({ register: registry, prefix: 'idgate_' });
+  const registers = [registry];
+  // In this order on /metrics.
+  return { registry, ...admissionMetrics(registers), ...stateMetrics(registers, cacheSynced), ...identityMetrics(registers) };
 }

@@ -13,12 +13,10 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
-import { dirname, join, posix } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { readFileSync } from 'node:fs';
+import { join, posix } from 'node:path';
 import ts from 'typescript';
-
-const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+import { listTs, root } from './sources.ts';
 
 /** Module id: the path from the repository root with forward slashes, e.g. `src/kube/config.ts`. */
 type ModuleId = string;
@@ -27,16 +25,6 @@ type ModuleId = string;
 interface Imports {
   readonly local: readonly ModuleId[];
   readonly packages: readonly string[];
-}
-
-function listTs(dir: string): ModuleId[] {
-  const out: ModuleId[] = [];
-  for (const entry of readdirSync(join(root, dir), { withFileTypes: true })) {
-    const path = posix.join(dir, entry.name);
-    if (entry.isDirectory()) out.push(...listTs(path));
-    else if (entry.name.endsWith('.ts')) out.push(path);
-  }
-  return out.sort();
 }
 
 /** Parses every `src/` file's imports. Relative imports of non-`.ts` files (JSON) are not modules of the graph. */

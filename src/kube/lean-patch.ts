@@ -34,73 +34,93 @@ export interface LeanPatcher {
 
 /** Creates the patcher for the kubeconfig's current cluster. */
 export function createLeanPatcher(kubeConfig: KubeConfig): LeanPatcher {
-  const server = new URL(kubeConfig.getCurrentCluster()?.server ?? 'https://invalid');
-  const secure = server.protocol === 'https:';
-  let cached: { at: number; options: RequestOptions; tlsKey: string } | undefined;
-  let agent: HttpAgent | undefined;
+  return new LeanHttpPatcher(kubeConfig);
+}
 
-  async function options(): Promise<RequestOptions> {
+type TlsRequestOptions = RequestOptions & { ca?: unknown; cert?: unknown; key?: unknown; rejectUnauthorized?: boolean };
+
+/** A keep-alive agent carrying the TLS material client-node chose. */
+function agentFor(secure: boolean, opts: TlsRequestOptions): HttpAgent {
+  if (!secure) return new HttpAgent({ keepAlive: true, maxSockets: 16 });
+  return new HttpsAgent({
+    keepAlive: true,
+    maxSockets: 16,
+    ca: opts.ca as string,
+    cert: opts.cert as string,
+    key: opts.key as string,
+    ...(opts.rejectUnauthorized !== undefined ? { rejectUnauthorized: opts.rejectUnauthorized } : {}),
+  });
+}
+
+/** Reads an answer: a success is drained undecoded (the patched Pod is not needed), an error's body kept (64 KiB at most). */
+function readAnswer(res: IncomingMessage, resolve: (answer: LeanAnswer) => void, reject: (err: Error) => void): void {
+  const status = res.statusCode ?? 0;
+  res.on('error', reject);
+  if (status < 300) {
+    res.resume();
+    res.on('end', () => resolve({ status, body: '' }));
+    return;
+  }
+  let text = '';
+  res.setEncoding('utf8');
+  res.on('data', (chunk: string) => {
+    if (text.length < 64 * 1024) text += chunk;
+  });
+  res.on('end', () => resolve({ status, body: text }));
+}
+
+class LeanHttpPatcher implements LeanPatcher {
+  readonly #kubeConfig: KubeConfig;
+  readonly #server: URL;
+  readonly #secure: boolean;
+  #cached: { at: number; options: RequestOptions; tlsKey: string } | undefined;
+  #agent: HttpAgent | undefined;
+
+  constructor(kubeConfig: KubeConfig) {
+    this.#kubeConfig = kubeConfig;
+    this.#server = new URL(kubeConfig.getCurrentCluster()?.server ?? 'https://invalid');
+    this.#secure = this.#server.protocol === 'https:';
+  }
+
+  async #options(): Promise<RequestOptions> {
+    const cached = this.#cached;
     if (cached && Date.now() - cached.at < CREDENTIALS_TTL_MS) return cached.options;
-    const opts: RequestOptions & { ca?: unknown; cert?: unknown; key?: unknown; rejectUnauthorized?: boolean } = { headers: {} };
-    await kubeConfig.applyToHTTPSOptions(opts as never);
+    const opts: TlsRequestOptions = { headers: {} };
+    await this.#kubeConfig.applyToHTTPSOptions(opts as never);
     // One keep-alive pool for as long as the TLS material is the same (a rotated client
     // certificate or CA gets a new pool; the old one's idle sockets are closed).
     const tlsKey = JSON.stringify([opts.ca, opts.cert, opts.key, opts.rejectUnauthorized].map((v) => (Buffer.isBuffer(v) ? v.toString('base64') : v)));
-    if (agent === undefined || tlsKey !== cached?.tlsKey) {
-      agent?.destroy();
-      agent = secure
-        ? new HttpsAgent({
-            keepAlive: true,
-            maxSockets: 16,
-            ca: opts.ca as string,
-            cert: opts.cert as string,
-            key: opts.key as string,
-            ...(opts.rejectUnauthorized !== undefined ? { rejectUnauthorized: opts.rejectUnauthorized } : {}),
-          })
-        : new HttpAgent({ keepAlive: true, maxSockets: 16 });
+    if (this.#agent === undefined || tlsKey !== cached?.tlsKey) {
+      this.#agent?.destroy();
+      this.#agent = agentFor(this.#secure, opts);
     }
     const headers = { ...(opts.headers as Record<string, string>) };
-    cached = { at: Date.now(), tlsKey, options: { hostname: server.hostname, port: server.port || (secure ? 443 : 80), agent, headers } };
-    return cached.options;
+    const port = this.#server.port || (this.#secure ? 443 : 80);
+    this.#cached = { at: Date.now(), tlsKey, options: { hostname: this.#server.hostname, port, agent: this.#agent, headers } };
+    return this.#cached.options;
   }
 
-  return {
-    async mergePatch(path, patch) {
-      const base = await options();
-      const body = JSON.stringify(patch);
-      return new Promise<LeanAnswer>((resolve, reject) => {
-        const req = (secure ? httpsRequest : httpRequest)(
-          {
-            ...base,
-            method: 'PATCH',
-            path: `${server.pathname.replace(/\/$/, '')}${path}`,
-            headers: { ...base.headers, 'content-type': 'application/merge-patch+json', 'content-length': Buffer.byteLength(body), accept: 'application/json' },
-            timeout: 30_000,
-          },
-          (res: IncomingMessage) => {
-            const status = res.statusCode ?? 0;
-            if (status < 300) {
-              // The patched Pod is not needed: drain it without decoding.
-              res.resume();
-              res.on('end', () => resolve({ status, body: '' }));
-            } else {
-              let text = '';
-              res.setEncoding('utf8');
-              res.on('data', (chunk: string) => {
-                if (text.length < 64 * 1024) text += chunk;
-              });
-              res.on('end', () => resolve({ status, body: text }));
-            }
-            res.on('error', reject);
-          },
-        );
-        req.on('timeout', () => req.destroy(new Error('no answer from the API server within 30 s')));
-        req.on('error', reject);
-        req.end(body);
-      });
-    },
-    close() {
-      agent?.destroy();
-    },
-  };
+  async mergePatch(path: string, patch: unknown): Promise<LeanAnswer> {
+    const base = await this.#options();
+    const body = JSON.stringify(patch);
+    return new Promise<LeanAnswer>((resolve, reject) => {
+      const req = (this.#secure ? httpsRequest : httpRequest)(
+        {
+          ...base,
+          method: 'PATCH',
+          path: `${this.#server.pathname.replace(/\/$/, '')}${path}`,
+          headers: { ...base.headers, 'content-type': 'application/merge-patch+json', 'content-length': Buffer.byteLength(body), accept: 'application/json' },
+          timeout: 30_000,
+        },
+        (res) => readAnswer(res, resolve, reject),
+      );
+      req.on('timeout', () => req.destroy(new Error('no answer from the API server within 30 s')));
+      req.on('error', reject);
+      req.end(body);
+    });
+  }
+
+  close(): void {
+    this.#agent?.destroy();
+  }
 }

@@ -101,10 +101,15 @@ describe('relabel against the API server', () => {
       lists.every((r) => r.query.labelSelector?.startsWith('idgate.dev/service-account')),
       JSON.stringify(lists.map((r) => r.query)),
     );
-    const line = log.lines.find((l) => l.msg === 'relabelled Pods' && l.serviceAccount === 'api');
-    assert.ok(line, 'one log line per batch');
-    assert.equal(line.patched, PODS);
-    assert.deepEqual(line.changes, ['-group.idgate.dev/payments-writers']);
+    // One log line per batch; on a loaded machine the work may span two batches (a lease term
+    // that ended under a stall is resumed by the next term's sweep), so the lines add up.
+    const lines = log.lines.filter((l) => l.msg === 'relabelled Pods' && (l.serviceAccount === 'api' || l.sweep === true));
+    assert.ok(lines.length > 0, 'a log line per batch');
+    assert.equal(
+      lines.reduce((n, l) => n + Number(l.patched), 0),
+      PODS,
+    );
+    for (const l of lines) assert.deepEqual(l.changes, ['-group.idgate.dev/payments-writers']);
   });
 
   it('a group added: they gain it', async () => {

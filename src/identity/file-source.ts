@@ -3,15 +3,13 @@
  * (and `List`s of them) that replaces the cluster for local runs, `idgate check` and tests. With
  * it no cluster connection is attempted.
  */
-import { readFile, stat } from 'node:fs/promises';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { unwatchFile, watchFile, type Stats } from 'node:fs';
-import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import { Composer, isNode, LineCounter, Parser, type Document } from 'yaml';
 import type { IdentitySource } from './source.ts';
 import type { Binding } from './types.ts';
 import { BindingIndex } from './index.ts';
+import { createReloader, DEFAULT_SETTLE_MS, readSettled, UnsettledError, watchPaths } from '../lib/watch-file.ts';
 import { BINDING_KIND, BindingError, ERR_BINDINGS_FILE, formatIssue, validateBinding, type BindingIssue } from './binding.ts';
 
 /** Options of {@link parseBindingsYaml}. */
@@ -131,156 +129,95 @@ export interface FileIdentitySourceOptions {
   readonly logger: Logger;
   /** The index to fill; a new one by default. */
   readonly index?: BindingIndex;
-  /** Reload when the file changes (polled with fs.watchFile, which survives editors and ConfigMap symlink swaps). Default false. */
+  /** Reload when the file changes (lib/watch-file.ts: directory watch and stat poll, which see editors' renames and ConfigMap symlink swaps). Default false. */
   readonly watch?: boolean;
   /** Poll interval for `watch`, milliseconds. Default 2000. */
   readonly pollMs?: number;
   /**
    * How long the file's content must stay the same before it is applied, milliseconds. Default
-   * {@link DEFAULT_SETTLE_MS}. A file rewritten in place (`cat > file`, `kubectl get -o yaml >
-   * file`, an editor without atomic save) is empty or cut short while it is being written.
+   * lib/watch-file.ts DEFAULT_SETTLE_MS. A file rewritten in place (`cat > file`, `kubectl
+   * get -o yaml > file`, an editor without atomic save) is empty or cut short while it is being written.
    */
   readonly settleMs?: number;
   readonly now?: () => number;
 }
 
-/**
- * Default settle time. A writer that truncates and then writes a few hundred kilobytes finishes
- * within milliseconds; 200 ms leaves room for a slow pipe while a change still applies well
- * inside the default 2 s poll.
- */
-export const DEFAULT_SETTLE_MS = 200;
-
-/**
- * Reads before giving up on a file that keeps changing: 10 × the settle time (2 s by default).
- * The last good bindings stay in force and the next change the watcher sees tries again.
- */
-const MAX_SETTLE_READS = 10;
-
 /** A file source, plus `reload()` for SIGHUP-style reloads and tests. */
 export interface FileIdentitySource extends IdentitySource {
-  /** Rereads the file; keeps the last good set and returns false when the new content is invalid or never settles. */
+  /** Rereads the file; keeps the last good set and returns false when the new content is invalid, empty or never settles. */
   reload(): Promise<boolean>;
 }
 
-const sha256 = (text: string): string => createHash('sha256').update(text).digest('hex');
-
-/**
- * Reads `path` until two reads `settleMs` apart return the same content and the file was not
- * written in between, and returns that content. Any one read may catch a writer mid-way (empty
- * or cut short); only content that stays put is what the writer meant. Equal text alone is not
- * enough: a file rewritten every few milliseconds is empty at the start of every rewrite, so
- * the file's modification and change times must not have moved either (Linux stamps them on
- * every write). Throws ERR_BINDINGS_FILE when the file is unreadable or never settles.
- */
-export async function readSettled(path: string, settleMs: number, maxReads = MAX_SETTLE_READS): Promise<string> {
-  let before = await fileVersion(path);
-  let previous = await readBindingsText(path);
-  for (let reads = 1; reads < maxReads; reads++) {
-    await sleep(settleMs);
-    const text = await readBindingsText(path);
-    const after = await fileVersion(path);
-    if (text === previous && after === before) return text;
-    [previous, before] = [text, after];
-  }
-  throw new BindingError(ERR_BINDINGS_FILE, [
-    {
-      path: [],
-      field: '',
-      file: path,
-      message: `the bindings file kept changing for ${maxReads * settleMs} ms; write it elsewhere and rename it over ${path}`,
-    },
-  ]);
-}
-
-/** Identity, size and write times of a file, as one comparable string ('' when it cannot be read). */
-async function fileVersion(path: string): Promise<string> {
+/** The file's text once it has settled; throws ERR_BINDINGS_FILE when it is unreadable or never settles. */
+async function readSettledBindings(path: string, settleMs: number): Promise<string> {
   try {
-    const s = await stat(path, { bigint: true });
-    return `${s.ino}:${s.size}:${s.mtimeNs}:${s.ctimeNs}`;
-  } catch {
-    return '';
+    const [text] = await readSettled([path], settleMs, readBindingsText);
+    return text ?? '';
+  } catch (err) {
+    if (!(err instanceof UnsettledError)) throw err;
+    throw new BindingError(ERR_BINDINGS_FILE, [
+      { path: [], field: '', file: path, message: `the bindings file kept changing for ${err.waitedMs} ms; write it elsewhere and rename it over ${path}` },
+    ]);
   }
 }
 
 /**
  * An identity source backed by a bindings file. `start()` loads the file, fills the index and
  * marks it synced; it rejects with a {@link BindingError} when the file is invalid (the CLI turns
- * that into exit code 2). With `watch`, a changed file is reloaded once its content has settled
- * ({@link readSettled}); an invalid or unsettled new version is logged and the last good set
- * kept, so neither a bad edit nor a read during a rewrite ever empties the index.
+ * that into exit code 2). With `watch`, a changed file is reloaded once its content has settled;
+ * an invalid, empty or unsettled new version is logged and the last good set kept, so neither a
+ * bad edit nor a read during a rewrite ever empties the index (lib/watch-file.ts).
  */
 export function createFileIdentitySource(options: FileIdentitySourceOptions): FileIdentitySource {
   const { path, logger } = options;
   const index = options.index ?? new BindingIndex();
   const now = options.now ?? Date.now;
   const settleMs = options.settleMs ?? DEFAULT_SETTLE_MS;
-  let lastHash = '';
   let lastEventAt: number | undefined;
   let restarts = 0;
-  let watching = false;
-  // Reloads run one at a time, in order; calls made while one waits to start share it.
-  let tail: Promise<boolean> = Promise.resolve(true);
-  let queued: Promise<boolean> | undefined;
+  let stopWatching: (() => void) | undefined;
 
-  const apply = (text: string): void => {
-    const bindings = parseOrThrow(text, path, {});
+  const apply = (bindings: Binding[]): void => {
     index.replaceAll(bindings);
-    lastHash = sha256(text);
     lastEventAt = now();
     logger.info({ file: path, bindings: bindings.length }, 'bindings file loaded');
   };
-
-  const doReload = async (): Promise<boolean> => {
-    try {
-      const text = await readSettled(path, settleMs);
-      if (sha256(text) === lastHash) return true;
-      apply(text);
-      return true;
-    } catch (err) {
+  const reloader = createReloader({
+    files: [path],
+    settleMs,
+    read: readBindingsText,
+    parse: ([text]) => parseOrThrow(text ?? '', path, {}),
+    apply,
+    onError: ({ reason, error }) => {
       restarts++;
-      logger.error({ file: path, err: (err as Error).message }, 'bindings file rejected; keeping the last good bindings');
-      return false;
-    }
-  };
+      logger.error({ file: path, reason, err: (error as Error).message }, 'bindings file rejected; keeping the last good bindings');
+    },
+  });
 
-  const onChange = (curr: Stats, prev: Stats): void => {
-    if (curr.mtimeMs === prev.mtimeMs && curr.ino === prev.ino && curr.size === prev.size) return;
-    void source.reload();
-  };
-
-  const source: FileIdentitySource = {
+  return {
     index,
     async start() {
-      apply(await readSettled(path, settleMs));
+      const text = await readSettledBindings(path, settleMs);
+      apply(parseOrThrow(text, path, {}));
+      reloader.seed([text]);
       index.markSynced();
-      if (options.watch && !watching) {
-        watching = true;
-        watchFile(path, { interval: options.pollMs ?? 2000, persistent: false }, onChange);
+      if (options.watch && !stopWatching) {
+        stopWatching = watchPaths([path], () => void reloader.reload(), {
+          pollMs: options.pollMs ?? 2000,
+          onWatchError: (dir, err) => logger.warn({ dir, err: (err as Error).message }, 'cannot watch the bindings directory; relying on polling'),
+        });
       }
     },
     async stop() {
-      if (watching) unwatchFile(path, onChange);
-      watching = false;
-      await tail;
+      stopWatching?.();
+      stopWatching = undefined;
+      await reloader.close();
     },
-    reload() {
-      // A burst of changes (a file written in pieces fires the watcher several times) becomes
-      // one reload after the running one, not one per event.
-      if (queued) return queued;
-      const next = tail.then(() => {
-        queued = undefined;
-        return doReload();
-      });
-      queued = next;
-      tail = next;
-      return next;
-    },
+    reload: () => reloader.reload(),
     status() {
       return { kind: 'file', synced: index.ready(), lastEventAt, restarts, bindings: index.bindings().length };
     },
   };
-  return source;
 }
 
 function isKindedObject(v: unknown): v is { kind: unknown } {

@@ -5,7 +5,8 @@
  */
 import { readFile } from 'node:fs/promises';
 import type { Logger } from 'pino';
-import { Composer, isNode, LineCounter, Parser, type Document } from 'yaml';
+import type { Segment } from '../lib/field-path.ts';
+import { parseYamlDocuments } from '../lib/yaml.ts';
 import type { IdentitySource } from './source.ts';
 import type { Binding } from './types.ts';
 import { BindingIndex } from './index.ts';
@@ -24,33 +25,25 @@ export interface ParsedBindings {
   readonly issues: BindingIssue[];
 }
 
-type YamlPath = readonly (string | number)[];
-
 /**
  * Parses multi-document YAML into Bindings. `List` objects (`kind: List` or `kind: *List` with
  * `items`, as `kubectl get -o yaml` prints them) are unwrapped. Empty documents are ignored.
  * Never throws: YAML syntax errors, invalid bindings and duplicates all come back as issues.
  */
 export function parseBindingsYaml(text: string, file: string, options: ParseBindingsOptions = {}): ParsedBindings {
-  const lineCounter = new LineCounter();
-  // parseAllDocuments, one document at a time: holding every Document of a 10,000-binding file
-  // at once peaked at 283 MB RSS; composing and dropping each in turn keeps one in memory.
-  const docs = new Composer({ prettyErrors: false }).compose(new Parser(lineCounter.addNewLine).parse(text));
   const bindings: Binding[] = [];
   const issues: BindingIssue[] = [];
   const seen = new Map<string, number | undefined>();
-  for (const doc of docs) {
+  for (const doc of parseYamlDocuments(text)) {
     if (doc.errors.length > 0) {
-      for (const e of doc.errors) {
-        issues.push({ path: [], field: '', message: `YAML syntax error: ${e.message.split('\n')[0]}`, file, line: lineCounter.linePos(e.pos[0]).line });
-      }
+      for (const e of doc.errors) issues.push({ path: [], field: '', message: `YAML syntax error: ${e.message}`, file, line: e.line });
       continue;
     }
-    const value: unknown = doc.toJS({ maxAliasCount: 100 });
+    const value: unknown = doc.value();
     // An empty document (a stray `---`, a comment-only document) parses to null.
     if (value === null || value === undefined) continue;
-    const lineAt = (path: YamlPath): number | undefined => lineOf(doc, lineCounter, path);
-    const objects: { obj: unknown; base: YamlPath }[] = [];
+    const lineAt = (path: readonly Segment[]): number | undefined => doc.lineOf(path);
+    const objects: { obj: unknown; base: readonly Segment[] }[] = [];
     if (isListObject(value)) {
       value.items.forEach((obj, i) => objects.push({ obj, base: ['items', i] }));
     } else {
@@ -229,14 +222,4 @@ function isListObject(v: unknown): v is { items: unknown[] } {
   if (typeof v !== 'object' || v === null) return false;
   const o = v as Record<string, unknown>;
   return typeof o.kind === 'string' && o.kind.endsWith('List') && Array.isArray(o.items);
-}
-
-/** The 1-based line of the node at `path`, or of its nearest existing ancestor. */
-function lineOf(doc: Document, lineCounter: LineCounter, path: YamlPath): number | undefined {
-  for (let n = path.length; n >= 0; n--) {
-    const node = n === 0 ? doc.contents : doc.getIn(path.slice(0, n), true);
-    // A missing field points at its nearest present parent (the mapping it belongs in).
-    if (isNode(node) && node.range) return lineCounter.linePos(node.range[0]).line;
-  }
-  return undefined;
 }

@@ -17,6 +17,7 @@ import type { Baseline } from '../config/baseline.ts';
 import { ANNOTATION_BINDINGS, ANNOTATION_GROUPS, isIdentityLabel } from '../identity/labels.ts';
 import type { IdentityResolver } from '../identity/types.ts';
 import { identityLabels } from '../mutate/identity.ts';
+import { FieldPath } from '../lib/field-path.ts';
 import type { ObjectRef, ReportFinding } from './report.ts';
 
 /** What a stale Pod carries and what its bindings give now. */
@@ -77,7 +78,7 @@ export function staleFinding(ref: ObjectRef, stale: StaleIdentity, baseline: Bas
   return {
     object: ref,
     rule: 'pod-identity-labels',
-    path: 'metadata.labels',
+    path: FieldPath.root('metadata', 'labels').toString(),
     message:
       `identity labels are stale: the Pod ${change}; a binding changed after it started. ` +
       'Restart it (kubectl rollout restart) so the injector recomputes them',

@@ -13,7 +13,7 @@ import { parseYamlDocument, type YamlDocument } from '../lib/yaml.ts';
 
 /** One problem in a baseline file. */
 export interface BaselineProblem {
-  /** Dotted field path (`sidecar.port`, `namespaces.payments.allowedGroups[0]`); '' for the whole file. */
+  /** Field path as lib/field-path.ts renders it (`sidecar.port`, `namespaces.payments.allowedGroups[0]`); '' for the whole file. */
   readonly path: string;
   /** 1-based line in the file, when known. */
   readonly line?: number;

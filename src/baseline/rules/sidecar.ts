@@ -8,6 +8,7 @@
 import type { Container, Pod } from '../../admission/k8s.ts';
 import { optedOut } from '../../mutate/should-inject.ts';
 import { buildSidecar, SIDECAR_NAME } from '../../mutate/sidecar.ts';
+import type { FieldPath } from '../../lib/field-path.ts';
 import type { Rule, RuleContext } from '../types.ts';
 import { asArray, NAMESPACE_INJECT_LABEL, newOnly, type Finding } from './common.ts';
 import { judged, podView, type PodView } from './pod.ts';
@@ -15,11 +16,11 @@ import { compareSidecar } from './sidecar-compare.ts';
 import { sidecarParams } from './sidecar-params.ts';
 
 /** Every container or init container named idgate-proxy, with its path. */
-export function findSidecars(v: PodView): Array<{ path: string; list: 'initContainers' | 'containers'; container: Container }> {
-  const found: Array<{ path: string; list: 'initContainers' | 'containers'; container: Container }> = [];
+export function findSidecars(v: PodView): Array<{ path: FieldPath; list: 'initContainers' | 'containers'; container: Container }> {
+  const found: Array<{ path: FieldPath; list: 'initContainers' | 'containers'; container: Container }> = [];
   for (const list of ['initContainers', 'containers'] as const) {
     asArray<Container>(v.spec?.[list]).forEach((c, i) => {
-      if (c?.name === SIDECAR_NAME) found.push({ path: `${v.prefix}spec.${list}[${i}]`, list, container: c });
+      if (c?.name === SIDECAR_NAME) found.push({ path: v.prefix.child('spec', list).index(i), list, container: c });
     });
   }
   return found;
@@ -31,7 +32,7 @@ export function checkSidecar(v: PodView, ctx: RuleContext): Finding[] {
   const found = findSidecars(v);
   const findings: Finding[] = found.slice(1).map((f) => ({
     rule: 'pod-sidecar' as const,
-    path: f.path,
+    path: f.path.toString(),
     message: `duplicate ${SIDECAR_NAME} container; keep only the one the injector adds`,
   }));
   const params = sidecarParams(v.meta, v.spec, config, v.prefix);
@@ -57,7 +58,7 @@ export function checkSidecar(v: PodView, ctx: RuleContext): Finding[] {
       ...findings,
       {
         rule: 'pod-sidecar',
-        path: params.ok ? `${v.prefix}spec.${list}` : params.path,
+        path: params.ok ? v.prefix.child('spec', list).toString() : params.path,
         message: `no ${SIDECAR_NAME} sidecar: ${why}${optOut}`,
         ...(warnOnly ? { warnOnly: true } : {}),
       },
@@ -67,13 +68,17 @@ export function checkSidecar(v: PodView, ctx: RuleContext): Finding[] {
   if (config.mode === 'native' && list !== 'initContainers') {
     findings.push({
       rule: 'pod-sidecar',
-      path,
+      path: path.toString(),
       message: `${SIDECAR_NAME} must be a native sidecar in spec.initContainers with restartPolicy: Always (baseline sidecar.mode native)`,
     });
   } else if (config.mode === 'container' && list !== 'containers') {
-    findings.push({ rule: 'pod-sidecar', path, message: `${SIDECAR_NAME} must be in spec.containers (baseline sidecar.mode container)` });
+    findings.push({ rule: 'pod-sidecar', path: path.toString(), message: `${SIDECAR_NAME} must be in spec.containers (baseline sidecar.mode container)` });
   } else if (config.mode === 'native' && container.restartPolicy !== 'Always') {
-    findings.push({ rule: 'pod-sidecar', path: `${path}.restartPolicy`, message: `must be Always: a native sidecar keeps running beside the app` });
+    findings.push({
+      rule: 'pod-sidecar',
+      path: path.child('restartPolicy').toString(),
+      message: `must be Always: a native sidecar keeps running beside the app`,
+    });
   }
   if (!params.ok) {
     findings.push({ rule: 'pod-sidecar', path: params.path, message: `${SIDECAR_NAME} is present but idgate would not inject it: ${params.reason}` });

@@ -15,7 +15,7 @@
  */
 import { isDeepStrictEqual } from 'node:util';
 import { serviceAccountOf, type ObjectMeta, type Pod } from '../../admission/k8s.ts';
-import { ANNOTATION_INJECTED, isIdentityAnnotation, isIdentityLabel } from '../../identity/labels.ts';
+import { ANNOTATION_INJECTED, isIdentityAnnotation, isIdentityLabel, parseListAnnotation } from '../../identity/labels.ts';
 import { computeIdentity } from '../../mutate/identity.ts';
 import { isMirrorPod } from '../../mutate/should-inject.ts';
 import { quote } from '../../text.ts';
@@ -43,23 +43,10 @@ export function identityKeysOf(meta: ObjectMeta | undefined): Array<['labels' | 
 
 const noun = (field: 'labels' | 'annotations'): string => (field === 'labels' ? 'label' : 'annotation');
 
-/** Parses a list annotation: a JSON array of strings, or a comma list. */
-function listAnnotation(value: string | undefined): string[] | undefined {
-  if (value === undefined) return undefined;
-  const trimmed = value.trim();
-  if (trimmed.startsWith('[')) {
-    try {
-      const parsed: unknown = JSON.parse(trimmed);
-      return Array.isArray(parsed) && parsed.every((x) => typeof x === 'string') ? [...parsed].sort() : ['<invalid>'];
-    } catch {
-      return ['<invalid>'];
-    }
-  }
-  return trimmed
-    .split(',')
-    .map((s) => s.trim())
-    .filter((s) => s !== '')
-    .sort();
+/** A list annotation's names for comparison: absent reads as none, and an invalid value matches no expected set. */
+function listAnnotation(value: string | undefined): string[] {
+  const names = parseListAnnotation(value);
+  return names === 'invalid' ? ['<invalid>'] : (names ?? []);
 }
 
 /**
@@ -113,8 +100,8 @@ function identityOnCreate(pod: Pod, ctx: RuleContext): Finding[] {
       findings.push({ rule: RULE, path: LABELS.key(key).toString(), message: `missing: the bindings of ServiceAccount ${quote(sa)} give it; ${FIX}` });
   }
   for (const [key, value] of Object.entries(expectedAnnotations)) {
-    const want = listAnnotation(value) ?? [];
-    if (!isDeepStrictEqual(listAnnotation(annotations[key]) ?? [], want)) {
+    const want = listAnnotation(value);
+    if (!isDeepStrictEqual(listAnnotation(annotations[key]), want)) {
       findings.push({
         rule: RULE,
         path: FieldPath.root('metadata', 'annotations').key(key).toString(),

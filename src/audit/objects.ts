@@ -9,6 +9,7 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Segment } from '../lib/field-path.ts';
+import { listItems } from '../lib/kube-list.ts';
 import { parseYamlDocuments, type YamlDocument } from '../lib/yaml.ts';
 import type { KubeObject } from '../admission/k8s.ts';
 import { isRecord } from '../admission/k8s.ts';
@@ -53,11 +54,6 @@ export function formatInputProblem(p: InputProblem): string {
   return `${p.file}${p.line !== undefined ? `:${p.line}` : ''}: ${p.message}`;
 }
 
-/** `kind: List` (kubectl) or `kind: FooList` with an `items` array (as parseBindingsYaml reads them). */
-function isList(v: Record<string, unknown>): v is Record<string, unknown> & { items: unknown[] } {
-  return typeof v.kind === 'string' && v.kind.endsWith('List') && Array.isArray(v.items);
-}
-
 /**
  * Splits one text into objects. Lists are unwrapped (nested Lists too); empty documents (a
  * stray `---`, `helm template`'s comment-only documents) are skipped. Never throws: syntax
@@ -94,8 +90,9 @@ function collect(value: unknown, base: readonly Segment[], doc: YamlDocument, fi
     });
     return;
   }
-  if (isList(value)) {
-    value.items.forEach((item, i) => collect(item, [...base, 'items', i], doc, file, objects, problems));
+  const items = listItems(value);
+  if (items !== undefined) {
+    for (const [i, item] of items.entries()) collect(item, [...base, 'items', i], doc, file, objects, problems);
     return;
   }
   if (typeof value.kind !== 'string' || value.kind === '' || typeof value.apiVersion !== 'string' || value.apiVersion === '') {

@@ -6,6 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import type { Segment } from '../lib/field-path.ts';
+import { listItems } from '../lib/kube-list.ts';
 import { parseYamlDocuments } from '../lib/yaml.ts';
 import type { IdentitySource } from './source.ts';
 import type { Binding } from './types.ts';
@@ -43,12 +44,8 @@ export function parseBindingsYaml(text: string, file: string, options: ParseBind
     // An empty document (a stray `---`, a comment-only document) parses to null.
     if (value === null || value === undefined) continue;
     const lineAt = (path: readonly Segment[]): number | undefined => doc.lineOf(path);
-    const objects: { obj: unknown; base: readonly Segment[] }[] = [];
-    if (isListObject(value)) {
-      value.items.forEach((obj, i) => objects.push({ obj, base: ['items', i] }));
-    } else {
-      objects.push({ obj: value, base: [] });
-    }
+    const items = listItems(value);
+    const objects: { obj: unknown; base: readonly Segment[] }[] = items?.map((obj, i) => ({ obj, base: ['items', i] })) ?? [{ obj: value, base: [] }];
     for (const { obj, base } of objects) {
       if (isKindedObject(obj) && obj.kind !== BINDING_KIND) {
         if (options.otherKinds === 'skip') continue;
@@ -215,11 +212,4 @@ export function createFileIdentitySource(options: FileIdentitySourceOptions): Fi
 
 function isKindedObject(v: unknown): v is { kind: unknown } {
   return typeof v === 'object' && v !== null && 'kind' in v;
-}
-
-/** `kind: List` (kubectl) or `kind: FooList` with an `items` array. */
-function isListObject(v: unknown): v is { items: unknown[] } {
-  if (typeof v !== 'object' || v === null) return false;
-  const o = v as Record<string, unknown>;
-  return typeof o.kind === 'string' && o.kind.endsWith('List') && Array.isArray(o.items);
 }

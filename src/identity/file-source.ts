@@ -11,7 +11,7 @@ import { parseYamlDocuments } from '../lib/yaml.ts';
 import type { IdentitySource } from './source.ts';
 import type { Binding } from './types.ts';
 import { BindingIndex } from './index.ts';
-import { createReloader, DEFAULT_SETTLE_MS, readSettled, UnsettledError, watchPaths } from '../lib/watch-file.ts';
+import { createReloader, DEFAULT_SETTLE_MS, readSettled, type Reloader, UnsettledError, type WatchFailure, watchPaths } from '../lib/watch-file.ts';
 import { BINDING_KIND, BindingError, ERR_BINDINGS_FILE, formatIssue, validateBinding, type BindingIssue } from './binding.ts';
 
 /** Options of {@link parseBindingsYaml}. */
@@ -151,6 +151,19 @@ async function readSettledBindings(path: string, settleMs: number): Promise<stri
   }
 }
 
+/** Reloads of the bindings file: settled, parsed and validated, the last good set kept (lib/watch-file.ts). */
+function bindingsReloader(path: string, settleMs: number, apply: (bindings: Binding[]) => void, onError: (failure: WatchFailure) => void): Reloader {
+  return createReloader({ files: [path], settleMs, read: readBindingsText, parse: ([text]) => parseOrThrow(text ?? '', path, {}), apply, onError });
+}
+
+/** Watches the bindings file's directory, backed by a poll every `pollMs` (2 s by default). */
+function watchBindings(options: FileIdentitySourceOptions, onChange: () => void): () => void {
+  return watchPaths([options.path], onChange, {
+    pollMs: options.pollMs ?? 2000,
+    onWatchError: (dir, err) => options.logger.warn({ dir, err: (err as Error).message }, 'cannot watch the bindings directory; relying on polling'),
+  });
+}
+
 /**
  * An identity source backed by a bindings file. `start()` loads the file, fills the index and
  * marks it synced; it rejects with a {@link BindingError} when the file is invalid (the CLI turns
@@ -172,16 +185,9 @@ export function createFileIdentitySource(options: FileIdentitySourceOptions): Fi
     lastEventAt = now();
     logger.info({ file: path, bindings: bindings.length }, 'bindings file loaded');
   };
-  const reloader = createReloader({
-    files: [path],
-    settleMs,
-    read: readBindingsText,
-    parse: ([text]) => parseOrThrow(text ?? '', path, {}),
-    apply,
-    onError: ({ reason, error }) => {
-      restarts++;
-      logger.error({ file: path, reason, err: (error as Error).message }, 'bindings file rejected; keeping the last good bindings');
-    },
+  const reloader = bindingsReloader(path, settleMs, apply, ({ reason, error }) => {
+    restarts++;
+    logger.error({ file: path, reason, err: (error as Error).message }, 'bindings file rejected; keeping the last good bindings');
   });
 
   return {
@@ -191,17 +197,12 @@ export function createFileIdentitySource(options: FileIdentitySourceOptions): Fi
       apply(parseOrThrow(text, path, {}));
       reloader.seed([text]);
       index.markSynced();
-      if (options.watch && !stopWatching) {
-        stopWatching = watchPaths([path], () => void reloader.reload(), {
-          pollMs: options.pollMs ?? 2000,
-          onWatchError: (dir, err) => logger.warn({ dir, err: (err as Error).message }, 'cannot watch the bindings directory; relying on polling'),
-        });
-      }
+      if (options.watch && !stopWatching) stopWatching = watchBindings(options, () => void reloader.reload());
     },
     async stop() {
       stopWatching?.();
       stopWatching = undefined;
-      await reloader.close();
+      await reloader.idle();
     },
     reload: () => reloader.reload(),
     status() {

@@ -135,6 +135,8 @@ export interface Reloader {
   reload(): Promise<boolean>;
   /** Records content the caller applied itself (its start-up load), so an unchanged file is not applied again. */
   seed(texts: readonly string[]): void;
+  /** Resolves once the reload in progress, and any queued after it, is over. */
+  idle(): Promise<void>;
   /** Applies nothing more; resolves once the reload in progress, if any, is over. */
   close(): Promise<void>;
 }
@@ -199,6 +201,9 @@ export function createReloader<T>(options: ReloaderOptions<T>): Reloader {
     },
     seed(texts) {
       last = { hash: hashOf(texts), ok: true };
+    },
+    async idle() {
+      await tail;
     },
     async close() {
       closed = true;
@@ -271,6 +276,7 @@ export function watchFiles<T>(options: WatchFilesOptions<T>): Reloader {
   return {
     reload: reloader.reload,
     seed: reloader.seed,
+    idle: reloader.idle,
     close() {
       stop();
       return reloader.close();

@@ -83,7 +83,7 @@ describe('lib/watch-file', () => {
       }
     })();
     try {
-      await assert.rejects(readSettled([file], 20, undefined, 3), (err: unknown) => err instanceof UnsettledError && err.waitedMs === 60);
+      await assert.rejects(readSettled([file], 50, undefined, 3), (err: unknown) => err instanceof UnsettledError && err.waitedMs === 150);
     } finally {
       writing = false;
       await writer;

@@ -8,7 +8,9 @@
  */
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { isNode, LineCounter, parseAllDocuments, type Document } from 'yaml';
+import type { Segment } from '../lib/field-path.ts';
+import { listItems } from '../lib/kube-list.ts';
+import { parseYamlDocuments, type YamlDocument } from '../lib/yaml.ts';
 import type { KubeObject } from '../admission/k8s.ts';
 import { isRecord } from '../admission/k8s.ts';
 
@@ -24,7 +26,7 @@ export interface InputObject {
   readonly object: KubeObject;
   readonly source: SourceLocation;
   /** The 1-based line of a field of this object (`['spec', 'groups', 1]`), or of its nearest present parent. */
-  readonly lineAt: (path: readonly (string | number)[]) => number | undefined;
+  readonly lineAt: (path: readonly Segment[]) => number | undefined;
 }
 
 /** Something in the input that cannot be read as Kubernetes objects. */
@@ -52,50 +54,34 @@ export function formatInputProblem(p: InputProblem): string {
   return `${p.file}${p.line !== undefined ? `:${p.line}` : ''}: ${p.message}`;
 }
 
-/** `kind: List` (kubectl) or `kind: FooList` with an `items` array (as parseBindingsYaml reads them). */
-function isList(v: Record<string, unknown>): v is Record<string, unknown> & { items: unknown[] } {
-  return typeof v.kind === 'string' && v.kind.endsWith('List') && Array.isArray(v.items);
-}
-
 /**
  * Splits one text into objects. Lists are unwrapped (nested Lists too); empty documents (a
  * stray `---`, `helm template`'s comment-only documents) are skipped. Never throws: syntax
  * errors and documents that are not Kubernetes objects come back as problems with their line.
  */
 export function parseManifests(text: string, file: string): { objects: InputObject[]; problems: InputProblem[] } {
-  const lineCounter = new LineCounter();
   const objects: InputObject[] = [];
   const problems: InputProblem[] = [];
-  for (const doc of parseAllDocuments(text, { lineCounter, prettyErrors: false })) {
+  for (const doc of parseYamlDocuments(text)) {
     if (doc.errors.length > 0) {
-      for (const e of doc.errors) {
-        problems.push({ file, line: lineCounter.linePos(e.pos[0]).line, message: `YAML syntax error: ${e.message.split('\n')[0]}` });
-      }
+      for (const e of doc.errors) problems.push({ file, line: e.line, message: `YAML syntax error: ${e.message}` });
       continue;
     }
     let value: unknown;
     try {
-      value = doc.toJS({ maxAliasCount: 100 });
+      value = doc.value();
     } catch (err) {
-      problems.push({ file, line: lineOf(doc, lineCounter, []), message: (err as Error).message });
+      problems.push({ file, line: doc.lineOf([]), message: (err as Error).message });
       continue;
     }
     if (value === null || value === undefined) continue;
-    collect(value, [], doc, lineCounter, file, objects, problems);
+    collect(value, [], doc, file, objects, problems);
   }
   return { objects, problems };
 }
 
-function collect(
-  value: unknown,
-  base: readonly (string | number)[],
-  doc: Document,
-  lc: LineCounter,
-  file: string,
-  objects: InputObject[],
-  problems: InputProblem[],
-): void {
-  const line = lineOf(doc, lc, base);
+function collect(value: unknown, base: readonly Segment[], doc: YamlDocument, file: string, objects: InputObject[], problems: InputProblem[]): void {
+  const line = doc.lineOf(base);
   if (!isRecord(value)) {
     problems.push({
       file,
@@ -104,8 +90,9 @@ function collect(
     });
     return;
   }
-  if (isList(value)) {
-    value.items.forEach((item, i) => collect(item, [...base, 'items', i], doc, lc, file, objects, problems));
+  const items = listItems(value);
+  if (items !== undefined) {
+    for (const [i, item] of items.entries()) collect(item, [...base, 'items', i], doc, file, objects, problems);
     return;
   }
   if (typeof value.kind !== 'string' || value.kind === '' || typeof value.apiVersion !== 'string' || value.apiVersion === '') {
@@ -115,17 +102,8 @@ function collect(
   objects.push({
     object: value as KubeObject,
     source: { file, ...(line !== undefined ? { line } : {}) },
-    lineAt: (path) => lineOf(doc, lc, [...base, ...path]),
+    lineAt: (path) => doc.lineOf([...base, ...path]),
   });
-}
-
-/** The 1-based line of the node at `path`, or of its nearest present ancestor. */
-function lineOf(doc: Document, lc: LineCounter, path: readonly (string | number)[]): number | undefined {
-  for (let n = path.length; n >= 0; n--) {
-    const node = n === 0 ? doc.contents : doc.getIn(path.slice(0, n), true);
-    if (isNode(node) && node.range) return lc.linePos(node.range[0]).line;
-  }
-  return undefined;
 }
 
 /** Extensions a directory walk picks up (what `kubectl apply -f DIR` reads). */

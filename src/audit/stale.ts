@@ -14,9 +14,10 @@ import { isDeepStrictEqual } from 'node:util';
 import { serviceAccountOf, type Pod } from '../admission/k8s.ts';
 import { modeFor } from '../baseline/evaluate.ts';
 import type { Baseline } from '../config/baseline.ts';
-import { ANNOTATION_BINDINGS, ANNOTATION_GROUPS, isIdentityLabel } from '../identity/labels.ts';
+import { ANNOTATION_BINDINGS, ANNOTATION_GROUPS, isIdentityLabel, parseListAnnotation } from '../identity/labels.ts';
 import type { IdentityResolver } from '../identity/types.ts';
 import { identityLabels } from '../mutate/identity.ts';
+import { FieldPath } from '../lib/field-path.ts';
 import type { ObjectRef, ReportFinding } from './report.ts';
 
 /** What a stale Pod carries and what its bindings give now. */
@@ -28,35 +29,19 @@ export interface StaleIdentity {
   readonly currentBindings: readonly string[];
 }
 
-function groupsAnnotation(value: string | undefined): string[] | undefined {
-  if (value === undefined) return undefined;
-  try {
-    const parsed: unknown = JSON.parse(value);
-    return Array.isArray(parsed) && parsed.every((g) => typeof g === 'string') ? [...parsed].sort() : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-const bindingsAnnotation = (value: string | undefined): string[] =>
-  (value ?? '')
-    .split(',')
-    .map((s) => s.trim())
-    .filter((s) => s !== '')
-    .sort();
-
 /** The Pod's stale identity, or undefined when its labels are current, absent or not idgate's own. */
 export function staleIdentity(pod: Pod, namespace: string, ctx: { baseline: Baseline; identity: IdentityResolver }): StaleIdentity | undefined {
   const labels = pod.metadata?.labels ?? {};
   const annotations = pod.metadata?.annotations ?? {};
-  const carriedGroups = groupsAnnotation(annotations[ANNOTATION_GROUPS]);
-  if (carriedGroups === undefined) return undefined;
+  const carriedGroups = parseListAnnotation(annotations[ANNOTATION_GROUPS]);
+  if (!Array.isArray(carriedGroups)) return undefined;
   const serviceAccount = serviceAccountOf(pod.spec);
   const carriedLabels = Object.fromEntries(Object.entries(labels).filter(([k]) => isIdentityLabel(k)));
   // Not what the injector would have written for these groups: spoofing or tampering, not staleness.
   if (!isDeepStrictEqual(carriedLabels, identityLabels(serviceAccount, carriedGroups))) return undefined;
   const current = ctx.identity.resolve(namespace, serviceAccount, ctx.baseline.trustedIssuerSet);
-  const carriedBindings = bindingsAnnotation(annotations[ANNOTATION_BINDINGS]);
+  const bindings = parseListAnnotation(annotations[ANNOTATION_BINDINGS]);
+  const carriedBindings = Array.isArray(bindings) ? bindings : [];
   if (isDeepStrictEqual(carriedGroups, [...current.groups]) && isDeepStrictEqual(carriedBindings, [...current.bindings])) return undefined;
   return { serviceAccount, carriedGroups, currentGroups: current.groups, carriedBindings, currentBindings: current.bindings };
 }
@@ -77,7 +62,7 @@ export function staleFinding(ref: ObjectRef, stale: StaleIdentity, baseline: Bas
   return {
     object: ref,
     rule: 'pod-identity-labels',
-    path: 'metadata.labels',
+    path: FieldPath.root('metadata', 'labels').toString(),
     message:
       `identity labels are stale: the Pod ${change}; a binding changed after it started. ` +
       'Restart it (kubectl rollout restart) so the injector recomputes them',

@@ -6,13 +6,14 @@
  */
 import { readFileSync } from 'node:fs';
 import { Ajv, type ErrorObject } from 'ajv';
-import { isMap, isScalar, LineCounter, parseDocument, type Document } from 'yaml';
 import { BASELINE_SCHEMA } from './schema.ts';
 import type { Baseline } from '../config/baseline.ts';
+import { FieldPath, type Segment } from '../lib/field-path.ts';
+import { parseYamlDocument, type YamlDocument } from '../lib/yaml.ts';
 
 /** One problem in a baseline file. */
 export interface BaselineProblem {
-  /** Dotted field path (`sidecar.port`, `namespaces.payments.allowedGroups[0]`); '' for the whole file. */
+  /** Field path as lib/field-path.ts renders it (`sidecar.port`, `namespaces.payments.allowedGroups[0]`); '' for the whole file. */
   readonly path: string;
   /** 1-based line in the file, when known. */
   readonly line?: number;
@@ -51,20 +52,15 @@ const validate = ajv.compile(BASELINE_SCHEMA);
  * @throws BaselineError listing every problem.
  */
 export function parseBaseline(text: string, file: string): Baseline {
-  const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  const doc = parseYamlDocument(text);
   if (doc.errors.length > 0) {
     throw new BaselineError(
       'ERR_BASELINE_YAML',
       file,
-      doc.errors.map((e) => ({
-        path: '',
-        line: lineCounter.linePos(e.pos[0]).line,
-        message: e.message.split('\n')[0] ?? e.message,
-      })),
+      doc.errors.map((e) => ({ path: '', line: e.line, message: e.message })),
     );
   }
-  const data: unknown = doc.toJS();
+  const data: unknown = doc.value();
   if (data === null || data === undefined || typeof data !== 'object' || Array.isArray(data)) {
     throw new BaselineError('ERR_BASELINE_INVALID', file, [
       {
@@ -75,7 +71,7 @@ export function parseBaseline(text: string, file: string): Baseline {
     ]);
   }
   if (!validate(data)) {
-    const problems = dedupe((validate.errors ?? []).filter((e) => e.keyword !== 'propertyNames').map((e) => toProblem(e, doc, lineCounter))).sort(
+    const problems = dedupe((validate.errors ?? []).filter((e) => e.keyword !== 'propertyNames').map((e) => toProblem(e, doc))).sort(
       (a, b) => (a.line ?? 0) - (b.line ?? 0),
     );
     throw new BaselineError('ERR_BASELINE_INVALID', file, problems);
@@ -126,7 +122,7 @@ function dedupe(problems: BaselineProblem[]): BaselineProblem[] {
 }
 
 /** Splits an ajv instancePath (a JSON Pointer, RFC 6901) into keys and indices. */
-function pointerSegments(pointer: string): Array<string | number> {
+function pointerSegments(pointer: string): Segment[] {
   if (pointer === '') return [];
   return pointer
     .slice(1)
@@ -137,31 +133,9 @@ function pointerSegments(pointer: string): Array<string | number> {
     });
 }
 
-/** `sidecar.port`, `trustedIssuers[0]`, `rules[my.rule]` (keys that are not identifiers go in brackets). */
-export function dottedPath(segments: ReadonlyArray<string | number>): string {
-  let out = '';
-  for (const s of segments) {
-    if (typeof s === 'number') out += `[${s}]`;
-    else if (/^[A-Za-z_][-A-Za-z0-9_]*$/.test(s)) out += out === '' ? s : `.${s}`;
-    else out += `[${s}]`;
-  }
-  return out;
-}
-
-/** 1-based line of the node at `segments` (or of its key when `key` is set), else of the nearest ancestor. */
-function lineOf(doc: Document, lc: LineCounter, segments: ReadonlyArray<string | number>, key?: string): number | undefined {
-  for (let n = segments.length; n >= 0; n--) {
-    const node = n === 0 ? doc.contents : doc.getIn(segments.slice(0, n), true);
-    if (node === undefined || node === null || typeof node !== 'object' || !('range' in node)) continue;
-    if (key !== undefined && n === segments.length && isMap(node)) {
-      const pair = node.items.find((p) => isScalar(p.key) && String(p.key.value) === key);
-      const range = isScalar(pair?.key) ? pair.key.range : undefined;
-      if (range) return lc.linePos(range[0]).line;
-    }
-    const range = (node as { range?: [number, number, number] | null }).range;
-    if (range) return lc.linePos(range[0]).line;
-  }
-  return undefined;
+/** `sidecar.port`, `trustedIssuers[0]`, `rules[my.rule]` (keys that are not field names go in brackets). */
+export function dottedPath(segments: readonly Segment[]): string {
+  return FieldPath.of(segments).toString();
 }
 
 const TYPE_NAMES: Record<string, string> = {
@@ -180,7 +154,7 @@ const PATTERN_MESSAGES: Array<[RegExp, string]> = [
   [/\\S\+/, 'must not contain spaces'],
 ];
 
-function toProblem(e: ErrorObject, doc: Document, lc: LineCounter): BaselineProblem {
+function toProblem(e: ErrorObject, doc: YamlDocument): BaselineProblem {
   const segments = pointerSegments(e.instancePath);
   const params = e.params as Record<string, unknown>;
   const parent = e.parentSchema as Record<string, unknown> | undefined;
@@ -189,7 +163,7 @@ function toProblem(e: ErrorObject, doc: Document, lc: LineCounter): BaselineProb
     const missing = String(params.missingProperty);
     // The line of the mapping's own key (`sidecar:`), where the missing field belongs.
     const last = segments.at(-1);
-    const line = typeof last === 'string' ? lineOf(doc, lc, segments.slice(0, -1), last) : lineOf(doc, lc, segments);
+    const line = typeof last === 'string' ? doc.lineOf(segments.slice(0, -1), last) : doc.lineOf(segments);
     return { path: dottedPath([...segments, missing]), line: line ?? 1, message: 'is required' };
   }
   if (e.keyword === 'additionalProperties') {
@@ -197,7 +171,7 @@ function toProblem(e: ErrorObject, doc: Document, lc: LineCounter): BaselineProb
     const known = Object.keys((parent?.properties as object | undefined) ?? {});
     return {
       path: dottedPath([...segments, extra]),
-      line: lineOf(doc, lc, segments, extra),
+      line: doc.lineOf(segments, extra),
       message: `unknown field${known.length > 0 ? `; expected one of: ${known.join(', ')}` : ''}`,
     };
   }
@@ -207,10 +181,10 @@ function toProblem(e: ErrorObject, doc: Document, lc: LineCounter): BaselineProb
       e.keyword === 'enum'
         ? `unknown rule id; known rules: ${(e.schema as string[]).join(', ')}`
         : (patternMessage(String(params.pattern ?? '')) ?? e.message ?? 'invalid');
-    return { path: dottedPath([...segments, propertyName]), line: lineOf(doc, lc, segments, propertyName), message };
+    return { path: dottedPath([...segments, propertyName]), line: doc.lineOf(segments, propertyName), message };
   }
   const path = dottedPath(segments);
-  const line = lineOf(doc, lc, segments);
+  const line = doc.lineOf(segments);
   switch (e.keyword) {
     case 'enum':
       return { path, line, message: `must be one of: ${(params.allowedValues as unknown[]).join(', ')}` };
@@ -232,7 +206,7 @@ function toProblem(e: ErrorObject, doc: Document, lc: LineCounter): BaselineProb
       return { path, line, message: `must list at least ${String(params.limit)} item${params.limit === 1 ? '' : 's'}` };
     case 'uniqueItems': {
       const [first, dup] = [Number(params.i), Number(params.j)].sort((a, b) => a - b);
-      return { path: `${path}[${dup}]`, line: lineOf(doc, lc, [...segments, dup ?? 0]) ?? line, message: `repeats item ${first}; list each once` };
+      return { path: `${path}[${dup}]`, line: doc.lineOf([...segments, dup ?? 0]) ?? line, message: `repeats item ${first}; list each once` };
     }
     case 'minLength':
       return { path, line, message: 'must not be empty' };

@@ -15,6 +15,7 @@ import type { AdmissionHandler, AdmissionResult } from '../admission/types.ts';
 import type { IdentityResolver } from '../identity/types.ts';
 import { evaluate, judgesKind, type Decision, type JudgedViolation, type Scope } from './evaluate.ts';
 import type { Baseline } from '../config/baseline.ts';
+import { stripControls } from '../text.ts';
 
 /** Dependencies of {@link createValidateHandler}. */
 export interface ValidateHandlerOptions {
@@ -42,21 +43,16 @@ export function formatViolation(v: Pick<JudgedViolation, 'rule' | 'path' | 'mess
   return v.path === '' ? `[${v.rule}] ${v.message}` : `[${v.rule}] ${v.path}: ${v.message}`;
 }
 
-/** Control characters (C0, DEL, C1) would corrupt the Warning header and the terminal. */
-function sanitize(text: string): string {
-  return text.replace(/[\u0000-\u001f\u007f-\u009f]+/g, ' ');
-}
-
 /**
  * A warning of at most {@link MAX_WARNING_LENGTH} characters where possible: the message is
  * shortened (with `...`), never the rule id or the path, which are what a user searches for.
  */
 export function formatWarning(v: Pick<JudgedViolation, 'rule' | 'path' | 'message'>): string {
-  const full = sanitize(formatViolation(v));
+  const full = stripControls(formatViolation(v));
   if (full.length <= MAX_WARNING_LENGTH) return full;
-  const head = sanitize(formatViolation({ ...v, message: '' }));
+  const head = stripControls(formatViolation({ ...v, message: '' }));
   const room = MAX_WARNING_LENGTH - head.length - 3;
-  const message = sanitize(v.message);
+  const message = stripControls(v.message);
   return `${head}${cut(message, Math.max(room, 20))}...`;
 }
 
@@ -77,7 +73,7 @@ export function resultFor(decision: Decision): AdmissionResult {
   const ruleIds = [...new Set(decision.violations.map((v) => v.rule))];
   let result: AdmissionResult;
   if (denying.length > 0) {
-    result = denied(denying.map((v) => sanitize(formatViolation(v))).join('\n'));
+    result = denied(denying.map((v) => stripControls(formatViolation(v))).join('\n'));
     if (decision.retryable && result.status) {
       // 503: nothing is wrong with the object; the same request succeeds once the cache synced.
       result.status = { ...result.status, code: 503, reason: 'ServiceUnavailable' };

@@ -11,7 +11,10 @@ import type { Baseline, RuleId } from '../config/baseline.ts';
 /** One broken expectation, reported with everything a user needs to fix it. */
 export interface Violation {
   readonly rule: RuleId;
-  /** Field path in the object, dotted with indices: `spec.template.spec.containers[0].image`. */
+  /**
+   * Field path in the object as lib/field-path.ts renders a FieldPath, dotted with indices and
+   * map keys in brackets: `spec.template.spec.containers[0].image`, `metadata.labels[app]`.
+   */
   readonly path: string;
   readonly message: string;
   /** Never denies, whatever the mode (networkpolicy-unknown-group). */

@@ -4,9 +4,9 @@
  * `--manage-certs` writes, all the same way.
  */
 import { X509Certificate, createPrivateKey } from 'node:crypto';
-import { type FSWatcher, readFileSync, unwatchFile, watch, watchFile } from 'node:fs';
-import { dirname } from 'node:path';
+import { readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
+import { watchFiles } from '../lib/watch-file.ts';
 
 export interface TlsMaterial {
   readonly cert: string;
@@ -24,8 +24,11 @@ export interface CertificateSource {
 
 /** Reads and checks a certificate and its key: both parse and the key belongs to the certificate. */
 export function readTlsFiles(certFile: string, keyFile: string): TlsMaterial {
-  const cert = readFileSync(certFile, 'utf8');
-  const key = readFileSync(keyFile, 'utf8');
+  return checkTlsPair(readFileSync(certFile, 'utf8'), readFileSync(keyFile, 'utf8'), certFile, keyFile);
+}
+
+/** Checks a certificate and its key (read from the files named, for messages). */
+function checkTlsPair(cert: string, key: string, certFile: string, keyFile: string): TlsMaterial {
   let x509: X509Certificate;
   try {
     x509 = new X509Certificate(cert);
@@ -47,56 +50,35 @@ export interface FileSourceOptions {
 }
 
 /**
- * Watches the certificate's directory, not the files: Kubernetes updates Secret volumes by
- * swapping a `..data` symlink, which replaces the files without a write event on them.
- * A change is applied only once the pair validates, so a certificate written before its key
- * keeps the old pair in force until both are there.
+ * Follows the certificate and key with lib/watch-file.ts: their directories are watched,
+ * not the files, because Kubernetes updates Secret volumes by swapping a `..data` symlink, which
+ * replaces the files without a write event on them. A change is applied only once the pair
+ * validates, so a certificate written before its key keeps the old pair in force until both are there.
  */
 export function createFileCertificateSource(options: FileSourceOptions): CertificateSource {
   const { certFile, keyFile, logger } = options;
   let material = readTlsFiles(certFile, keyFile);
   const listeners: Array<(m: TlsMaterial) => void> = [];
-  let timer: NodeJS.Timeout | undefined;
-
-  const reload = () => {
-    timer = undefined;
-    let next: TlsMaterial;
-    try {
-      next = readTlsFiles(certFile, keyFile);
-    } catch (err) {
-      logger.warn({ certFile, keyFile, err: (err as Error).message }, 'certificate files changed but do not validate yet; keeping the current pair');
-      return;
-    }
-    if (next.cert === material.cert && next.key === material.key) return;
-    material = next;
-    logger.info({ certFile, notAfter: next.notAfter.toISOString() }, 'serving certificate reloaded');
-    for (const listener of listeners) listener(next);
-  };
-  // Debounce: a rotation touches several files in a burst.
-  const schedule = () => {
-    if (timer === undefined) timer = setTimeout(reload, 50);
-  };
-
-  const watchers: FSWatcher[] = [];
-  for (const dir of new Set([dirname(certFile), dirname(keyFile)])) {
-    try {
-      watchers.push(watch(dir, { persistent: false }, schedule));
-    } catch (err) {
-      logger.warn({ dir, err: (err as Error).message }, 'cannot watch certificate directory; relying on polling');
-    }
-  }
-  const pollMs = options.pollMs ?? 10_000;
-  watchFile(certFile, { interval: pollMs, persistent: false }, schedule);
-  watchFile(keyFile, { interval: pollMs, persistent: false }, schedule);
+  const watcher = watchFiles({
+    files: [certFile, keyFile],
+    initial: [material.cert, material.key],
+    parse: ([cert, key]) => checkTlsPair(cert ?? '', key ?? '', certFile, keyFile),
+    apply: (next) => {
+      material = next;
+      logger.info({ certFile, notAfter: next.notAfter.toISOString() }, 'serving certificate reloaded');
+      for (const listener of listeners) listener(next);
+    },
+    onError: ({ reason, error }) =>
+      logger.warn({ certFile, keyFile, reason, err: (error as Error).message }, 'certificate files changed but do not validate yet; keeping the current pair'),
+    onWatchError: (dir, err) => logger.warn({ dir, err: (err as Error).message }, 'cannot watch certificate directory; relying on polling'),
+    // A rotation touches several files in a burst.
+    debounceMs: 50,
+    pollMs: options.pollMs ?? 10_000,
+  });
 
   return {
     current: () => material,
     onChange: (listener) => void listeners.push(listener),
-    close() {
-      for (const w of watchers) w.close();
-      unwatchFile(certFile);
-      unwatchFile(keyFile);
-      if (timer) clearTimeout(timer);
-    },
+    close: () => void watcher.close(),
   };
 }

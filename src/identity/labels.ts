@@ -58,3 +58,32 @@ export const ANNOTATION_INJECT = 'idgate.dev/inject';
 export const ANNOTATION_UPSTREAM_PORT = 'idgate.dev/upstream-port';
 export const ANNOTATION_PROXY_PORT = 'idgate.dev/proxy-port';
 export const ANNOTATION_ALLOWED_GROUPS = 'idgate.dev/allowed-groups';
+
+/**
+ * The names a list annotation carries, sorted: `idgate.dev/groups` (the injector writes a JSON
+ * list of strings, since a group may contain commas) and `idgate.dev/bindings` (a comma list of
+ * `namespace/name`, mutate/identity.ts). Every reader (the pod-identity-labels rule, `idgate
+ * audit`'s stale check) reads them through this one function, with one deliberate tolerance: a
+ * value that starts with `[` must be a JSON list of strings, and anything else is read as a comma
+ * list (spaces trimmed, empty items dropped), so a hand-written `a, b` means the same as the
+ * injector's `["a","b"]`. Order never matters.
+ * @returns the sorted names; `undefined` when the annotation is absent; `'invalid'` when it
+ * starts with `[` but is not a JSON list of strings.
+ */
+export function parseListAnnotation(value: string | undefined): string[] | 'invalid' | undefined {
+  if (value === undefined) return undefined;
+  const trimmed = value.trim();
+  if (!trimmed.startsWith('[')) {
+    return trimmed
+      .split(',')
+      .map((s) => s.trim())
+      .filter((s) => s !== '')
+      .sort();
+  }
+  try {
+    const parsed: unknown = JSON.parse(trimmed);
+    return Array.isArray(parsed) && parsed.every((x) => typeof x === 'string') ? [...parsed].sort() : 'invalid';
+  } catch {
+    return 'invalid';
+  }
+}

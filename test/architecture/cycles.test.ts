@@ -149,6 +149,14 @@ describe('the module graph of src/', () => {
     assert.deepEqual(bad, [], `a shared leaf imports from src/:\n${bad.join('\n')}`);
   });
 
+  it('keeps the shared internals lib/ a leaf: it imports only lib/, so every folder but proxy/ may use it', () => {
+    const bad = offending(
+      (id) => folderOf(id) === 'lib',
+      (target) => folderOf(target) !== 'lib',
+    );
+    assert.deepEqual(bad, [], `lib/ imports from the rest of src/:\n${bad.join('\n')}`);
+  });
+
   it('imports @kubernetes/client-node only from kube/', () => {
     const bad = [...graph]
       .filter(

@@ -35,17 +35,12 @@ const PENDING: ReadonlySet<string> = new Set([
   'src/webhook/start.ts startWebhook',
   'src/server/drain.ts drainable',
   // The one file watcher and YAML reader (item 3), the schemas written once (item 4).
-  'src/baseline/store.ts createBaselineStore',
   'src/baseline/config.ts toProblem',
-  'src/identity/file-source.ts createFileIdentitySource',
-  'src/identity/file-source.ts parseBindingsYaml',
   'src/identity/binding.ts validateBinding',
 ]);
 
 /** Files over the limit being cut on other branches; like {@link PENDING}, each must still be over it. */
 const PENDING_FILES: ReadonlySet<string> = new Set([
-  // The one file watcher (item 3).
-  'src/identity/file-source.ts',
   // Not yet assigned.
   'src/baseline/rules/networkpolicy.ts',
 ]);

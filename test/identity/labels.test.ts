@@ -6,7 +6,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import fc from 'fast-check';
-import { encodeGroup, groupLabelKey } from '../../src/identity/labels.ts';
+import { encodeGroup, groupLabelKey, parseListAnnotation } from '../../src/identity/labels.ts';
 
 /** Kubernetes label name part (apimachinery validation.IsQualifiedName, name part). */
 const LABEL_NAME = /^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
@@ -90,4 +90,19 @@ describe('encodeGroup', () => {
     assert.equal(groupLabelKey('payments-writers'), 'group.idgate.dev/payments-writers');
     assert.equal(groupLabelKey('a/b'), `group.idgate.dev/a-b-${hash10('a/b')}`);
   });
+});
+
+describe('parseListAnnotation (idgate.dev/groups, idgate.dev/bindings)', () => {
+  const cases: Array<[string, string | undefined, string[] | 'invalid' | undefined]> = [
+    ['absent', undefined, undefined],
+    ['the injector’s JSON list, sorted', '["payments-writers","ledger-readers"]', ['ledger-readers', 'payments-writers']],
+    ['a JSON list keeps commas inside names', '["a,b","c"]', ['a,b', 'c']],
+    ['an empty JSON list', '[]', []],
+    ['a hand-written comma list, spaces trimmed', ' payments-writers, ledger-readers ', ['ledger-readers', 'payments-writers']],
+    ['the bindings comma list', 'payments/api,payments/admins', ['payments/admins', 'payments/api']],
+    ['empty: no names', '', []],
+    ['broken JSON', '[payments', 'invalid'],
+    ['a JSON list of something else', '[1, 2]', 'invalid'],
+  ];
+  for (const [name, value, expected] of cases) it(name, () => assert.deepEqual(parseListAnnotation(value), expected));
 });

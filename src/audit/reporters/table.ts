@@ -6,9 +6,7 @@
  */
 import type { Report, ReportFinding } from '../report.ts';
 import { describeRef } from '../report.ts';
-
-/** Control characters would corrupt the terminal (messages quote user input). */
-const clean = (s: string): string => s.replace(/[\u0000-\u001f\u007f-\u009f]+/g, ' ');
+import { stripControls } from '../../text.ts';
 
 function formatRows(header: readonly string[], rows: readonly (readonly string[])[]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
@@ -41,7 +39,8 @@ export function renderTable(report: Report): string {
       f.path || '-',
       f.mode,
       action(f),
-      clean(f.message),
+      // Control characters would corrupt the terminal (messages quote user input).
+      stripControls(f.message),
     ]);
     out.push(formatRows(header, rows), '');
   }

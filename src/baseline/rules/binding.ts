@@ -5,6 +5,7 @@
  */
 import type { OIDCGroupBindingObject } from '../../admission/k8s.ts';
 import { quote } from '../../text.ts';
+import { FieldPath } from '../../lib/field-path.ts';
 import type { Rule } from '../types.ts';
 import { asArray, globToRegExp, writes, type Finding } from './common.ts';
 
@@ -16,7 +17,7 @@ export const bindingTrustedIssuer: Rule<OIDCGroupBindingObject> = (object, _old,
   return [
     {
       rule: 'binding-trusted-issuer',
-      path: 'spec.issuer',
+      path: FieldPath.root('spec', 'issuer').toString(),
       message:
         `${typeof issuer === 'string' ? quote(issuer) : 'missing issuer'} is not a trusted issuer ` +
         `(${ctx.baseline.trustedIssuers.join(', ')}); the binding would grant nothing`,
@@ -40,7 +41,7 @@ export const bindingGroupOwnership: Rule<OIDCGroupBindingObject> = (object, _old
     if (typeof group === 'string' && matchers.some((re) => re.test(group))) return;
     findings.push({
       rule: 'binding-group-ownership',
-      path: `spec.groups[${i}]`,
+      path: FieldPath.root('spec', 'groups').index(i).toString(),
       message:
         patterns === undefined
           ? `namespace ${namespace} owns no groups: add namespaces.${namespace}.allowedGroups to the baseline to grant ${quote(group)}`

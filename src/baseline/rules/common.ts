@@ -1,5 +1,5 @@
 /**
- * Helpers shared by the rule families: the extended violation they return, paths, guards for
+ * Helpers shared by the rule families: the extended violation they return, guards for
  * untrusted JSON. Messages quote user values with the injector's `quote` (mutate/upstream.ts).
  */
 import type { RuleId } from '../../config/baseline.ts';
@@ -40,11 +40,6 @@ export const UNAVAILABLE_MESSAGE = 'the identity cache (OIDCGroupBindings) is st
 /** CREATE or UPDATE: the operations that write an object the rules can judge (DELETE and CONNECT carry none). */
 export function writes(ctx: Pick<RuleContext, 'operation'>): boolean {
   return ctx.operation === 'CREATE' || ctx.operation === 'UPDATE';
-}
-
-/** A map key in a field path, apimachinery style: `metadata.labels[group.idgate.dev/x]`. */
-export function keyPath(base: string, key: string): string {
-  return `${base}[${key}]`;
 }
 
 /** Removes from `next` the findings already present in `previous` (same rule, path and message). */

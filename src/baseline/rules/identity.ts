@@ -15,15 +15,17 @@
  */
 import { isDeepStrictEqual } from 'node:util';
 import { serviceAccountOf, type ObjectMeta, type Pod } from '../../admission/k8s.ts';
-import { ANNOTATION_INJECTED, isIdentityAnnotation, isIdentityLabel } from '../../identity/labels.ts';
+import { ANNOTATION_INJECTED, isIdentityAnnotation, isIdentityLabel, parseListAnnotation } from '../../identity/labels.ts';
 import { computeIdentity } from '../../mutate/identity.ts';
 import { isMirrorPod } from '../../mutate/should-inject.ts';
 import { quote } from '../../text.ts';
+import { FieldPath } from '../../lib/field-path.ts';
 import type { Rule, RuleContext } from '../types.ts';
-import { keyPath, NAMESPACE_INJECT_LABEL, UNAVAILABLE_MESSAGE, writes, type Finding } from './common.ts';
+import { NAMESPACE_INJECT_LABEL, UNAVAILABLE_MESSAGE, writes, type Finding } from './common.ts';
 
 const RULE = 'pod-identity-labels' as const;
 const FIX = 'only idgate sets identity labels; remove it and let the injector compute them';
+const LABELS = FieldPath.root('metadata', 'labels');
 
 /** Identity labels and annotations present, as `[field, key]` pairs in a stable order. */
 export function identityKeysOf(meta: ObjectMeta | undefined): Array<['labels' | 'annotations', string]> {
@@ -41,23 +43,10 @@ export function identityKeysOf(meta: ObjectMeta | undefined): Array<['labels' | 
 
 const noun = (field: 'labels' | 'annotations'): string => (field === 'labels' ? 'label' : 'annotation');
 
-/** Parses a list annotation: a JSON array of strings, or a comma list. */
-function listAnnotation(value: string | undefined): string[] | undefined {
-  if (value === undefined) return undefined;
-  const trimmed = value.trim();
-  if (trimmed.startsWith('[')) {
-    try {
-      const parsed: unknown = JSON.parse(trimmed);
-      return Array.isArray(parsed) && parsed.every((x) => typeof x === 'string') ? [...parsed].sort() : ['<invalid>'];
-    } catch {
-      return ['<invalid>'];
-    }
-  }
-  return trimmed
-    .split(',')
-    .map((s) => s.trim())
-    .filter((s) => s !== '')
-    .sort();
+/** A list annotation's names for comparison: absent reads as none, and an invalid value matches no expected set. */
+function listAnnotation(value: string | undefined): string[] {
+  const names = parseListAnnotation(value);
+  return names === 'invalid' ? ['<invalid>'] : (names ?? []);
 }
 
 /**
@@ -79,13 +68,13 @@ function identityOnCreate(pod: Pod, ctx: RuleContext): Finding[] {
   // identity labels is selected by no identity-based NetworkPolicy peer, so omission grants nothing).
   const injectorRan = ctx.baseline.mutation === 'apply' && ctx.identity.namespaceLabels(ctx.namespace)?.[NAMESPACE_INJECT_LABEL] === 'enabled';
   if (present.length === 0 && !injectorRan) return [];
-  if (!ctx.identity.ready()) return [{ rule: RULE, path: 'metadata.labels', message: UNAVAILABLE_MESSAGE, unavailable: true }];
+  if (!ctx.identity.ready()) return [{ rule: RULE, path: LABELS.toString(), message: UNAVAILABLE_MESSAGE, unavailable: true }];
   const sa = serviceAccountOf(pod.spec);
   if (present.length === 0) {
     return [
       {
         rule: RULE,
-        path: 'metadata.labels',
+        path: LABELS.toString(),
         message:
           `no identity labels, though namespace ${ctx.namespace} has ${NAMESPACE_INJECT_LABEL}=enabled: ` +
           'the mutating webhook did not run for this Pod; check its failurePolicy and retry',
@@ -97,7 +86,7 @@ function identityOnCreate(pod: Pod, ctx: RuleContext): Finding[] {
   const { labels: expected, annotations: expectedAnnotations } = computeIdentity(sa, identity, undefined);
   const findings: Finding[] = [];
   for (const [field, key] of present) {
-    const path = keyPath(`metadata.${field}`, key);
+    const path = FieldPath.root('metadata', field).key(key).toString();
     if (field === 'labels') {
       if (!(key in expected)) findings.push({ rule: RULE, path, message: `not granted by any binding of ServiceAccount ${quote(sa)}; ${FIX}` });
       else if (labels[key] !== expected[key])
@@ -108,14 +97,14 @@ function identityOnCreate(pod: Pod, ctx: RuleContext): Finding[] {
   }
   for (const key of Object.keys(expected)) {
     if (!(key in labels))
-      findings.push({ rule: RULE, path: keyPath('metadata.labels', key), message: `missing: the bindings of ServiceAccount ${quote(sa)} give it; ${FIX}` });
+      findings.push({ rule: RULE, path: LABELS.key(key).toString(), message: `missing: the bindings of ServiceAccount ${quote(sa)} give it; ${FIX}` });
   }
   for (const [key, value] of Object.entries(expectedAnnotations)) {
-    const want = listAnnotation(value) ?? [];
-    if (!isDeepStrictEqual(listAnnotation(annotations[key]) ?? [], want)) {
+    const want = listAnnotation(value);
+    if (!isDeepStrictEqual(listAnnotation(annotations[key]), want)) {
       findings.push({
         rule: RULE,
-        path: keyPath('metadata.annotations', key),
+        path: FieldPath.root('metadata', 'annotations').key(key).toString(),
         message: `is ${quote(annotations[key] ?? '(absent)')}, the bindings give ${quote(want.join(','))}; ${FIX}`,
       });
     }
@@ -124,10 +113,10 @@ function identityOnCreate(pod: Pod, ctx: RuleContext): Finding[] {
 }
 
 /** CREATE (Pod or template) in a namespace that is not enrolled: no identity key at all. */
-export function identityKeysForbidden(meta: ObjectMeta | undefined, prefix: string, ctx: RuleContext): Finding[] {
+export function identityKeysForbidden(meta: ObjectMeta | undefined, prefix: FieldPath, ctx: RuleContext): Finding[] {
   return identityKeysOf(meta).map(([field, key]) => ({
     rule: RULE,
-    path: keyPath(`${prefix}metadata.${field}`, key),
+    path: prefix.child('metadata', field).key(key).toString(),
     message:
       `identity ${noun(field)} in namespace ${ctx.namespace}, which is not enrolled: only idgate sets them, ` +
       `and only where namespaces carry ${NAMESPACE_INJECT_LABEL}=enabled; remove it`,
@@ -152,7 +141,7 @@ function identityOnUpdate(pod: Pod, old: Pod | undefined, ctx: RuleContext): Fin
       const change = !(key in before) ? 'added' : !(key in now) ? 'removed' : 'changed';
       findings.push({
         rule: RULE,
-        path: keyPath(`metadata.${field}`, key),
+        path: FieldPath.root('metadata', field).key(key).toString(),
         message: `identity ${noun(field)} ${change} on a running Pod${via}; only idgate changes them, when bindings change`,
       });
     }
@@ -174,5 +163,5 @@ export const podIdentityLabels: Rule<Pod> = (object, oldObject, ctx) => {
 /** Rule pod-identity-labels, in a namespace that is not enrolled (`/validate/integrity`). */
 export const podIdentityIntegrity: Rule<Pod> = (object, oldObject, ctx) => {
   if (!judged(object, ctx)) return [];
-  return ctx.operation === 'UPDATE' ? identityOnUpdate(object, oldObject, ctx) : identityKeysForbidden(object.metadata, '', ctx);
+  return ctx.operation === 'UPDATE' ? identityOnUpdate(object, oldObject, ctx) : identityKeysForbidden(object.metadata, FieldPath.root(), ctx);
 };

@@ -8,9 +8,13 @@ import type { LabelSelector, NetworkPolicy, NetworkPolicyPeer } from '../../admi
 import { GROUP_LABEL_PREFIX, isIdentityLabel } from '../../identity/labels.ts';
 import { quote } from '../../text.ts';
 import type { Rule, RuleContext } from '../types.ts';
-import { asArray, keyPath, UNAVAILABLE_MESSAGE, writes, type Finding } from './common.ts';
+import { asArray, UNAVAILABLE_MESSAGE, writes, type Finding } from './common.ts';
+import { FieldPath } from '../../lib/field-path.ts';
 import { isRecord } from '../../admission/k8s.ts';
 import { coversEveryAddress, parseCidr, type CidrRange } from './cidr.ts';
+
+const SPEC = FieldPath.root('spec');
+const INGRESS = SPEC.child('ingress');
 
 /** The per-namespace default-deny policy idgate's manifests install and this rule protects. */
 export const DEFAULT_DENY_NAME = 'idgate-default-deny';
@@ -21,11 +25,11 @@ function isEmptySelector(s: LabelSelector | undefined): boolean {
 }
 
 /** Every ingress peer with its path. */
-function ingressPeers(np: NetworkPolicy): Array<{ peer: NetworkPolicyPeer; path: string }> {
-  const out: Array<{ peer: NetworkPolicyPeer; path: string }> = [];
+function ingressPeers(np: NetworkPolicy): Array<{ peer: NetworkPolicyPeer; path: FieldPath }> {
+  const out: Array<{ peer: NetworkPolicyPeer; path: FieldPath }> = [];
   asArray<{ from?: NetworkPolicyPeer[] }>(np.spec?.ingress).forEach((rule, i) => {
     asArray<NetworkPolicyPeer>(rule?.from).forEach((peer, j) => {
-      if (isRecord(peer)) out.push({ peer, path: `spec.ingress[${i}].from[${j}]` });
+      if (isRecord(peer)) out.push({ peer, path: INGRESS.index(i).child('from').index(j) });
     });
   });
   return out;
@@ -38,7 +42,7 @@ export const networkpolicyPolicyTypes: Rule<NetworkPolicy> = (object, _old, ctx)
   return [
     {
       rule: 'networkpolicy-policy-types',
-      path: 'spec.policyTypes',
+      path: SPEC.child('policyTypes').toString(),
       message: 'set policyTypes explicitly (e.g. [Ingress]); when absent, Kubernetes infers them from which sections are present',
     },
   ];
@@ -56,18 +60,19 @@ export const networkpolicyAllowAll: Rule<NetworkPolicy> = (object, _old, ctx) =>
     if (asArray(rule?.from).length === 0) {
       findings.push({
         rule: 'networkpolicy-allow-all',
-        path: `spec.ingress[${i}].from`,
+        path: INGRESS.index(i).child('from').toString(),
         message: 'an ingress rule without from peers admits traffic from every source; list the callers by identity labels',
       });
     }
   });
   for (const { peer, path } of ingressPeers(object)) {
     if (peer.podSelector === undefined && peer.namespaceSelector === undefined && peer.ipBlock === undefined) {
-      findings.push({ rule: 'networkpolicy-allow-all', path, message: 'an empty peer {} admits every source; select the callers by identity labels' });
+      const message = 'an empty peer {} admits every source; select the callers by identity labels';
+      findings.push({ rule: 'networkpolicy-allow-all', path: path.toString(), message });
     } else if (isEmptySelector(peer.namespaceSelector) && (peer.podSelector === undefined || isEmptySelector(peer.podSelector))) {
       findings.push({
         rule: 'networkpolicy-allow-all',
-        path: `${path}.namespaceSelector`,
+        path: path.child('namespaceSelector').toString(),
         message: 'namespaceSelector: {} without a podSelector admits every Pod of every namespace; add a podSelector on identity labels',
       });
     }
@@ -87,8 +92,8 @@ export const networkpolicyAllowAll: Rule<NetworkPolicy> = (object, _old, ctx) =>
 export const networkpolicyIdentityPeers: Rule<NetworkPolicy> = (object, _old, ctx) => {
   if (object === undefined || !writes(ctx)) return [];
   const findings: Finding[] = [];
-  const add = (path: string, message: string): void => {
-    findings.push({ rule: 'networkpolicy-identity-peers', path, message });
+  const add = (path: FieldPath, message: string): void => {
+    findings.push({ rule: 'networkpolicy-identity-peers', path: path.toString(), message });
   };
   for (const { peer, path } of ingressPeers(object)) {
     const sel = peer.podSelector;
@@ -101,7 +106,7 @@ export const networkpolicyIdentityPeers: Rule<NetworkPolicy> = (object, _old, ct
       }
       continue;
     }
-    const base = `${path}.podSelector`;
+    const base = path.child('podSelector');
     if (isEmptySelector(sel)) {
       if (!isEmptySelector(peer.namespaceSelector))
         add(base, 'podSelector: {} admits every Pod; select by identity labels (group.idgate.dev/<group>, idgate.dev/service-account)');
@@ -110,12 +115,12 @@ export const networkpolicyIdentityPeers: Rule<NetworkPolicy> = (object, _old, ct
     let positive = false;
     for (const key of Object.keys(sel.matchLabels ?? {})) {
       if (isIdentityLabel(key)) positive = true;
-      else add(keyPath(`${base}.matchLabels`, key), `selects by label ${quote(key)}, which any Pod may set; select by identity labels instead`);
+      else add(base.child('matchLabels').key(key), `selects by label ${quote(key)}, which any Pod may set; select by identity labels instead`);
     }
     asArray<{ key?: string; operator?: string }>(sel.matchExpressions).forEach((expr, k) => {
       const key = String(expr?.key ?? '');
       if (!isIdentityLabel(key))
-        add(`${base}.matchExpressions[${k}].key`, `selects by label ${quote(key)}, which any Pod may set; select by identity labels instead`);
+        add(base.child('matchExpressions').index(k).child('key'), `selects by label ${quote(key)}, which any Pod may set; select by identity labels instead`);
       else if (expr?.operator === 'In' || expr?.operator === 'Exists') positive = true;
     });
     const allIdentity =
@@ -140,7 +145,7 @@ export const networkpolicyIpblockWorld: Rule<NetworkPolicy> = (object, _old, ctx
     asArray<NetworkPolicyPeer>(rule?.from).forEach((peer, j) => {
       const cidr = peer?.ipBlock?.cidr;
       const range = typeof cidr === 'string' ? parseCidr(cidr) : undefined;
-      if (range) blocks.push({ cidr: cidr!, range, path: `spec.ingress[${i}].from[${j}].ipBlock.cidr` });
+      if (range) blocks.push({ cidr: cidr!, range, path: INGRESS.index(i).child('from').index(j).child('ipBlock', 'cidr').toString() });
     });
     for (const family of [4, 6] as const) {
       const ofFamily = blocks.filter((b) => b.range.family === family);
@@ -161,7 +166,7 @@ export const networkpolicyIpblockWorld: Rule<NetworkPolicy> = (object, _old, ctx
       ) {
         findings.push({
           rule: 'networkpolicy-ipblock-world',
-          path: `spec.ingress[${i}].from`,
+          path: INGRESS.index(i).child('from').toString(),
           message: `ipBlocks ${ofFamily.map((b) => quote(b.cidr)).join(', ')} together admit every IPv${family} address, cluster Pods included; name the external ranges, and callers in the cluster by identity labels`,
         });
       }
@@ -171,16 +176,16 @@ export const networkpolicyIpblockWorld: Rule<NetworkPolicy> = (object, _old, ctx
 };
 
 /** Every selector of the policy (the target, ingress and egress peers), with its path. */
-function allSelectors(np: NetworkPolicy): Array<{ sel: LabelSelector; path: string }> {
-  const out: Array<{ sel: LabelSelector; path: string }> = [];
-  if (isRecord(np.spec?.podSelector)) out.push({ sel: np.spec.podSelector, path: 'spec.podSelector' });
+function allSelectors(np: NetworkPolicy): Array<{ sel: LabelSelector; path: FieldPath }> {
+  const out: Array<{ sel: LabelSelector; path: FieldPath }> = [];
+  if (isRecord(np.spec?.podSelector)) out.push({ sel: np.spec.podSelector, path: SPEC.child('podSelector') });
   for (const [section, peersKey] of [
     ['ingress', 'from'],
     ['egress', 'to'],
   ] as const) {
     asArray<Record<string, unknown>>(np.spec?.[section]).forEach((rule, i) => {
       asArray<NetworkPolicyPeer>(rule?.[peersKey]).forEach((peer, j) => {
-        if (isRecord(peer?.podSelector)) out.push({ sel: peer.podSelector, path: `spec.${section}[${i}].${peersKey}[${j}].podSelector` });
+        if (isRecord(peer?.podSelector)) out.push({ sel: peer.podSelector, path: SPEC.child(section).index(i).child(peersKey).index(j).child('podSelector') });
       });
     });
   }
@@ -196,18 +201,21 @@ export const networkpolicyUnknownGroup: Rule<NetworkPolicy> = (object, _old, ctx
   if (object === undefined || !writes(ctx)) return [];
   const findings: Finding[] = [];
   for (const { sel, path } of allSelectors(object)) {
-    const keys: Array<[string, string]> = [
-      ...Object.keys(sel.matchLabels ?? {}).map((k): [string, string] => [k, keyPath(`${path}.matchLabels`, k)]),
-      ...asArray<{ key?: string }>(sel.matchExpressions).map((e, k): [string, string] => [String(e?.key ?? ''), `${path}.matchExpressions[${k}].key`]),
+    const keys: Array<[string, FieldPath]> = [
+      ...Object.keys(sel.matchLabels ?? {}).map((k): [string, FieldPath] => [k, path.child('matchLabels').key(k)]),
+      ...asArray<{ key?: string }>(sel.matchExpressions).map((e, k): [string, FieldPath] => [
+        String(e?.key ?? ''),
+        path.child('matchExpressions').index(k).child('key'),
+      ]),
     ];
-    for (const [key, keyPathText] of keys) {
+    for (const [key, keyPath] of keys) {
       if (!key.startsWith(GROUP_LABEL_PREFIX)) continue;
       if (!ctx.identity.ready())
-        return [{ rule: 'networkpolicy-unknown-group', path: keyPathText, message: UNAVAILABLE_MESSAGE, warnOnly: true, unavailable: true }];
+        return [{ rule: 'networkpolicy-unknown-group', path: keyPath.toString(), message: UNAVAILABLE_MESSAGE, warnOnly: true, unavailable: true }];
       if (ctx.identity.providesGroupLabel(key.slice(GROUP_LABEL_PREFIX.length), ctx.baseline.trustedIssuerSet)) continue;
       findings.push({
         rule: 'networkpolicy-unknown-group',
-        path: keyPathText,
+        path: keyPath.toString(),
         warnOnly: true,
         message: `no OIDCGroupBinding with a trusted issuer provides ${quote(key)}, so this matches no Pod; check the name with idgate label-for-group`,
       });
@@ -262,7 +270,7 @@ export const networkpolicyDefaultDeny: Rule<NetworkPolicy> = (object, oldObject,
     return [
       {
         rule,
-        path: 'metadata.name',
+        path: FieldPath.root('metadata', 'name').toString(),
         message: `deleting ${DEFAULT_DENY_NAME} lifts namespace ${ctx.namespace}'s default deny, opening every Pod to every caller; keep it`,
       },
     ];
@@ -273,7 +281,8 @@ export const networkpolicyDefaultDeny: Rule<NetworkPolicy> = (object, oldObject,
     !isDeepStrictEqual(object.spec?.podSelector ?? {}, oldObject.spec?.podSelector ?? {}) &&
     !(isEmptySelector(object.spec?.podSelector ?? {}) && isEmptySelector(oldObject.spec?.podSelector ?? {}))
   ) {
-    findings.push({ rule, path: 'spec.podSelector', message: `${DEFAULT_DENY_NAME} must keep selecting the same Pods (podSelector: {} selects them all)` });
+    const message = `${DEFAULT_DENY_NAME} must keep selecting the same Pods (podSelector: {} selects them all)`;
+    findings.push({ rule, path: SPEC.child('podSelector').toString(), message });
   }
   const types = effectiveTypes(object);
   const oldTypes = effectiveTypes(oldObject);
@@ -281,7 +290,7 @@ export const networkpolicyDefaultDeny: Rule<NetworkPolicy> = (object, oldObject,
   if (dropped.length > 0)
     findings.push({
       rule,
-      path: 'spec.policyTypes',
+      path: SPEC.child('policyTypes').toString(),
       message: `${DEFAULT_DENY_NAME} must keep policy type ${dropped.join(', ')}; dropping it lifts the default deny`,
     });
   for (const [section, type] of [
@@ -294,7 +303,7 @@ export const networkpolicyDefaultDeny: Rule<NetworkPolicy> = (object, oldObject,
       if (!before.some((b) => isDeepStrictEqual(b, r))) {
         findings.push({
           rule,
-          path: `spec.${section}[${i}]`,
+          path: SPEC.child(section).index(i).toString(),
           message: `adds or widens an ${section} rule of ${DEFAULT_DENY_NAME}; write a separate, narrower NetworkPolicy instead`,
         });
       }

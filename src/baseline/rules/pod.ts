@@ -14,27 +14,28 @@ import { serviceAccountOf, type ObjectMeta, type Pod, type PodSpec } from '../..
 import { isMirrorPod } from '../../mutate/should-inject.ts';
 import { quote } from '../../text.ts';
 import type { RuleId } from '../../config/baseline.ts';
+import { FieldPath } from '../../lib/field-path.ts';
 import type { Rule, RuleContext } from '../types.ts';
 import { UNAVAILABLE_MESSAGE, writes, type Finding } from './common.ts';
 
-/** A Pod, or a pod template, with the prefix of its field paths (`''` or `spec.template.`). */
+/** A Pod, or a pod template, with the path of the Pod within the object (the root, or `spec.template`). */
 export interface PodView {
   readonly meta: ObjectMeta | undefined;
   readonly spec: PodSpec | undefined;
-  readonly prefix: string;
+  readonly prefix: FieldPath;
 }
 
-const unavailable = (rule: RuleId, path: string): Finding => ({ rule, path, message: UNAVAILABLE_MESSAGE, unavailable: true });
+const unavailable = (rule: RuleId, path: FieldPath): Finding => ({ rule, path: path.toString(), message: UNAVAILABLE_MESSAGE, unavailable: true });
 
 /** Pods the pod rules judge at all: not deleted, not the kubelet's mirror pods. */
 export function judged(pod: Pod | undefined, ctx: RuleContext): pod is Pod {
   return pod !== undefined && writes(ctx) && !isMirrorPod(pod.metadata);
 }
 
-export const podView = (pod: Pod): PodView => ({ meta: pod.metadata, spec: pod.spec, prefix: '' });
+export const podView = (pod: Pod): PodView => ({ meta: pod.metadata, spec: pod.spec, prefix: FieldPath.root() });
 
-function saPath(v: PodView): string {
-  return `${v.prefix}spec.${v.spec?.serviceAccountName ? 'serviceAccountName' : v.spec?.serviceAccount ? 'serviceAccount' : 'serviceAccountName'}`;
+function saPath(v: PodView): FieldPath {
+  return v.prefix.child('spec', v.spec?.serviceAccountName ? 'serviceAccountName' : v.spec?.serviceAccount ? 'serviceAccount' : 'serviceAccountName');
 }
 
 /** pod-service-account: not `default`, and bound to at least one group by a trusted binding. */
@@ -45,7 +46,7 @@ export function checkServiceAccount(v: PodView, ctx: RuleContext): Finding[] {
     return [
       {
         rule: 'pod-service-account',
-        path,
+        path: path.toString(),
         message:
           `uses the "default" ServiceAccount, which every workload of namespace ${ctx.namespace} shares; ` +
           'create a dedicated ServiceAccount, bind it with an OIDCGroupBinding and set spec.serviceAccountName',
@@ -58,7 +59,7 @@ export function checkServiceAccount(v: PodView, ctx: RuleContext): Finding[] {
   return [
     {
       rule: 'pod-service-account',
-      path,
+      path: path.toString(),
       message:
         `ServiceAccount ${quote(sa)} has no OIDCGroupBinding with a trusted issuer in namespace ${ctx.namespace}, ` +
         'so it has no identity; add one that lists it in spec.serviceAccounts',
@@ -77,7 +78,7 @@ export function checkMaxGroups(v: PodView, ctx: RuleContext): Finding[] {
   return [
     {
       rule: 'pod-max-groups',
-      path: saPath(v),
+      path: saPath(v).toString(),
       message:
         `ServiceAccount ${quote(sa)} has ${groups.length} groups, more than the baseline's ${max} ` +
         '(keep claims small): split the workload across ServiceAccounts or trim its OIDCGroupBindings',
@@ -91,7 +92,7 @@ export function checkHostNetwork(v: PodView): Finding[] {
   return [
     {
       rule: 'pod-host-network',
-      path: `${v.prefix}spec.hostNetwork`,
+      path: v.prefix.child('spec', 'hostNetwork').toString(),
       message: 'hostNetwork: true puts the Pod on the node network, where no NetworkPolicy applies and no sidecar is injected; remove it',
     },
   ];

@@ -23,6 +23,7 @@ import { KUBE_API_MOUNT_PATH, KUBE_API_VOLUME_NAME, SIDECAR_NAME } from '../../m
 import { quote } from '../../text.ts';
 import { kubeApiVolume, ROOT_CA_CONFIGMAP } from '../../mutate/volume.ts';
 import type { SidecarConfig } from '../../config/baseline.ts';
+import type { FieldPath } from '../../lib/field-path.ts';
 import { asArray, type Finding } from './common.ts';
 import { acceptedImagesText, acceptedSidecarImage } from './sidecar-image.ts';
 
@@ -68,8 +69,8 @@ const FIX = 'remove the container and let the injector add it';
 
 const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
 
-function altered(path: string, field: string, actual: unknown, want: unknown): Finding {
-  const at = `${path}.${field}`;
+function altered(path: FieldPath, field: string, actual: unknown, want: unknown): Finding {
+  const at = path.child(field).toString();
   if (Array.isArray(actual) && Array.isArray(want) && actual.length === want.length && field !== 'ports') {
     // Same length: name the first differing element, which is what the user has to fix.
     const i = actual.findIndex((a, k) => !isDeepStrictEqual(a, want[k]));
@@ -100,7 +101,7 @@ function envRisk(name: string): string {
   return '';
 }
 
-function compareEnv(container: Container, expected: Container, path: string): Finding[] {
+function compareEnv(container: Container, expected: Container, path: FieldPath): Finding[] {
   const actual = asArray<Record<string, unknown>>(container.env);
   const want = asArray<Record<string, unknown>>(expected.env);
   const findings: Finding[] = [];
@@ -109,13 +110,17 @@ function compareEnv(container: Container, expected: Container, path: string): Fi
     const name = typeof e?.name === 'string' ? e.name : '';
     findings.push({
       rule: 'pod-sidecar',
-      path: `${path}.env[${i}]`,
+      path: path.child('env').index(i).toString(),
       message: `${SIDECAR_NAME} env ${quote(name)} is not what idgate injects${envRisk(name)}; ${FIX}`,
     });
   });
   for (const w of want) {
     if (!actual.some((e) => isDeepStrictEqual(w, e)))
-      findings.push({ rule: 'pod-sidecar', path: `${path}.env`, message: `${SIDECAR_NAME} env lacks ${quote(w.name)}, which idgate injects; ${FIX}` });
+      findings.push({
+        rule: 'pod-sidecar',
+        path: path.child('env').toString(),
+        message: `${SIDECAR_NAME} env lacks ${quote(w.name)}, which idgate injects; ${FIX}`,
+      });
   }
   return findings;
 }
@@ -161,7 +166,7 @@ function isInjectedVolume(volume: Volume | undefined, name: string): boolean {
   return isDeepStrictEqual(projectedSources(volume), (kubeApiVolume().projected as { sources: unknown[] }).sources);
 }
 
-function compareVolumeMounts(container: Container, expected: Container, spec: PodSpec | undefined, path: string): Finding[] {
+function compareVolumeMounts(container: Container, expected: Container, spec: PodSpec | undefined, path: FieldPath): Finding[] {
   const actual = asArray<VolumeMount>(container.volumeMounts);
   const want = asArray<VolumeMount>(expected.volumeMounts);
   const volumes = new Map(asArray<Volume>(spec?.volumes).map((v) => [v?.name, v]));
@@ -172,7 +177,7 @@ function compareVolumeMounts(container: Container, expected: Container, spec: Po
       if (isInjectedVolume(volume, m.name ?? '')) return;
       findings.push({
         rule: 'pod-sidecar',
-        path: `${path}.volumeMounts[${i}]`,
+        path: path.child('volumeMounts').index(i).toString(),
         message: `${SIDECAR_NAME} mounts volume ${quote(m.name)}, which is not the one idgate injects under that name; ${FIX}`,
       });
       return;
@@ -187,7 +192,7 @@ function compareVolumeMounts(container: Container, expected: Container, spec: Po
     const over = m?.mountPath === KUBE_API_MOUNT_PATH ? ' over the ServiceAccount credentials the proxy reads' : '';
     findings.push({
       rule: 'pod-sidecar',
-      path: `${path}.volumeMounts[${i}]`,
+      path: path.child('volumeMounts').index(i).toString(),
       message:
         `${SIDECAR_NAME} mounts ${quote(m?.name)} at ${quote(m?.mountPath)}${over}, which idgate does not inject ` +
         `(only the ServiceAccount plugin's kube-api-access mount is accepted); ${FIX}`,
@@ -197,7 +202,7 @@ function compareVolumeMounts(container: Container, expected: Container, spec: Po
     if (!actual.some((m) => isDeepStrictEqual(w, m))) {
       findings.push({
         rule: 'pod-sidecar',
-        path: `${path}.volumeMounts`,
+        path: path.child('volumeMounts').toString(),
         message: `${SIDECAR_NAME} lacks the mount of ${quote(w.name)} at ${quote(w.mountPath)}, which idgate injects; ${FIX}`,
       });
     }
@@ -210,12 +215,12 @@ function compareVolumeMounts(container: Container, expected: Container, spec: Po
  * (buildSidecar for this Pod), as findings naming the field. Placement and restartPolicy are
  * judged by the caller.
  */
-export function compareSidecar(container: Container, expected: Container, spec: PodSpec | undefined, path: string, config: SidecarConfig): Finding[] {
+export function compareSidecar(container: Container, expected: Container, spec: PodSpec | undefined, path: FieldPath, config: SidecarConfig): Finding[] {
   const findings: Finding[] = [];
   if (!acceptedSidecarImage(container.image, config)) {
     findings.push({
       rule: 'pod-sidecar',
-      path: `${path}.image`,
+      path: path.child('image').toString(),
       message: `${SIDECAR_NAME} image was altered (is ${quote(container.image, 50)}, idgate accepts ${acceptedImagesText(config)}); ${FIX}`,
     });
   }

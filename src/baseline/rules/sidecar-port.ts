@@ -18,6 +18,7 @@ import type { NetworkPolicy } from '../../admission/k8s.ts';
 import { LABEL_SERVICE_ACCOUNT } from '../../identity/labels.ts';
 import { SIDECAR_NAME } from '../../mutate/sidecar.ts';
 import { quote } from '../../text.ts';
+import { FieldPath } from '../../lib/field-path.ts';
 import type { Rule } from '../types.ts';
 import { asArray, writes, type Finding } from './common.ts';
 
@@ -61,14 +62,15 @@ export const networkpolicySidecarPort: Rule<NetworkPolicy> = (object, _old, ctx)
     if (ports.length === 0) {
       findings.push({
         rule: RULE,
-        path: `spec.ingress[${i}].ports`,
+        path: FieldPath.root('spec', 'ingress').index(i).child('ports').toString(),
         message: `no ports: opens every port of the injected Pods, the app's own included; ${fix}`,
       });
       return;
     }
     ports.forEach((p, j) => {
       const why = widerThanProxy(p ?? {}, proxyPort);
-      if (why !== undefined) findings.push({ rule: RULE, path: `spec.ingress[${i}].ports[${j}]`, message: `${why}; ${fix}` });
+      if (why !== undefined)
+        findings.push({ rule: RULE, path: FieldPath.root('spec', 'ingress').index(i).child('ports').index(j).toString(), message: `${why}; ${fix}` });
     });
   });
   return findings;

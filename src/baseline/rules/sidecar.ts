@@ -8,6 +8,7 @@
 import type { Container, Pod } from '../../admission/k8s.ts';
 import { optedOut } from '../../mutate/should-inject.ts';
 import { buildSidecar, SIDECAR_NAME } from '../../mutate/sidecar.ts';
+import type { FieldPath } from '../../lib/field-path.ts';
 import type { Rule, RuleContext } from '../types.ts';
 import { asArray, NAMESPACE_INJECT_LABEL, newOnly, type Finding } from './common.ts';
 import { judged, podView, type PodView } from './pod.ts';
@@ -16,11 +17,11 @@ import { type ParamsResult, sidecarParams } from './sidecar-params.ts';
 import type { SidecarConfig } from '../../config/baseline.ts';
 
 /** Every container or init container named idgate-proxy, with its path. */
-export function findSidecars(v: PodView): Array<{ path: string; list: 'initContainers' | 'containers'; container: Container }> {
-  const found: Array<{ path: string; list: 'initContainers' | 'containers'; container: Container }> = [];
+export function findSidecars(v: PodView): Array<{ path: FieldPath; list: 'initContainers' | 'containers'; container: Container }> {
+  const found: Array<{ path: FieldPath; list: 'initContainers' | 'containers'; container: Container }> = [];
   for (const list of ['initContainers', 'containers'] as const) {
     asArray<Container>(v.spec?.[list]).forEach((c, i) => {
-      if (c?.name === SIDECAR_NAME) found.push({ path: `${v.prefix}spec.${list}[${i}]`, list, container: c });
+      if (c?.name === SIDECAR_NAME) found.push({ path: v.prefix.child('spec', list).index(i), list, container: c });
     });
   }
   return found;
@@ -52,7 +53,7 @@ function missingSidecar(v: PodView, ctx: RuleContext, params: ParamsResult): Fin
   const warnOnly = params.ok && ctx.baseline.mutation === 'dry-run';
   return {
     rule: 'pod-sidecar',
-    path: params.ok ? `${v.prefix}spec.${list}` : params.path,
+    path: params.ok ? v.prefix.child('spec', list).toString() : params.path,
     message: `no ${SIDECAR_NAME} sidecar: ${whyNotInjected(params, ctx)}${optOut}`,
     ...(warnOnly ? { warnOnly: true } : {}),
   };
@@ -63,15 +64,15 @@ function misplaced({ container, list, path }: Found, mode: SidecarConfig['mode']
   if (mode === 'native' && list !== 'initContainers') {
     return {
       rule: 'pod-sidecar',
-      path,
+      path: path.toString(),
       message: `${SIDECAR_NAME} must be a native sidecar in spec.initContainers with restartPolicy: Always (baseline sidecar.mode native)`,
     };
   }
   if (mode === 'container' && list !== 'containers') {
-    return { rule: 'pod-sidecar', path, message: `${SIDECAR_NAME} must be in spec.containers (baseline sidecar.mode container)` };
+    return { rule: 'pod-sidecar', path: path.toString(), message: `${SIDECAR_NAME} must be in spec.containers (baseline sidecar.mode container)` };
   }
   if (mode === 'native' && container.restartPolicy !== 'Always') {
-    return { rule: 'pod-sidecar', path: `${path}.restartPolicy`, message: `must be Always: a native sidecar keeps running beside the app` };
+    return { rule: 'pod-sidecar', path: path.child('restartPolicy').toString(), message: `must be Always: a native sidecar keeps running beside the app` };
   }
   return undefined;
 }
@@ -82,7 +83,7 @@ export function checkSidecar(v: PodView, ctx: RuleContext): Finding[] {
   const [first, ...duplicates] = findSidecars(v);
   const findings: Finding[] = duplicates.map((f) => ({
     rule: 'pod-sidecar' as const,
-    path: f.path,
+    path: f.path.toString(),
     message: `duplicate ${SIDECAR_NAME} container; keep only the one the injector adds`,
   }));
   const params = sidecarParams(v.meta, v.spec, config, v.prefix);

@@ -20,7 +20,8 @@ import { optedOut } from '../../mutate/should-inject.ts';
 import { SIDECAR_NAME } from '../../mutate/sidecar.ts';
 import type { RuleId } from '../../config/baseline.ts';
 import type { Rule, RuleContext } from '../types.ts';
-import { keyPath, writes, type Finding } from './common.ts';
+import { writes, type Finding } from './common.ts';
+import { FieldPath } from '../../lib/field-path.ts';
 import { isRecord } from '../../admission/k8s.ts';
 import { checkHostNetwork, checkMaxGroups, checkServiceAccount, type PodView } from './pod.ts';
 import { findSidecars } from './sidecar.ts';
@@ -45,7 +46,7 @@ function templateOf(object: KubeObject, path: readonly string[]): PodTemplateSpe
 function identityKeys(v: PodView): Finding[] {
   return identityKeysOf(v.meta).map(([field, key]) => ({
     rule: 'pod-identity-labels',
-    path: keyPath(`${v.prefix}metadata.${field}`, key),
+    path: v.prefix.child('metadata', field).key(key).toString(),
     message: `identity ${field === 'labels' ? 'label' : 'annotation'} set in the template; only idgate sets them, at Pod creation: remove it`,
   }));
 }
@@ -53,7 +54,7 @@ function identityKeys(v: PodView): Finding[] {
 function sidecarInTemplate(v: PodView, ctx: RuleContext): Finding[] {
   const findings: Finding[] = findSidecars(v).map((f) => ({
     rule: 'pod-sidecar' as const,
-    path: f.path,
+    path: f.path.toString(),
     message: `the template declares its own ${SIDECAR_NAME}; remove it: idgate injects the sidecar at Pod creation`,
   }));
   if (optedOut(v.meta) && ctx.baseline.sidecar.allowOptOut) return findings;
@@ -81,7 +82,7 @@ function changedTemplate(object: KubeObject | undefined, oldObject: KubeObject |
   if (path === undefined) return undefined;
   const template = templateOf(object, path);
   if (ctx.operation === 'UPDATE' && oldObject !== undefined && isDeepStrictEqual(template, templateOf(oldObject, path))) return undefined;
-  return { meta: template?.metadata, spec: template?.spec as PodSpec | undefined, prefix: `${path.join('.')}.` };
+  return { meta: template?.metadata, spec: template?.spec as PodSpec | undefined, prefix: FieldPath.root(...path) };
 }
 
 /** Findings of pod rules re-labelled `workload-template`, naming the pod rule each breaks. */

@@ -10,14 +10,15 @@ import { homedir } from 'node:os';
 import { Command } from 'commander';
 import { scanCluster, type ScanProgress } from '../audit/scan.ts';
 import type { Report } from '../audit/report.ts';
+import type { Baseline } from '../config/baseline.ts';
 import { renderJson } from '../audit/reporters/json.ts';
 import { buildPolicyReports, renderPolicyReports } from '../audit/reporters/policyreport.ts';
 import { renderTable } from '../audit/reporters/table.ts';
 import { renderYaml } from '../audit/reporters/yaml.ts';
-import { UnjudgedError, type AuditClient } from '../audit/cluster.ts';
-import { loadKube } from './kube.ts';
+import type { AuditClient } from '../audit/cluster.ts';
+import { loadKube, type Kube } from './kube.ts';
 import { VERSION } from '../version.ts';
-import { UsageError } from './errors.ts';
+import { isCatalogued, UsageError } from '../errors.ts';
 import { baselineOptions, loadBaselineFlag, setExitCode } from './check.ts';
 import { option, parsePositiveInt } from './options.ts';
 
@@ -82,6 +83,66 @@ const POLICY_REPORT_CRD_MISSING =
   'policy-report/crd/v1alpha2/wgpolicyk8s.io_policyreports.yaml in github.com/kubernetes-sigs/wg-policy-prototypes), ' +
   'or run without --apply-reports';
 
+/** The cluster the flags (or $KUBECONFIG, ~/.kube/config, in-cluster) name, as kubectl finds it. */
+function connect(kube: Kube, flags: AuditFlags): { client: AuditClient; server: string } {
+  const kubeConfig = kube.resolveKubeConfig({
+    ...(flags.kubeconfig !== undefined ? { file: flags.kubeconfig } : {}),
+    ...(flags.context !== undefined ? { context: flags.context } : {}),
+    ...(process.env.KUBECONFIG !== undefined ? { kubeconfigEnv: process.env.KUBECONFIG } : {}),
+    home: homedir(),
+  });
+  return { client: kube.createAuditClient(kubeConfig), server: kubeConfig.getCurrentCluster()?.server ?? '' };
+}
+
+/** A failure to talk to the cluster, as the operator can fix it; anything else unchanged (main() maps it). */
+function readError(kube: Kube, server: string, err: unknown): unknown {
+  if (isCatalogued(err) || !kube.isClusterError(err)) return err;
+  return new UsageError(
+    `cannot read the cluster at ${server}: ${kube.describeApiError(err)} (check --kubeconfig/--context and RBAC: list on the audited kinds)`,
+  );
+}
+
+/** Judges every object of the cluster (of `flags.namespace`), with a progress line on a terminal. */
+async function scan(client: AuditClient, baseline: Baseline, flags: AuditFlags, now: Date): Promise<Report> {
+  const progress = terminalProgress();
+  try {
+    const builder = await scanCluster({
+      client,
+      baseline,
+      pageSize: flags.pageSize,
+      version: VERSION,
+      onProgress: progress.update,
+      ...(flags.namespace ? { namespace: flags.namespace } : {}),
+      onNotice: (message) => process.stderr.write(`idgate audit: ${message}\n`),
+    });
+    return builder.build(now);
+  } finally {
+    progress.done();
+  }
+}
+
+async function audit(flags: AuditFlags): Promise<void> {
+  const baseline = loadBaselineFlag(flags);
+  const kube = await loadKube();
+  const { client, server } = connect(kube, flags);
+  const fail = (err: unknown): never => {
+    throw readError(kube, server, err);
+  };
+  // Before the scan, so a long audit does not end in "nothing written".
+  if (flags.applyReports && !(await client.serves(POLICY_REPORT).catch(fail))) throw new UsageError(POLICY_REPORT_CRD_MISSING);
+  const now = new Date();
+  const report = await scan(client, baseline, flags, now).catch(fail);
+  process.stdout.write(render(report, flags.output, now));
+  if (flags.applyReports) {
+    const written = await applyReports(client, report, now).catch((err: unknown) => {
+      if (!kube.isClusterError(err)) throw err;
+      throw new UsageError(`--apply-reports: ${kube.describeApiError(err)} (check RBAC: get, create and update on policyreports.wgpolicyk8s.io)`);
+    });
+    process.stderr.write(written);
+  }
+  setExitCode(report.summary.denied > 0);
+}
+
 /** The `idgate audit` subcommand (registered in program.ts). */
 export function auditCommand(): Command {
   const cmd = new Command('audit')
@@ -94,68 +155,5 @@ export function auditCommand(): Command {
     .addOption(option('-o, --output <format>', 'output format').choices(['table', 'json', 'yaml', 'policyreport']).default('table'))
     .addOption(option('--apply-reports', 'create or update a wgpolicyk8s.io PolicyReport named idgate in each namespace'))
     .addOption(option('--page-size <n>', 'objects per list request').argParser(parsePositiveInt).default(500).hideHelp())
-    .action(async (flags: AuditFlags) => {
-      const baseline = loadBaselineFlag(flags);
-      const kube = await loadKube();
-      const { describeApiError, isClusterError } = kube;
-      let client: AuditClient;
-      let server: string;
-      try {
-        const kubeConfig = kube.resolveKubeConfig({
-          ...(flags.kubeconfig !== undefined ? { file: flags.kubeconfig } : {}),
-          ...(flags.context !== undefined ? { context: flags.context } : {}),
-          ...(process.env.KUBECONFIG !== undefined ? { kubeconfigEnv: process.env.KUBECONFIG } : {}),
-          home: homedir(),
-        });
-        server = kubeConfig.getCurrentCluster()?.server ?? '';
-        client = kube.createAuditClient(kubeConfig);
-      } catch (err) {
-        if (err instanceof kube.KubeConfigError) throw new UsageError(err.message);
-        throw err;
-      }
-      const readError = (err: unknown): Error =>
-        isClusterError(err)
-          ? new UsageError(`cannot read the cluster at ${server}: ${describeApiError(err)} (check --kubeconfig/--context and RBAC: list on the audited kinds)`)
-          : err instanceof UnjudgedError
-            ? new UsageError(err.message)
-            : (err as Error);
-      // Before the scan, so a long audit does not end in "nothing written".
-      if (
-        flags.applyReports &&
-        !(await client.serves(POLICY_REPORT).catch((err: unknown) => {
-          throw readError(err);
-        }))
-      ) {
-        throw new UsageError(POLICY_REPORT_CRD_MISSING);
-      }
-      const progress = terminalProgress();
-      const now = new Date();
-      let report: Report;
-      try {
-        const builder = await scanCluster({
-          client,
-          baseline,
-          pageSize: flags.pageSize,
-          version: VERSION,
-          onProgress: progress.update,
-          ...(flags.namespace ? { namespace: flags.namespace } : {}),
-          onNotice: (message) => process.stderr.write(`idgate audit: ${message}\n`),
-        });
-        report = builder.build(now);
-      } catch (err) {
-        throw readError(err);
-      } finally {
-        progress.done();
-      }
-      process.stdout.write(render(report, flags.output, now));
-      if (flags.applyReports) {
-        try {
-          process.stderr.write(await applyReports(client, report, now));
-        } catch (err) {
-          if (!isClusterError(err)) throw err;
-          throw new UsageError(`--apply-reports: ${describeApiError(err)} (check RBAC: get, create and update on policyreports.wgpolicyk8s.io)`);
-        }
-      }
-      setExitCode(report.summary.denied > 0);
-    });
+    .action(audit);
 }

@@ -9,18 +9,16 @@
  * would pass manifests the cluster then refuses. Start from examples/baseline.yaml.
  */
 import { Command, type Option } from 'commander';
-import { loadBaseline, BaselineError } from '../baseline/config.ts';
+import { loadBaseline } from '../baseline/config.ts';
 import type { Baseline } from '../config/baseline.ts';
 import { runCheck } from '../audit/check.ts';
-import { InputError, readManifests } from '../audit/objects.ts';
-import type { Report } from '../audit/report.ts';
+import { readManifests } from '../audit/objects.ts';
 import { renderJson } from '../audit/reporters/json.ts';
 import { renderTable } from '../audit/reporters/table.ts';
-import { BindingError } from '../identity/binding.ts';
 import { loadBindingsFile } from '../identity/file-source.ts';
 import type { Binding } from '../identity/types.ts';
 import { VERSION } from '../version.ts';
-import { EXIT_VIOLATIONS, UsageError } from './errors.ts';
+import { EXIT_VIOLATIONS, UsageError } from '../errors.ts';
 import { option } from './options.ts';
 
 /** `--config` and `--baseline`: one option under two names. */
@@ -28,7 +26,7 @@ export function baselineOptions(): Option[] {
   return [option('--config <file>', 'IdentityBaseline file (required)'), option('--baseline <file>', 'the same as --config')];
 }
 
-/** Loads the baseline named by --config/--baseline; a UsageError (exit 2) names the flag or file:line. */
+/** Loads the baseline named by --config/--baseline; the error (exit 2) names the flag or file:line. */
 export function loadBaselineFlag(flags: { config?: string; baseline?: string }): Baseline {
   if (flags.config && flags.baseline && flags.config !== flags.baseline) {
     throw new UsageError(`--config ${flags.config} and --baseline ${flags.baseline} name different files; they are the same option, give one`);
@@ -40,12 +38,7 @@ export function loadBaselineFlag(flags: { config?: string; baseline?: string }):
         'modes, trusted issuers and the sidecar come from it; start from examples/baseline.yaml',
     );
   }
-  try {
-    return loadBaseline(file);
-  } catch (err) {
-    if (err instanceof BaselineError) throw new UsageError(`--config: ${err.message}`);
-    throw err;
-  }
+  return loadBaseline(file);
 }
 
 /** Sets exit code 1 when anything would be denied (main() returns process.exitCode). */
@@ -87,23 +80,9 @@ export function checkCommand(): Command {
       const paths = typeof flags.filename === 'string' ? [flags.filename] : (flags.filename ?? []);
       if (paths.length === 0) throw new UsageError('-f FILE|DIR|- is required: the manifests to check');
       const baseline = loadBaselineFlag(flags);
-      let bindings: Binding[] = [];
-      if (flags.bindingsFile) {
-        try {
-          bindings = await loadBindingsFile(flags.bindingsFile);
-        } catch (err) {
-          if (err instanceof BindingError) throw new UsageError(`--bindings-file: ${err.message}`);
-          throw err;
-        }
-      }
-      let report: Report;
-      try {
-        const objects = await readManifests(paths, readStdin);
-        report = runCheck({ baseline, objects, bindings, defaultNamespace: flags.namespace, version: VERSION }).build(new Date());
-      } catch (err) {
-        if (err instanceof InputError) throw new UsageError(`unreadable input:\n${err.message}`);
-        throw err;
-      }
+      const bindings: Binding[] = flags.bindingsFile ? await loadBindingsFile(flags.bindingsFile) : [];
+      const objects = await readManifests(paths, readStdin);
+      const report = runCheck({ baseline, objects, bindings, defaultNamespace: flags.namespace, version: VERSION }).build(new Date());
       process.stdout.write(flags.output === 'json' ? renderJson(report) : renderTable(report));
       setExitCode(report.summary.denied > 0);
     });

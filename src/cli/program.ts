@@ -3,7 +3,7 @@
  * This directory is the only place that reads argv and the environment.
  */
 import { Command, CommanderError } from 'commander';
-import { EXIT_USAGE, UsageError } from './errors.ts';
+import { EXIT_OK, EXIT_USAGE, exitFor } from '../errors.ts';
 import { VERSION } from '../version.ts';
 
 /**
@@ -35,20 +35,23 @@ export async function buildProgram(only?: string): Promise<Command> {
   return program;
 }
 
+/**
+ * Runs the program and returns its exit code, the one place errors become exit codes
+ * (docs/design.md#command-line): 1 only when a subcommand found violations (process.exitCode),
+ * and for an error, the code src/errors.ts catalogues for it.
+ */
 export async function main(argv: string[]): Promise<number> {
   try {
     await (await buildProgram(argv[2])).parseAsync(argv);
-    return process.exitCode === undefined ? 0 : Number(process.exitCode);
+    return process.exitCode === undefined ? EXIT_OK : Number(process.exitCode);
   } catch (err) {
     if (err instanceof CommanderError) {
-      // help and version are not errors; every other parse failure is a usage error (exit 2).
-      return err.exitCode === 0 ? 0 : EXIT_USAGE;
+      // help and version are not errors; every other parse failure is a usage error (exit 2),
+      // which commander has already printed, naming the flag.
+      return err.exitCode === 0 ? EXIT_OK : EXIT_USAGE;
     }
-    if (err instanceof UsageError) {
-      process.stderr.write(`idgate: ${err.message}\n`);
-      return EXIT_USAGE;
-    }
-    process.stderr.write(`idgate: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-    return 1;
+    const { exit, message } = exitFor(err);
+    process.stderr.write(`idgate: ${message}\n`);
+    return exit;
   }
 }

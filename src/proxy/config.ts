@@ -89,8 +89,9 @@ export const PROXY_DEFAULTS = Object.freeze({
   jwksMaxStaleMs: 86_400_000,
 });
 
-/** A configuration error naming the flag at fault (the CLI exits 2 with it). */
+/** A configuration error naming the flag at fault (code ERR_PROXY_CONFIG: the CLI exits 2 with it, src/errors.ts). */
 export class ProxyConfigError extends Error {
+  readonly code = 'ERR_PROXY_CONFIG';
   readonly flag: string;
   constructor(flag: string, message: string) {
     super(`${flag}: ${message}`);

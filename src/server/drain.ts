@@ -73,17 +73,13 @@ export interface Drainable {
 }
 
 /**
- * Tracks the connections of `server` (an https.Server is an http.Server) so that it can be
- * drained; call before the server accepts any. `connectionEvent` is the one that hands over
- * the socket requests arrive on: 'secureConnection' for HTTPS, 'connection' for HTTP.
+ * Per-connection activity, to close keep-alive connections only once they are really idle, and
+ * the response being written on each, to tell its client to reconnect when we stop. (A Set of
+ * in-flight responses did the same job and cost a fifth of the throughput: every request's
+ * objects survived young-generation collections and went to old space, 0 vs 800 KB promoted per
+ * scavenge, 26,300 vs 21,500 req/s on a bare handler (bench/, see BENCHMARKS.md).)
  */
-export function drainable(server: HttpServer, connectionEvent: 'connection' | 'secureConnection', logger: Logger): Drainable {
-  let closing = false;
-  // Per-connection activity, to close keep-alive connections only once they are really idle,
-  // and the response being written on each, to tell its client to reconnect when we stop.
-  // (A Set of in-flight responses did the same job and cost a fifth of the throughput: every
-  // request's objects survived young-generation collections and went to old space, 0 vs 800 KB
-  // promoted per scavenge, 26,300 vs 21,500 req/s on a bare handler (bench/, see BENCHMARKS.md).)
+function trackConnections(server: HttpServer, connectionEvent: 'connection' | 'secureConnection', closing: () => boolean): Map<Socket, Connection> {
   const connections = new Map<Socket, Connection>();
   server.on(connectionEvent, (socket: Socket) => {
     connections.set(socket, { active: 0, idleSince: performance.now(), readAtIdle: socket.bytesRead, response: undefined });
@@ -92,7 +88,7 @@ export function drainable(server: HttpServer, connectionEvent: 'connection' | 's
   // Before the app's own listener, which may answer at once (then headers could not be set).
   server.prependListener('request', (req, res) => {
     // While stopping, answers tell keep-alive clients to reconnect (to another replica).
-    if (closing) res.setHeader('Connection', 'close');
+    if (closing()) res.setHeader('Connection', 'close');
     const state = connections.get(req.socket);
     if (!state) return;
     state.active++;
@@ -111,7 +107,40 @@ export function drainable(server: HttpServer, connectionEvent: 'connection' | 's
     const state = connections.get(req.socket);
     if (state) state.active++;
   });
+  return connections;
+}
 
+/** Stops accepting; resolves once every connection has closed, destroying what is left after graceMs. */
+function stopAccepting(server: HttpServer, connections: Map<Socket, Connection>, graceMs: number, logger: Logger): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const deadline = setTimeout(() => {
+      logger.warn({ connections: connections.size }, 'grace period over; closing remaining connections');
+      server.closeAllConnections();
+      for (const socket of connections.keys()) socket.destroy(); // upgraded ones too
+    }, graceMs);
+    deadline.unref();
+    const sweep = closeWhenIdle(connections);
+    // server.close() stops accepting but would also close idle connections at once
+    // (node's httpServerPreClose); the sweep above does that, more carefully.
+    const closeIdle = server.closeIdleConnections;
+    server.closeIdleConnections = () => {};
+    server.close(() => {
+      clearTimeout(deadline);
+      clearInterval(sweep);
+      resolve();
+    });
+    server.closeIdleConnections = closeIdle;
+  });
+}
+
+/**
+ * Tracks the connections of `server` (an https.Server is an http.Server) so that it can be
+ * drained; call before the server accepts any. `connectionEvent` is the one that hands over
+ * the socket requests arrive on: 'secureConnection' for HTTPS, 'connection' for HTTP.
+ */
+export function drainable(server: HttpServer, connectionEvent: 'connection' | 'secureConnection', logger: Logger): Drainable {
+  let closing = false;
+  const connections = trackConnections(server, connectionEvent, () => closing);
   return {
     drain(graceMs) {
       closing = true;
@@ -121,25 +150,7 @@ export function drainable(server: HttpServer, connectionEvent: 'connection' | 's
       for (const { response } of connections.values()) {
         if (response && !response.headersSent) response.setHeader('Connection', 'close');
       }
-      return new Promise<void>((resolve) => {
-        const deadline = setTimeout(() => {
-          logger.warn({ connections: connections.size }, 'grace period over; closing remaining connections');
-          server.closeAllConnections();
-          for (const socket of connections.keys()) socket.destroy(); // upgraded ones too
-        }, graceMs);
-        deadline.unref();
-        const sweep = closeWhenIdle(connections);
-        // server.close() stops accepting but would also close idle connections at once
-        // (node's httpServerPreClose); the sweep above does that, more carefully.
-        const closeIdle = server.closeIdleConnections;
-        server.closeIdleConnections = () => {};
-        server.close(() => {
-          clearTimeout(deadline);
-          clearInterval(sweep);
-          resolve();
-        });
-        server.closeIdleConnections = closeIdle;
-      });
+      return stopAccepting(server, connections, graceMs, logger);
     },
   };
 }

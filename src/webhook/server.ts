@@ -1,37 +1,22 @@
 /**
- * Serving the app over HTTPS: TLS ≥ 1.2, certificate hot reload without dropping connections,
- * optional client-certificate authentication of the API server (docs/design.md#tls-and-client-certificates),
- * and graceful shutdown (docs/design.md#shutdown).
+ * The webhook's HTTPS server: TLS ≥ 1.2, certificate hot reload without dropping connections,
+ * optional client-certificate authentication of the API server (docs/design.md#tls-and-client-certificates).
+ * It listens and drains through src/server/serve.ts (docs/design.md#shutdown).
  */
 import { createServer, type Server } from 'node:https';
-import type { AddressInfo } from 'node:net';
 import type { RequestListener } from 'node:http';
 import type { Logger } from 'pino';
 import type { CertificateSource, TlsMaterial } from '../certs/source.ts';
 import { requireClientCertificate } from './client-auth.ts';
-import { drainable } from '../server/drain.ts';
 
-export interface ServeOptions {
+export interface WebhookServerOptions {
   readonly app: RequestListener;
   readonly certificates: CertificateSource;
   /** PEM CA bundle; when set, clients must present a certificate it signed (the API server's). */
   readonly clientCA?: string;
-  readonly host: string;
-  readonly port: number;
   readonly logger: Logger;
   /** Called with the expiry of each certificate loaded (metrics). */
   readonly onCertificate?: (material: TlsMaterial) => void;
-}
-
-export interface RunningServer {
-  readonly server: Server;
-  /** The bound address (the real port when 0 was asked for). */
-  readonly address: AddressInfo;
-  /**
-   * Stops accepting connections, lets in-flight requests finish, and resolves when every
-   * connection is closed or `graceMs` has passed (then the rest are destroyed).
-   */
-  shutdown(graceMs: number): Promise<void>;
 }
 
 /**
@@ -96,7 +81,8 @@ const RECEIVE_LIMITS = {
   connectionsCheckingInterval: 1_000,
 };
 
-export async function serve(options: ServeOptions): Promise<RunningServer> {
+/** The HTTPS server for `app`, not yet listening (src/server/serve.ts listens). */
+export function createWebhookServer(options: WebhookServerOptions): Server {
   const { logger, certificates } = options;
   // Everything a certificate reload must carry again: setSecureContext replaces the whole
   // context, so ciphers or the client CA left out here would fall back to node's defaults.
@@ -126,22 +112,6 @@ export async function serve(options: ServeOptions): Promise<RunningServer> {
     server.setSecureContext(tlsOptions(m));
     options.onCertificate?.(m);
   });
-  const { drain } = drainable(server, 'secureConnection', logger);
   server.on('tlsClientError', (err) => logger.debug({ err: err.message }, 'TLS handshake failed'));
-
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port, options.host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const address = server.address() as AddressInfo;
-  logger.info({ host: address.address, port: address.port, clientAuth: Boolean(options.clientCA) }, 'webhook listening');
-
-  return {
-    server,
-    address,
-    shutdown: drain,
-  };
+  return server;
 }

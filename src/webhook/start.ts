@@ -1,18 +1,19 @@
 /**
  * The webhook's composition root: builds every dependency from validated options and starts
- * the HTTPS server. The CLI parses flags into {@link WebhookOptions}; tests call this directly.
+ * the HTTPS server. process.ts builds {@link WebhookOptions} from the command line's config;
+ * tests call this directly.
  */
 import { readFileSync } from 'node:fs';
+import type { Server } from 'node:https';
+import type { RequestListener } from 'node:http';
 import type { Logger } from 'pino';
 import { createFileCertificateSource, type CertificateSource } from '../certs/source.ts';
 import type { CertManager } from '../certs/managed.ts';
-import { BaselineError } from '../baseline/config.ts';
 import { createBaselineStore, type BaselineStore } from '../baseline/store.ts';
 import { createValidateHandler } from '../baseline/handler.ts';
 import type { JudgedViolation } from '../baseline/evaluate.ts';
 import { createFileIdentitySource } from '../identity/file-source.ts';
 import type { IdentitySource } from '../identity/source.ts';
-import { BindingError } from '../identity/binding.ts';
 import { createMutateHandler } from '../mutate/handler.ts';
 import type { ControllerManager } from '../controller/manager.ts';
 import type { ControllerMetrics } from '../controller/metrics.ts';
@@ -21,7 +22,9 @@ import { VERSION } from '../version.ts';
 import { createApp } from './app.ts';
 import { createReadiness, type Readiness } from './health.ts';
 import { createMetrics, type WebhookMetrics } from './metrics.ts';
-import { serve, type RunningServer } from './server.ts';
+import { createWebhookServer } from './server.ts';
+import { serve, type Served } from '../server/serve.ts';
+import { UsageError } from '../errors.ts';
 
 export interface WebhookOptions {
   readonly listen: { host: string; port: number };
@@ -62,7 +65,7 @@ export interface ControllerDeps {
 }
 
 export interface Webhook {
-  readonly server: RunningServer;
+  readonly server: Served<Server>;
   readonly readiness: Readiness;
   readonly metrics: WebhookMetrics;
   readonly baseline: BaselineStore;
@@ -74,40 +77,30 @@ export interface Webhook {
   stop(graceMs: number): Promise<void>;
 }
 
-/** Thrown for options that cannot work; the CLI exits 2 with this message. */
-export class ConfigError extends Error {
-  override name = 'ConfigError';
-}
-
 function readOrThrow(file: string, flag: string): string {
   try {
     return readFileSync(file, 'utf8');
   } catch (err) {
-    throw new ConfigError(`${flag} ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    throw new UsageError(`${flag} ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
   }
 }
 
 function openBaseline(options: WebhookOptions, metrics: WebhookMetrics, onReloaded: () => void): BaselineStore {
-  try {
-    return createBaselineStore({
-      file: options.configFile,
-      logger: options.logger,
-      onReload: (ok) => {
-        metrics.baselineReloads.inc({ result: ok ? 'ok' : 'failed' });
-        if (ok) onReloaded();
-      },
-    });
-  } catch (err) {
-    if (err instanceof BaselineError) throw new ConfigError(`--config: ${err.message}`);
-    throw err;
-  }
+  return createBaselineStore({
+    file: options.configFile,
+    logger: options.logger,
+    onReload: (ok) => {
+      metrics.baselineReloads.inc({ result: ok ? 'ok' : 'failed' });
+      if (ok) onReloaded();
+    },
+  });
 }
 
 function openCertificates(options: WebhookOptions): CertificateSource {
   try {
     return createFileCertificateSource({ certFile: options.tlsCert, keyFile: options.tlsKey, logger: options.logger });
   } catch (err) {
-    throw new ConfigError(`--tls-cert/--tls-key: ${(err as Error).message}; create them with 'idgate certs generate --out DIR'`);
+    throw new UsageError(`--tls-cert/--tls-key: ${(err as Error).message}; create them with 'idgate certs generate --out DIR'`);
   }
 }
 
@@ -117,19 +110,14 @@ async function openIdentity(options: WebhookOptions): Promise<IdentitySource> {
   let source: IdentitySource;
   if (options.bindingsFile) {
     source = createFileIdentitySource({ path: options.bindingsFile, logger, watch: true });
-    try {
-      await source.start();
-    } catch (err) {
-      if (err instanceof BindingError) throw new ConfigError(`--bindings-file: ${err.message}`);
-      throw err;
-    }
+    await source.start();
   } else if (options.kubeIdentity) {
     source = options.kubeIdentity();
     // Not awaited: the server answers /healthz at once, /readyz turns true at the first sync,
     // and until then the rules that need identity act as baseline.identity.onUnavailable says.
     source.start().catch((err: unknown) => logger.error({ err }, 'identity source failed to start'));
   } else {
-    throw new ConfigError('either --bindings-file or a cluster (--kubeconfig, or in-cluster) is needed for identity');
+    throw new UsageError('either --bindings-file or a cluster (--kubeconfig, or in-cluster) is needed for identity');
   }
   return source;
 }
@@ -173,12 +161,61 @@ function controllerMetrics(metrics: WebhookMetrics): ControllerMetrics {
   };
 }
 
+/** The admission app over the identity source and the baseline, counting into `metrics`. */
+function buildApp(options: WebhookOptions, parts: AppParts): RequestListener {
+  const { logger } = options;
+  const { metrics } = parts;
+  const deps = { baseline: () => parts.baseline.current(), identity: parts.identity.index, logger };
+  const validation = {
+    ...deps,
+    selfUsername: parts.selfUsername,
+    onViolation: (v: JudgedViolation): void => {
+      metrics.violations.inc({ rule: v.rule, mode: v.mode });
+    },
+  };
+  return createApp({
+    logger,
+    metrics,
+    readiness: parts.readiness,
+    mutate: createMutateHandler({ ...deps, version: VERSION, onOutcome: (result) => metrics.mutations.inc({ result }) }),
+    validate: createValidateHandler(validation),
+    validateIntegrity: createValidateHandler({ ...validation, scope: 'integrity' }),
+  });
+}
+
+interface AppParts {
+  readonly metrics: WebhookMetrics;
+  readonly readiness: Readiness;
+  readonly baseline: BaselineStore;
+  readonly identity: IdentitySource;
+  readonly selfUsername: () => string | undefined;
+}
+
+/** Serves `app` over HTTPS with `certificates`, asking for client certificates signed by `clientCA`. */
+async function listen(
+  options: WebhookOptions,
+  app: RequestListener,
+  certificates: CertificateSource,
+  clientCA: string | undefined,
+  metrics: WebhookMetrics,
+): Promise<Served<Server>> {
+  const server = createWebhookServer({
+    app,
+    certificates,
+    ...(clientCA ? { clientCA } : {}),
+    logger: options.logger,
+    onCertificate: (m) => metrics.certExpiry.set(m.notAfter.getTime() / 1000),
+  });
+  const served = await serve(server, options.listen, options.logger);
+  options.logger.info({ host: served.address.address, port: served.address.port, clientAuth: Boolean(clientCA) }, 'webhook listening');
+  return served;
+}
+
 export async function startWebhook(options: WebhookOptions): Promise<Webhook> {
   const { logger } = options;
   let identity: IdentitySource | undefined;
   const metrics = createMetrics(undefined, { cacheSynced: () => identity?.index.ready() ?? false });
   const readiness = createReadiness();
-
   let controllers: ControllerManager | undefined;
   // A new baseline may trust other issuers or exempt other namespaces: every Pod's identity may
   // have changed, so the relabel loop sweeps (a no-op when it has not).
@@ -191,39 +228,14 @@ export async function startWebhook(options: WebhookOptions): Promise<Webhook> {
   identity = source;
   readiness.register('tls', () => certificates.current().notAfter.getTime() > Date.now());
   readiness.register('identity-cache', () => source.index.ready());
-
   let selfUsername: string | undefined;
   const stopWhoami = learnSelfUsername(options, (u) => {
     selfUsername = u;
   });
-  const deps = { baseline: () => baseline.current(), identity: source.index, logger };
-  const validation = {
-    ...deps,
-    selfUsername: () => selfUsername,
-    onViolation: (v: JudgedViolation): void => {
-      metrics.violations.inc({ rule: v.rule, mode: v.mode });
-    },
-  };
-  const app = createApp({
-    logger,
-    metrics,
-    readiness,
-    mutate: createMutateHandler({ ...deps, version: VERSION, onOutcome: (result) => metrics.mutations.inc({ result }) }),
-    validate: createValidateHandler(validation),
-    validateIntegrity: createValidateHandler({ ...validation, scope: 'integrity' }),
-  });
-  const server = await serve({
-    app,
-    certificates,
-    ...(clientCA ? { clientCA } : {}),
-    host: options.listen.host,
-    port: options.listen.port,
-    logger,
-    onCertificate: (m) => metrics.certExpiry.set(m.notAfter.getTime() / 1000),
-  });
-  controllers = options.controllers?.({ baseline: deps.baseline, metrics: controllerMetrics(metrics), logger });
+  const app = buildApp(options, { metrics, readiness, baseline, identity: source, selfUsername: () => selfUsername });
+  const server = await listen(options, app, certificates, clientCA, metrics);
+  controllers = options.controllers?.({ baseline: () => baseline.current(), metrics: controllerMetrics(metrics), logger });
   controllers?.start();
-
   return {
     server,
     readiness,
@@ -237,7 +249,7 @@ export async function startWebhook(options: WebhookOptions): Promise<Webhook> {
       stopWhoami();
       // Stepping down releases the Lease at once, so another replica takes over while this one
       // still drains its admission requests.
-      await Promise.all([server.shutdown(graceMs), controllers?.stop()]);
+      await Promise.all([server.stop(graceMs), controllers?.stop()]);
       await options.certManager?.stop();
       certificates.close();
       baseline.close();

@@ -7,7 +7,7 @@ import { Agent, get } from 'node:http';
 import { createInterface } from 'node:readline';
 import { CommanderError } from 'commander';
 import { proxyCommand } from '../../src/cli/proxy.ts';
-import { UsageError } from '../../src/cli/errors.ts';
+import { exitFor, isCatalogued } from '../../src/errors.ts';
 
 const REQUIRED = ['--upstream', 'http://127.0.0.1:8080', '--issuer', 'https://issuer.example', '--audience', 'api'];
 
@@ -19,7 +19,7 @@ async function parseError(args: string[]): Promise<{ message: string; exit: numb
     await cmd.parseAsync(args, { from: 'user' });
   } catch (err) {
     if (err instanceof CommanderError) return { message: err.message, exit: 2 };
-    if (err instanceof UsageError) return { message: err.message, exit: err.exitCode };
+    if (isCatalogued(err)) return exitFor(err);
     throw err;
   }
   assert.fail('expected a usage error');

@@ -28,11 +28,15 @@ export function runCli(args: string[], options: { input?: string; env?: NodeJS.P
   });
 }
 
-/** Starts a long-running `idgate` subcommand; resolves once a JSON log line matches `ready`. */
+/**
+ * Starts a long-running `idgate` subcommand; resolves once a JSON log line matches `ready`. The
+ * deadline only ends a start that hangs: 15 s was not enough for the webhook with --manage-certs
+ * while the whole suite ran on two busy cores.
+ */
 export function startCli(
   args: string[],
   ready: (line: Record<string, unknown>) => boolean,
-  timeoutMs = 15_000,
+  timeoutMs = 60_000,
 ): Promise<{ child: ChildProcessWithoutNullStreams; line: Record<string, unknown>; lines: Array<Record<string, unknown>>; exited: Promise<number | null> }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [MAIN, ...args]);

@@ -5,7 +5,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect, type TLSSocket } from 'node:tls';
-import { serve } from '../../src/webhook/server.ts';
+import { createWebhookServer } from '../../src/webhook/server.ts';
+import { serve } from '../../src/server/serve.ts';
 import { IDLE_CLOSE_MS } from '../../src/server/drain.ts';
 import { makeCertDir } from '../support/tls.ts';
 import { silentLogger } from '../support/logger.ts';
@@ -42,16 +43,15 @@ function reader(socket: TLSSocket) {
 describe('webhook drain', () => {
   it('answers a request that arrived on an idle connection while the server was stalled', async () => {
     const certs = await makeCertDir();
-    const running = await serve({
+    const server = createWebhookServer({
       app: (req, res) => {
         req.resume();
         req.on('end', () => res.end('ok'));
       },
       certificates: { current: () => ({ cert: certs.leaf.cert, key: certs.leaf.key, notAfter: new Date() }), onChange() {}, close() {} },
-      host: '127.0.0.1',
-      port: 0,
       logger: silentLogger,
     });
+    const running = await serve(server, { host: '127.0.0.1', port: 0 }, silentLogger);
     const socket = await new Promise<TLSSocket>((resolve, reject) => {
       const s = connect({ host: '127.0.0.1', port: running.address.port, ca: certs.ca.cert, servername: 'localhost' }, () => resolve(s));
       s.once('error', reject);
@@ -59,7 +59,7 @@ describe('webhook drain', () => {
     const received = reader(socket);
     socket.write(REQUEST);
     await received.until(1); // answered: the connection is now idle on the server's side
-    const stopped = running.shutdown(10_000);
+    const stopped = running.stop(10_000);
     // The client reuses its connection at once; its bytes reach the server's kernel buffer now.
     socket.write(REQUEST);
     // Then the server's process stalls past the idle window (CPU starved, a long GC): when it

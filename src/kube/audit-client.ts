@@ -150,7 +150,7 @@ export function isClusterError(err: unknown): boolean {
   return (
     err.name === 'FetchError' ||
     /(^|: )fetch failed$/.test(err.message) ||
-    (typeof code === 'string' && /^(E[A-Z]+|ERR_TLS_|CERT_|UNABLE_TO_|DEPTH_ZERO|SELF_SIGNED)/.test(code))
+    (typeof code === 'string' && /^(E[A-Z]+$|UND_ERR_|ERR_TLS_|CERT_|UNABLE_TO_|DEPTH_ZERO|SELF_SIGNED)/.test(code))
   );
 }
 

@@ -52,8 +52,42 @@ export type ExitErrorCode = keyof typeof EXIT_ERRORS;
 export const HANDLED_ERRORS = {
   ERR_NOT_SERVED: 'audit: a kind whose CustomResourceDefinition is not installed is skipped, with a notice',
   ERR_CERTS_CONFLICT: '--manage-certs: another replica wrote the Secret first; re-read and re-decided',
-  ERR_CLIENT_CERT_REQUIRED: 'webhook HTTP 401: --client-ca is set and the caller presented no certificate',
-  ERR_CLIENT_CERT_UNTRUSTED: 'webhook HTTP 403: the client certificate is not signed by --client-ca',
+  ERR_FILE_UNSETTLED: 'a watched file kept changing: a reload keeps the last good content; at start-up the bindings file reports ERR_BINDINGS_FILE',
+} as const;
+
+/**
+ * Codes of HTTP answers, never exits: the webhook's (the API server shows the message in its
+ * error for a non-200, and client-go retries 503) and the sidecar's refusals, whose
+ * `IDGATE_PROXY_` prefix is part of the answer body apps and dashboards match on, so it stays.
+ */
+export const ANSWER_ERRORS = {
+  ERR_NOT_JSON: '400: the webhook body is not JSON',
+  ERR_NOT_OBJECT: '400: the body is not a JSON object',
+  ERR_WRONG_KIND: '400: not an AdmissionReview',
+  ERR_WRONG_API_VERSION: '400: not admission.k8s.io/v1',
+  ERR_NO_REQUEST: '400: request is missing',
+  ERR_NO_UID: '400: request.uid is missing',
+  ERR_BAD_OPERATION: '400: request.operation is not CREATE, UPDATE, DELETE or CONNECT',
+  ERR_NO_REQUEST_KIND: '400: request.kind is missing',
+  ERR_BAD_OBJECT: '400: request.object or oldObject is not a valid object of its kind (names the field)',
+  ERR_WRONG_OBJECT_KIND: "400: the object's kind is not request.kind",
+  ERR_BAD_REVIEW: '400: any other malformed review',
+  ERR_BAD_REQUEST: '400: a request express could not read',
+  ERR_CONTENT_TYPE: '415: Content-Type is not application/json',
+  ERR_ENCODING: '415: a compressed body',
+  ERR_BODY_TOO_LARGE: '413: over 3 MiB, the most a valid AdmissionReview can be',
+  ERR_BODY_INCOMPLETE: '408: the connection closed before the whole body arrived',
+  ERR_BUSY: '503 with Retry-After: the body budget is spent; client-go retries',
+  ERR_METHOD: '405: a route asked with the wrong method',
+  ERR_NOT_FOUND: '404: no such route',
+  ERR_INTERNAL: '500: a bug in a route; the API server applies the failurePolicy',
+  ERR_CLIENT_CERT_REQUIRED: '401: --client-ca is set and the caller presented no certificate',
+  ERR_CLIENT_CERT_UNTRUSTED: '403: the client certificate is not signed by --client-ca',
+  IDGATE_PROXY_NO_TOKEN: '401: no bearer token',
+  IDGATE_PROXY_INVALID_TOKEN: '401: the token does not verify',
+  IDGATE_PROXY_BAD_REQUEST: '400: a request the sidecar will not forward',
+  IDGATE_PROXY_FORBIDDEN: "403: the caller's groups are not allowed",
+  IDGATE_PROXY_IDP_UNAVAILABLE: "503 with Retry-After: the issuer's keys cannot be fetched",
 } as const;
 
 /** A usage or configuration error raised by idgate's own code; the message names the flag. */

@@ -1,7 +1,10 @@
 /** The error catalogue (src/errors.ts): every class's code is in it, and main() maps by it. */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { EXIT_ERRORS, HANDLED_ERRORS, UsageError, exitFor } from '../src/errors.ts';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ANSWER_ERRORS, EXIT_ERRORS, HANDLED_ERRORS, UsageError, exitFor } from '../src/errors.ts';
+import { listTs, root } from './architecture/sources.ts';
 import { ListenError } from '../src/server/serve.ts';
 import { BaselineError } from '../src/baseline/config.ts';
 import { BindingError } from '../src/identity/binding.ts';
@@ -35,6 +38,21 @@ describe('the error catalogue', () => {
   it('lists the codes handled where they are raised', () => {
     const handled = [new NotServedError({ apiVersion: 'v1', kind: 'Pod' } as never), new CertsConflictError('Conflict', 'changed')];
     for (const err of handled) assert.ok(Object.hasOwn(HANDLED_ERRORS, err.code), err.code);
+  });
+
+  it('holds every code written in src/, each in one table', () => {
+    // Node's own codes that idgate only compares with, never raises.
+    const nodes = new Set(['ERR_STREAM_PREMATURE_CLOSE']);
+    const tables = [EXIT_ERRORS, HANDLED_ERRORS, ANSWER_ERRORS].map((t) => new Set(Object.keys(t)));
+    const missing: string[] = [];
+    for (const file of listTs('src').filter((f) => f !== 'src/errors.ts')) {
+      for (const [, code] of readFileSync(join(root, file), 'utf8').matchAll(/'((?:ERR|IDGATE)_[A-Z_]+)'/g)) {
+        if (nodes.has(code!)) continue;
+        const homes = tables.filter((t) => t.has(code!)).length;
+        if (homes !== 1) missing.push(`${file}: ${code} is in ${homes} tables of src/errors.ts`);
+      }
+    }
+    assert.deepEqual(missing, []);
   });
 
   it('reports anything else as a bug, exit 2 (1 means violations found) with its stack', () => {

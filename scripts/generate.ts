@@ -1,8 +1,10 @@
 /** Writes the files generated from the code (scripts/generated.ts) into the repository. */
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { CRD_FILE, renderCrd } from './generated.ts';
+import { CRD_FILE, REPORT_SCHEMA_FILE, renderCrd, renderReportSchema } from './generated.ts';
 
-const root = new URL('../', import.meta.url);
-writeFileSync(fileURLToPath(new URL(CRD_FILE, root)), renderCrd());
-process.stdout.write(`wrote ${CRD_FILE}\n`);
+const path = (file: string): string => fileURLToPath(new URL(`../${file}`, import.meta.url));
+
+writeFileSync(path(CRD_FILE), renderCrd());
+writeFileSync(path(REPORT_SCHEMA_FILE), renderReportSchema(readFileSync(path(REPORT_SCHEMA_FILE), 'utf8')));
+process.stdout.write(`wrote ${CRD_FILE} and ${REPORT_SCHEMA_FILE}\n`);

@@ -84,8 +84,10 @@ export const BINDING_SCHEMA = {
   },
 } as const;
 
-const GROUP = 'idgate.dev';
-const VERSION = 'v1alpha1';
+/** Where OIDCGroupBindings are served: `/apis/<group>/<version>/<plural>`. */
+export const BINDING_GROUP = 'idgate.dev';
+export const BINDING_VERSION = 'v1alpha1';
+export const BINDING_PLURAL = 'oidcgroupbindings';
 const KIND = 'OIDCGroupBinding';
 
 /** The CustomResourceDefinition manifests/ installs. */
@@ -93,23 +95,23 @@ export const BINDING_CRD = {
   apiVersion: 'apiextensions.k8s.io/v1',
   kind: 'CustomResourceDefinition',
   metadata: {
-    name: `oidcgroupbindings.${GROUP}`,
+    name: `${BINDING_PLURAL}.${BINDING_GROUP}`,
     labels: { 'app.kubernetes.io/name': 'idgate', 'app.kubernetes.io/component': 'crd' },
   },
   spec: {
-    group: GROUP,
+    group: BINDING_GROUP,
     scope: 'Namespaced',
     names: {
       kind: KIND,
       listKind: `${KIND}List`,
-      plural: 'oidcgroupbindings',
+      plural: BINDING_PLURAL,
       singular: 'oidcgroupbinding',
       shortNames: ['ogb'],
       categories: ['idgate'],
     },
     versions: [
       {
-        name: VERSION,
+        name: BINDING_VERSION,
         served: true,
         storage: true,
         subresources: { status: {} },
@@ -125,5 +127,5 @@ export const BINDING_CRD = {
   },
 } as const;
 
-export const BINDING_API_VERSION = `${GROUP}/${VERSION}` as const;
+export const BINDING_API_VERSION = `${BINDING_GROUP}/${BINDING_VERSION}` as const;
 export const BINDING_KIND = KIND;

@@ -89,20 +89,29 @@ const validateObject = ajv.compile<ValidBindingObject>(OBJECT_SCHEMA);
 
 /**
  * What each field is for, so a message says what to do and not only what is wrong. `missing`:
- * absent, empty or of the wrong type; `invalid`: a value the schema refuses; `list`: the fix for
- * a list that is absent, not a list or empty.
+ * absent, empty or of the wrong type; `invalid`: a value its pattern refuses (or its length, with
+ * `length`, when the text states the limit); `list`: the fix for a list that is absent, not a list
+ * or empty.
  */
-const FIELDS: Readonly<Record<string, { missing?: string; invalid?: (value: string) => string; list?: string }>> = {
+interface FieldText {
+  readonly missing?: string;
+  readonly invalid?: (value: string) => string;
+  readonly length?: true;
+  readonly list?: string;
+}
+const FIELDS: Readonly<Record<string, FieldText>> = {
   metadata: { missing: 'is required: set metadata.name and metadata.namespace' },
   'metadata.name': {
     missing: 'is required: name the binding (a DNS-1123 subdomain, e.g. payments-writers)',
-    invalid: (v) => `"${v}" is not a valid object name: use lower-case letters, digits, "-" and "." (DNS-1123 subdomain)`,
+    invalid: (v) => `"${v}" is not a valid object name: use lower-case letters, digits, "-" and "." (DNS-1123 subdomain, at most 253 characters)`,
+    length: true,
   },
   'metadata.namespace': {
     // No default namespace: a binding grants groups to ServiceAccounts of its own namespace, so a
     // file that silently meant "default" would grant identity somewhere nobody intended.
     missing: 'is required (there is no default): set the namespace whose ServiceAccounts the binding grants groups to',
     invalid: (v) => `"${v}" is not a valid namespace name (DNS-1123 label: lower-case letters, digits and "-", at most 63 characters)`,
+    length: true,
   },
   spec: { missing: 'is required: set spec.issuer, spec.groups and spec.serviceAccounts' },
   'spec.issuer': {
@@ -114,6 +123,7 @@ const FIELDS: Readonly<Record<string, { missing?: string; invalid?: (value: stri
   'spec.serviceAccounts': { list: 'list at least one ServiceAccount name of this namespace' },
   'spec.serviceAccounts[]': {
     invalid: (sa) => `"${sa}" is not a valid ServiceAccount name: use lower-case letters, digits and "-", at most 63 characters (DNS-1123 label)`,
+    length: true,
   },
 };
 
@@ -131,26 +141,36 @@ function pointerPath(pointer: string): (string | number)[] {
 
 const describeValue = (v: unknown): string => (v === null ? 'null' : Array.isArray(v) ? 'a list' : typeof v);
 
-/** One ajv error as an issue: the field it names and a message saying what to do. */
-function toIssue(e: ErrorObject): BindingIssue {
-  const parentPath = pointerPath(e.instancePath);
-  const missingProperty = e.keyword === 'required' ? String((e.params as { missingProperty: string }).missingProperty) : undefined;
-  const path = missingProperty === undefined ? parentPath : [...parentPath, missingProperty];
-  const field = fieldOf(path);
-  const value: unknown = missingProperty === undefined ? e.data : undefined;
-  const schema = (missingProperty === undefined ? e.parentSchema : e.parentSchema?.properties?.[missingProperty]) as { const?: unknown } | undefined;
-  return { path, field, message: messageFor(e.keyword, path, value, schema, e.message) };
+/** What {@link messageFor} reads of one ajv error. */
+interface SchemaError {
+  readonly keyword: string;
+  readonly path: readonly (string | number)[];
+  /** The value at `path`; undefined when it is missing. */
+  readonly value: unknown;
+  /** The `const` of the schema at `path`, if any. */
+  readonly expected: unknown;
+  /** The `limit` of maxLength and maxItems. */
+  readonly limit: unknown;
+  readonly fallback: string;
 }
 
-function messageFor(
-  keyword: string,
-  path: readonly (string | number)[],
-  value: unknown,
-  schema: { const?: unknown } | undefined,
-  fallback = 'is invalid',
-): string {
+/** One ajv error as an issue: the field it names and a message saying what to do. */
+function toIssue(e: ErrorObject): BindingIssue {
+  const params = e.params as { missingProperty?: string; limit?: number };
+  const missing = e.keyword === 'required' ? String(params.missingProperty) : undefined;
+  const path = missing === undefined ? pointerPath(e.instancePath) : [...pointerPath(e.instancePath), missing];
+  const schema = (missing === undefined ? e.parentSchema : e.parentSchema?.properties?.[missing]) as { const?: unknown } | undefined;
+  const value: unknown = missing === undefined ? e.data : undefined;
+  return {
+    path,
+    field: fieldOf(path),
+    message: messageFor({ keyword: e.keyword, path, value, expected: schema?.const, limit: params.limit, fallback: e.message ?? 'is invalid' }),
+  };
+}
+
+function messageFor({ keyword, path, value, expected, limit, fallback }: SchemaError): string {
   if (path.length === 0) return `expected an ${BINDING_KIND} object (a YAML/JSON mapping), got ${describeValue(value)}`;
-  if (schema?.const !== undefined) return `must be ${JSON.stringify(schema.const)}, got ${JSON.stringify(value ?? null)}`;
+  if (expected !== undefined) return `must be ${JSON.stringify(expected)}, got ${JSON.stringify(value ?? null)}`;
   const text = FIELDS[fieldOf(path).replace(/\[\d+\]/g, '[]')] ?? {};
   const absent = keyword === 'required' || value === null || value === undefined || value === '';
   if (text.list !== undefined) {
@@ -162,7 +182,11 @@ function messageFor(
   if (typeof path.at(-1) === 'number' && (keyword === 'type' || keyword === 'minLength')) {
     return `must be a non-empty string, got ${JSON.stringify(value ?? null)}`;
   }
-  if (text.invalid !== undefined && typeof value === 'string' && (keyword === 'pattern' || keyword === 'maxLength')) return text.invalid(value);
+  if (text.invalid !== undefined && typeof value === 'string' && (keyword === 'pattern' || (keyword === 'maxLength' && text.length))) {
+    return text.invalid(value);
+  }
+  if (keyword === 'maxLength' && typeof value === 'string') return `is ${value.length} characters long: shorten it to at most ${String(limit)}`;
+  if (keyword === 'maxItems' && Array.isArray(value)) return `lists ${value.length} items: split it into bindings of at most ${String(limit)}`;
   return absent ? 'is required' : fallback;
 }
 

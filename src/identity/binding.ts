@@ -3,7 +3,9 @@
  *
  * One validator for every source: the bindings file, the Kubernetes informer (where a malformed
  * object is skipped and logged, never fatal) and `idgate check`. It applies the CRD's own
- * openAPIV3Schema (crd.ts), so a binding file accepts exactly what the API server would store.
+ * openAPIV3Schema (crd.ts), so a binding file is held to the rules the API server applies. One
+ * exception: a `x-kubernetes-list-type: set` list with a repeated item, which the API server
+ * refuses, is accepted here as it always was (a repeated group or ServiceAccount grants nothing more).
  * Like cert-manager's webhook it reports every field error with its path, not just the first, so
  * one run fixes a whole object.
  */
@@ -81,8 +83,8 @@ interface ValidBindingObject {
   spec: { issuer: string; groups: string[]; serviceAccounts: string[] };
 }
 
-// The Kubernetes extensions are annotations to ajv; formats (int64, date-time) only concern the
-// status, which idgate does not read.
+// The Kubernetes extensions are annotations to ajv (see the exception above); formats (int64,
+// date-time) only concern the status, which idgate does not read.
 const ajv = new Ajv({ allErrors: true, verbose: true, strict: true, validateFormats: false });
 ajv.addVocabulary(['x-kubernetes-list-type', 'x-kubernetes-list-map-keys']);
 const validateObject = ajv.compile<ValidBindingObject>(OBJECT_SCHEMA);

@@ -7,8 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { Ajv, type ErrorObject } from 'ajv';
 import { isMap, isScalar, LineCounter, parseDocument, type Document } from 'yaml';
-import { BASELINE_SCHEMA } from './schema.ts';
-import type { Baseline } from '../config/baseline.ts';
+import { BASELINE_SCHEMA, type Baseline, type BaselineFile } from '../config/baseline.ts';
 
 /** One problem in a baseline file. */
 export interface BaselineProblem {
@@ -44,7 +43,7 @@ export function formatProblem(file: string, p: BaselineProblem): string {
 }
 
 const ajv = new Ajv({ allErrors: true, useDefaults: true, verbose: true, strict: true, strictTypes: false });
-const validate = ajv.compile(BASELINE_SCHEMA);
+const validate = ajv.compile<BaselineFile>(BASELINE_SCHEMA);
 
 /**
  * Parses and validates baseline YAML. `file` only names the source in messages.
@@ -80,7 +79,7 @@ export function parseBaseline(text: string, file: string): Baseline {
     );
     throw new BaselineError('ERR_BASELINE_INVALID', file, problems);
   }
-  return build(data as unknown as Mutable);
+  return build(data);
 }
 
 /**
@@ -103,9 +102,7 @@ export function loadBaseline(file: string): Baseline {
   return parseBaseline(readBaselineText(file), file);
 }
 
-type Mutable = { -readonly [K in keyof Baseline]: Baseline[K] } & { sidecar: { issuers?: string[] } };
-
-function build(data: Mutable): Baseline {
+function build(data: BaselineFile): Baseline {
   const sidecar = { ...data.sidecar, issuers: data.sidecar.issuers ?? [...data.trustedIssuers] };
   return deepFreeze({ ...data, sidecar, trustedIssuerSet: new Set(data.trustedIssuers) });
 }

@@ -10,6 +10,7 @@
  * one run fixes a whole object.
  */
 import { Ajv, type ErrorObject } from 'ajv';
+import type { FromSchema } from 'json-schema-to-ts';
 import type { Binding } from './types.ts';
 import { isRecord } from '../admission/k8s.ts';
 import { BINDING_API_VERSION, BINDING_KIND, BINDING_SCHEMA } from './crd.ts';
@@ -75,13 +76,10 @@ const OBJECT_SCHEMA = {
       },
     },
   },
-};
+} as const;
 
-/** The fields the schema above guarantees once an object passes it. */
-interface ValidBindingObject {
-  metadata: { name: string; namespace: string };
-  spec: { issuer: string; groups: string[]; serviceAccounts: string[] };
-}
+/** An object that passed the schema above, typed from it (json-schema-to-ts, erased at run time). */
+type ValidBindingObject = FromSchema<typeof OBJECT_SCHEMA>;
 
 // The Kubernetes extensions are annotations to ajv (see the exception above); formats (int64,
 // date-time) only concern the status, which idgate does not read.

@@ -7,13 +7,13 @@
  */
 import type { KubeObject } from '../admission/k8s.ts';
 import type { Baseline } from '../config/baseline.ts';
-import { BINDING_KIND, validateBinding } from '../identity/binding.ts';
+import { BINDING_API_VERSION, BINDING_KIND, validateBinding } from '../identity/binding.ts';
 import { BindingIndex } from '../identity/index.ts';
 import { NotServedError, UnjudgedError, type AuditClient, type AuditResource } from './cluster.ts';
 import { judgeObject } from './judge.ts';
 import { ReportBuilder } from './report.ts';
 
-const BINDINGS: AuditResource = { apiVersion: 'idgate.dev/v1alpha1', kind: BINDING_KIND };
+const BINDINGS: AuditResource = { apiVersion: BINDING_API_VERSION, kind: BINDING_KIND };
 
 /** The judged kinds besides bindings, in the order they are listed. */
 export const AUDITED_RESOURCES: readonly AuditResource[] = [

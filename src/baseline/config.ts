@@ -6,9 +6,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { Ajv, type ErrorObject } from 'ajv';
-import { BASELINE_SCHEMA } from './schema.ts';
-import type { Baseline } from '../config/baseline.ts';
-import { FieldPath, type Segment } from '../lib/field-path.ts';
+import { BASELINE_SCHEMA, type Baseline, type BaselineFile } from '../config/baseline.ts';
+import { FieldPath, pointerSegments, type Segment } from '../lib/field-path.ts';
 import { parseYamlDocument, type YamlDocument } from '../lib/yaml.ts';
 
 /** One problem in a baseline file. */
@@ -45,7 +44,7 @@ export function formatProblem(file: string, p: BaselineProblem): string {
 }
 
 const ajv = new Ajv({ allErrors: true, useDefaults: true, verbose: true, strict: true, strictTypes: false });
-const validate = ajv.compile(BASELINE_SCHEMA);
+const validate = ajv.compile<BaselineFile>(BASELINE_SCHEMA);
 
 /**
  * Parses and validates baseline YAML. `file` only names the source in messages.
@@ -76,7 +75,7 @@ export function parseBaseline(text: string, file: string): Baseline {
     );
     throw new BaselineError('ERR_BASELINE_INVALID', file, problems);
   }
-  return build(data as unknown as Mutable);
+  return build(data);
 }
 
 /**
@@ -99,9 +98,7 @@ export function loadBaseline(file: string): Baseline {
   return parseBaseline(readBaselineText(file), file);
 }
 
-type Mutable = { -readonly [K in keyof Baseline]: Baseline[K] } & { sidecar: { issuers?: string[] } };
-
-function build(data: Mutable): Baseline {
+function build(data: BaselineFile): Baseline {
   const sidecar = { ...data.sidecar, issuers: data.sidecar.issuers ?? [...data.trustedIssuers] };
   return deepFreeze({ ...data, sidecar, trustedIssuerSet: new Set(data.trustedIssuers) });
 }
@@ -117,20 +114,10 @@ function dedupe(problems: BaselineProblem[]): BaselineProblem[] {
   const seen = new Set<string>();
   return problems.filter((p) => {
     const k = `${p.line}\u0000${p.path}\u0000${p.message}`;
-    return seen.has(k) ? false : (seen.add(k), true);
+    if (seen.has(k)) return false;
+    seen.add(k);
+    return true;
   });
-}
-
-/** Splits an ajv instancePath (a JSON Pointer, RFC 6901) into keys and indices. */
-function pointerSegments(pointer: string): Segment[] {
-  if (pointer === '') return [];
-  return pointer
-    .slice(1)
-    .split('/')
-    .map((s) => {
-      const key = s.replace(/~1/g, '/').replace(/~0/g, '~');
-      return /^(0|[1-9][0-9]*)$/.test(key) ? Number(key) : key;
-    });
 }
 
 /** `sidecar.port`, `trustedIssuers[0]`, `rules[my.rule]` (keys that are not field names go in brackets). */
@@ -154,10 +141,15 @@ const PATTERN_MESSAGES: Array<[RegExp, string]> = [
   [/\\S\+/, 'must not contain spaces'],
 ];
 
+/** One ajv error as a problem at the file's line: a key at fault (missing, unknown, misnamed), else a value. */
 function toProblem(e: ErrorObject, doc: YamlDocument): BaselineProblem {
   const segments = pointerSegments(e.instancePath);
+  return keyProblem(e, segments, doc) ?? valueProblem(e, segments, doc);
+}
+
+/** A required key missing, an unknown key, or a key that is itself wrong (propertyNames). */
+function keyProblem(e: ErrorObject, segments: Segment[], doc: YamlDocument): BaselineProblem | undefined {
   const params = e.params as Record<string, unknown>;
-  const parent = e.parentSchema as Record<string, unknown> | undefined;
   const propertyName = (e as { propertyName?: string }).propertyName;
   if (e.keyword === 'required') {
     const missing = String(params.missingProperty);
@@ -168,21 +160,26 @@ function toProblem(e: ErrorObject, doc: YamlDocument): BaselineProblem {
   }
   if (e.keyword === 'additionalProperties') {
     const extra = String(params.additionalProperty);
-    const known = Object.keys((parent?.properties as object | undefined) ?? {});
+    const known = Object.keys(((e.parentSchema as Record<string, unknown> | undefined)?.properties as object | undefined) ?? {});
     return {
       path: dottedPath([...segments, extra]),
       line: doc.lineOf(segments, extra),
       message: `unknown field${known.length > 0 ? `; expected one of: ${known.join(', ')}` : ''}`,
     };
   }
-  if (propertyName !== undefined) {
-    // propertyNames: the key itself is wrong (an unknown rule id, a bad namespace name).
-    const message =
-      e.keyword === 'enum'
-        ? `unknown rule id; known rules: ${(e.schema as string[]).join(', ')}`
-        : (patternMessage(String(params.pattern ?? '')) ?? e.message ?? 'invalid');
-    return { path: dottedPath([...segments, propertyName]), line: doc.lineOf(segments, propertyName), message };
-  }
+  if (propertyName === undefined) return undefined;
+  // propertyNames: the key itself is wrong (an unknown rule id, a bad namespace name).
+  const message =
+    e.keyword === 'enum'
+      ? `unknown rule id; known rules: ${(e.schema as string[]).join(', ')}`
+      : (patternMessage(String(params.pattern ?? '')) ?? e.message ?? 'invalid');
+  return { path: dottedPath([...segments, propertyName]), line: doc.lineOf(segments, propertyName), message };
+}
+
+/** A value of the wrong type, out of range, not allowed, repeated or malformed. */
+function valueProblem(e: ErrorObject, segments: Segment[], doc: YamlDocument): BaselineProblem {
+  const params = e.params as Record<string, unknown>;
+  const parent = e.parentSchema as Record<string, unknown> | undefined;
   const path = dottedPath(segments);
   const line = doc.lineOf(segments);
   switch (e.keyword) {
@@ -196,12 +193,8 @@ function toProblem(e: ErrorObject, doc: YamlDocument): BaselineProblem {
     case 'type':
       return { path, line, message: `must be ${TYPE_NAMES[String(params.type)] ?? String(params.type)}` };
     case 'minimum':
-    case 'maximum': {
-      const min = parent?.minimum;
-      const max = parent?.maximum;
-      if (typeof min === 'number' && typeof max === 'number') return { path, line, message: `must be ${min}-${max}` };
-      return { path, line, message: e.keyword === 'minimum' ? `must be at least ${min}` : `must be at most ${max}` };
-    }
+    case 'maximum':
+      return { path, line, message: rangeMessage(e.keyword, parent?.minimum, parent?.maximum) };
     case 'minItems':
       return { path, line, message: `must list at least ${String(params.limit)} item${params.limit === 1 ? '' : 's'}` };
     case 'uniqueItems': {
@@ -215,6 +208,11 @@ function toProblem(e: ErrorObject, doc: YamlDocument): BaselineProblem {
     default:
       return { path, line, message: e.message ?? 'is invalid' };
   }
+}
+
+function rangeMessage(keyword: 'minimum' | 'maximum', min: unknown, max: unknown): string {
+  if (typeof min === 'number' && typeof max === 'number') return `must be ${min}-${max}`;
+  return keyword === 'minimum' ? `must be at least ${min}` : `must be at most ${max}`;
 }
 
 function patternMessage(pattern: string): string | undefined {

@@ -12,12 +12,12 @@ import type { Finding } from './rules/common.ts';
 import { bindingGroupOwnership, bindingTrustedIssuer } from './rules/binding.ts';
 import {
   networkpolicyAllowAll,
-  networkpolicyDefaultDeny,
   networkpolicyIdentityPeers,
   networkpolicyIpblockWorld,
   networkpolicyPolicyTypes,
   networkpolicyUnknownGroup,
 } from './rules/networkpolicy.ts';
+import { networkpolicyDefaultDeny } from './rules/default-deny.ts';
 import { podIdentityIntegrity, podIdentityLabels } from './rules/identity.ts';
 import { podHostNetwork, podMaxGroups, podServiceAccount } from './rules/pod.ts';
 import { podSidecar } from './rules/sidecar.ts';

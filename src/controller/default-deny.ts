@@ -4,7 +4,7 @@
  */
 import { isDeepStrictEqual } from 'node:util';
 import type { NetworkPolicy } from '../admission/k8s.ts';
-import { DEFAULT_DENY_NAME } from '../baseline/rules/networkpolicy.ts';
+import { DEFAULT_DENY_NAME } from '../baseline/rules/default-deny.ts';
 import { LABEL_SERVICE_ACCOUNT } from '../identity/labels.ts';
 
 export { DEFAULT_DENY_NAME };

@@ -2,14 +2,21 @@
  * Parsing and validation of OIDCGroupBinding objects (docs/design.md#oidcgroupbinding) into {@link Binding}s.
  *
  * One validator for every source: the bindings file, the Kubernetes informer (where a malformed
- * object is skipped and logged, never fatal) and `idgate check`. Like cert-manager's webhook it
- * reports every field error with its path, not just the first, so one run fixes a whole object.
+ * object is skipped and logged, never fatal) and `idgate check`. It applies the CRD's own
+ * openAPIV3Schema (crd.ts), so a binding file is held to the rules the API server applies. One
+ * exception: a `x-kubernetes-list-type: set` list with a repeated item, which the API server
+ * refuses, is accepted here as it always was (a repeated group or ServiceAccount grants nothing more).
+ * Like cert-manager's webhook it reports every field error with its path, not just the first, so
+ * one run fixes a whole object.
  */
+import { Ajv, type ErrorObject } from 'ajv';
+import type { FromSchema } from 'json-schema-to-ts';
 import type { Binding } from './types.ts';
 import { isRecord } from '../admission/k8s.ts';
+import { BINDING_API_VERSION, BINDING_KIND, BINDING_SCHEMA } from './crd.ts';
+import { FieldPath, pointerSegments, type Segment } from '../lib/field-path.ts';
 
-export const BINDING_API_VERSION = 'idgate.dev/v1alpha1';
-export const BINDING_KIND = 'OIDCGroupBinding';
+export { BINDING_API_VERSION, BINDING_KIND };
 
 /** Stable error codes carried by {@link BindingError}. */
 export const ERR_BINDING_INVALID = 'ERR_BINDING_INVALID';
@@ -21,7 +28,7 @@ export type BindingErrorCode = typeof ERR_BINDING_INVALID | typeof ERR_BINDINGS_
  * `field` the same as text (`spec.groups[1]`), `message` says what is wrong and how to fix it.
  */
 export interface BindingIssue {
-  readonly path: readonly (string | number)[];
+  readonly path: readonly Segment[];
   readonly field: string;
   readonly message: string;
   /** Where it is, when the object came from a file (1-based line). */
@@ -49,18 +56,130 @@ export function formatIssue(issue: BindingIssue): string {
 }
 
 /**
- * DNS-1123 label (k8s.io/apimachinery validation.IsDNS1123Label): at most 63 characters.
- * ServiceAccount names are restricted to labels, not subdomains, because the name becomes the
- * value of the `idgate.dev/service-account` label, which cannot hold more than 63 characters.
+ * What the API server checks on every namespaced object besides the CRD's schema: the type
+ * (apiVersion, kind), a name (a DNS-1123 subdomain, k8s.io/apimachinery validation.IsDNS1123Subdomain)
+ * and a namespace (a DNS-1123 label, validation.IsDNS1123Label). A file has no API server to fill
+ * the namespace in, so it is required here: there is no default.
  */
-const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-const DNS1123_LABEL_MAX = 63;
-/** DNS-1123 subdomain (validation.IsDNS1123Subdomain): object names, at most 253 characters. */
-const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
-const DNS1123_SUBDOMAIN_MAX = 253;
+const OBJECT_SCHEMA = {
+  ...BINDING_SCHEMA,
+  required: ['apiVersion', 'kind', 'metadata', ...BINDING_SCHEMA.required],
+  properties: {
+    ...BINDING_SCHEMA.properties,
+    apiVersion: { type: 'string', const: BINDING_API_VERSION },
+    kind: { type: 'string', const: BINDING_KIND },
+    metadata: {
+      type: 'object',
+      required: ['name', 'namespace'],
+      properties: {
+        name: { type: 'string', minLength: 1, maxLength: 253, pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$' },
+        namespace: { type: 'string', minLength: 1, maxLength: 63, pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$' },
+      },
+    },
+  },
+} as const;
 
-const fieldOf = (path: readonly (string | number)[]): string =>
-  path.reduce<string>((acc, p) => (typeof p === 'number' ? `${acc}[${p}]` : acc ? `${acc}.${p}` : p), '');
+/** An object that passed the schema above, typed from it (json-schema-to-ts, erased at run time). */
+type ValidBindingObject = FromSchema<typeof OBJECT_SCHEMA>;
+
+// The Kubernetes extensions are annotations to ajv (see the exception above); formats (int64,
+// date-time) only concern the status, which idgate does not read.
+const ajv = new Ajv({ allErrors: true, verbose: true, strict: true, validateFormats: false });
+ajv.addVocabulary(['x-kubernetes-list-type', 'x-kubernetes-list-map-keys']);
+const validateObject = ajv.compile<ValidBindingObject>(OBJECT_SCHEMA);
+
+/**
+ * What each field is for, so a message says what to do and not only what is wrong. `missing`:
+ * absent, empty or of the wrong type; `invalid`: a value its pattern refuses (or its length, with
+ * `length`, when the text states the limit); `list`: the fix for a list that is absent, not a list
+ * or empty.
+ */
+interface FieldText {
+  readonly missing?: string;
+  readonly invalid?: (value: string) => string;
+  readonly length?: true;
+  readonly list?: string;
+}
+const FIELDS: Readonly<Record<string, FieldText>> = {
+  metadata: { missing: 'is required: set metadata.name and metadata.namespace' },
+  'metadata.name': {
+    missing: 'is required: name the binding (a DNS-1123 subdomain, e.g. payments-writers)',
+    invalid: (v) => `"${v}" is not a valid object name: use lower-case letters, digits, "-" and "." (DNS-1123 subdomain, at most 253 characters)`,
+    length: true,
+  },
+  'metadata.namespace': {
+    // No default namespace: a binding grants groups to ServiceAccounts of its own namespace, so a
+    // file that silently meant "default" would grant identity somewhere nobody intended.
+    missing: 'is required (there is no default): set the namespace whose ServiceAccounts the binding grants groups to',
+    invalid: (v) => `"${v}" is not a valid namespace name (DNS-1123 label: lower-case letters, digits and "-", at most 63 characters)`,
+    length: true,
+  },
+  spec: { missing: 'is required: set spec.issuer, spec.groups and spec.serviceAccounts' },
+  'spec.issuer': {
+    missing: 'is required: set the https URL of the OIDC issuer (the "iss" claim of its tokens)',
+    invalid: (v) => `"${v}" is not an https URL: OIDC issuers must use https (e.g. https://keycloak.example.com/realms/prod)`,
+  },
+  'spec.groups': { list: "list at least one group (a value of the issuer's groups claim)" },
+  'spec.groups[]': { invalid: (g) => `"${g}" has leading or trailing spaces: remove them (groups are compared exactly)` },
+  'spec.serviceAccounts': { list: 'list at least one ServiceAccount name of this namespace' },
+  'spec.serviceAccounts[]': {
+    invalid: (sa) => `"${sa}" is not a valid ServiceAccount name: use lower-case letters, digits and "-", at most 63 characters (DNS-1123 label)`,
+    length: true,
+  },
+};
+
+const fieldOf = (path: readonly Segment[]): string => FieldPath.of(path).toString();
+
+const describeValue = (v: unknown): string => (v === null ? 'null' : Array.isArray(v) ? 'a list' : typeof v);
+
+/** What {@link messageFor} reads of one ajv error. */
+interface SchemaError {
+  readonly keyword: string;
+  readonly path: readonly Segment[];
+  /** The value at `path`; undefined when it is missing. */
+  readonly value: unknown;
+  /** The `const` of the schema at `path`, if any. */
+  readonly expected: unknown;
+  /** The `limit` of maxLength and maxItems. */
+  readonly limit: unknown;
+  readonly fallback: string;
+}
+
+/** One ajv error as an issue: the field it names and a message saying what to do. */
+function toIssue(e: ErrorObject): BindingIssue {
+  const params = e.params as { missingProperty?: string; limit?: number };
+  const missing = e.keyword === 'required' ? String(params.missingProperty) : undefined;
+  const path = missing === undefined ? pointerSegments(e.instancePath) : [...pointerSegments(e.instancePath), missing];
+  const schema = (missing === undefined ? e.parentSchema : e.parentSchema?.properties?.[missing]) as { const?: unknown } | undefined;
+  const value: unknown = missing === undefined ? e.data : undefined;
+  return {
+    path,
+    field: fieldOf(path),
+    message: messageFor({ keyword: e.keyword, path, value, expected: schema?.const, limit: params.limit, fallback: e.message ?? 'is invalid' }),
+  };
+}
+
+function messageFor({ keyword, path, value, expected, limit, fallback }: SchemaError): string {
+  if (path.length === 0) return `expected an ${BINDING_KIND} object (a YAML/JSON mapping), got ${describeValue(value)}`;
+  if (expected !== undefined) return `must be ${JSON.stringify(expected)}, got ${JSON.stringify(value ?? null)}`;
+  const text = FIELDS[fieldOf(path).replace(/\[\d+\]/g, '[]')] ?? {};
+  const absent = keyword === 'required' || value === null || value === undefined || value === '';
+  if (text.list !== undefined) {
+    if (absent) return `is required: ${text.list}`;
+    if (keyword === 'type') return `must be a list of strings: ${text.list}`;
+    if (keyword === 'minItems') return `must not be empty: ${text.list}`;
+  }
+  if (text.missing !== undefined && (absent || keyword === 'type' || keyword === 'minLength')) return text.missing;
+  if (typeof path.at(-1) === 'number' && (keyword === 'type' || keyword === 'minLength')) {
+    return `must be a non-empty string, got ${JSON.stringify(value ?? null)}`;
+  }
+  if (text.invalid !== undefined && typeof value === 'string' && (keyword === 'pattern' || (keyword === 'maxLength' && text.length))) {
+    return text.invalid(value);
+  }
+  if (keyword === 'maxLength' && typeof value === 'string') return `is ${value.length} characters long: shorten it to at most ${String(limit)}`;
+  if (keyword === 'maxItems' && Array.isArray(value)) return `lists ${value.length} items: split it into bindings of at most ${String(limit)}`;
+  return absent ? 'is required' : fallback;
+}
 
 /** `namespace/name` of an object for messages, as far as it can be read. */
 export function describeObject(obj: unknown): string {
@@ -75,68 +194,28 @@ export type BindingValidation = { readonly ok: true; readonly binding: Binding }
 
 /**
  * Validates an OIDCGroupBinding object and returns the {@link Binding} it describes, or every
- * issue found. Pure; never throws.
+ * issue found (one per field: the first the schema finds). Pure; never throws.
  */
 export function validateBinding(obj: unknown): BindingValidation {
-  const issues: BindingIssue[] = [];
-  const add = (path: (string | number)[], message: string): void => {
-    issues.push({ path, field: fieldOf(path), message });
-  };
-  if (!isRecord(obj)) {
-    add([], `expected an ${BINDING_KIND} object (a YAML/JSON mapping), got ${obj === null ? 'null' : Array.isArray(obj) ? 'a list' : typeof obj}`);
-    return { ok: false, issues };
+  if (validateObject(obj)) {
+    const { metadata, spec } = obj;
+    return {
+      ok: true,
+      binding: {
+        namespace: metadata.namespace,
+        name: metadata.name,
+        issuer: spec.issuer,
+        groups: [...spec.groups],
+        serviceAccounts: [...spec.serviceAccounts],
+      },
+    };
   }
-  if (obj.apiVersion !== BINDING_API_VERSION) {
-    add(['apiVersion'], `must be "${BINDING_API_VERSION}", got ${JSON.stringify(obj.apiVersion ?? null)}`);
+  const issues = new Map<string, BindingIssue>();
+  for (const e of validateObject.errors ?? []) {
+    const issue = toIssue(e);
+    if (!issues.has(issue.field)) issues.set(issue.field, issue);
   }
-  if (obj.kind !== BINDING_KIND) add(['kind'], `must be "${BINDING_KIND}", got ${JSON.stringify(obj.kind ?? null)}`);
-
-  const meta = isRecord(obj.metadata) ? obj.metadata : undefined;
-  if (!meta) add(['metadata'], 'is required: set metadata.name and metadata.namespace');
-  const name = meta?.name;
-  if (meta && (typeof name !== 'string' || name === '')) {
-    add(['metadata', 'name'], 'is required: name the binding (a DNS-1123 subdomain, e.g. payments-writers)');
-  } else if (typeof name === 'string' && (name.length > DNS1123_SUBDOMAIN_MAX || !DNS1123_SUBDOMAIN.test(name))) {
-    add(['metadata', 'name'], `"${name}" is not a valid object name: use lower-case letters, digits, "-" and "." (DNS-1123 subdomain)`);
-  }
-  const namespace = meta?.namespace;
-  if (meta && (typeof namespace !== 'string' || namespace === '')) {
-    // No default namespace: a binding grants groups to ServiceAccounts of its own namespace, so a
-    // file that silently meant "default" would grant identity somewhere nobody intended.
-    add(['metadata', 'namespace'], 'is required (there is no default): set the namespace whose ServiceAccounts the binding grants groups to');
-  } else if (typeof namespace === 'string' && (namespace.length > DNS1123_LABEL_MAX || !DNS1123_LABEL.test(namespace))) {
-    add(['metadata', 'namespace'], `"${namespace}" is not a valid namespace name (DNS-1123 label: lower-case letters, digits and "-", at most 63 characters)`);
-  }
-
-  const spec = isRecord(obj.spec) ? obj.spec : undefined;
-  if (!spec) {
-    add(['spec'], 'is required: set spec.issuer, spec.groups and spec.serviceAccounts');
-    return { ok: false, issues };
-  }
-  const issuer = spec.issuer;
-  if (typeof issuer !== 'string' || issuer === '') {
-    add(['spec', 'issuer'], 'is required: set the https URL of the OIDC issuer (the "iss" claim of its tokens)');
-  } else if (!isHttpsUrl(issuer)) {
-    add(['spec', 'issuer'], `"${issuer}" is not an https URL: OIDC issuers must use https (e.g. https://keycloak.example.com/realms/prod)`);
-  }
-  const groups = stringList(spec.groups, ['spec', 'groups'], add, "list at least one group (a value of the issuer's groups claim)", (g, path) => {
-    if (g.trim() !== g) add(path, `"${g}" has leading or trailing spaces: remove them (groups are compared exactly)`);
-  });
-  const serviceAccounts = stringList(
-    spec.serviceAccounts,
-    ['spec', 'serviceAccounts'],
-    add,
-    'list at least one ServiceAccount name of this namespace',
-    (sa, path) => {
-      if (sa.length > DNS1123_LABEL_MAX || !DNS1123_LABEL.test(sa)) {
-        add(path, `"${sa}" is not a valid ServiceAccount name: use lower-case letters, digits and "-", at most 63 characters (DNS-1123 label)`);
-      }
-    },
-  );
-  if (issues.length > 0 || typeof name !== 'string' || typeof namespace !== 'string' || typeof issuer !== 'string') {
-    return { ok: false, issues };
-  }
-  return { ok: true, binding: { namespace, name, issuer, groups, serviceAccounts } };
+  return { ok: false, issues: [...issues.values()] };
 }
 
 /** Like {@link validateBinding} but throws a {@link BindingError} (code `ERR_BINDING_INVALID`) naming the object. */
@@ -145,42 +224,4 @@ export function parseBinding(obj: unknown): Binding {
   if (result.ok) return result.binding;
   const what = describeObject(obj);
   throw new BindingError(ERR_BINDING_INVALID, result.issues, `${what} is invalid:\n${result.issues.map((i) => `  ${formatIssue(i)}`).join('\n')}`);
-}
-
-function isHttpsUrl(s: string): boolean {
-  try {
-    const u = new URL(s);
-    return u.protocol === 'https:' && u.hostname !== '' && u.hash === '' && u.search === '';
-  } catch {
-    return false;
-  }
-}
-
-function stringList(
-  value: unknown,
-  path: (string | number)[],
-  add: (path: (string | number)[], message: string) => void,
-  fix: string,
-  check: (item: string, path: (string | number)[]) => void,
-): string[] {
-  if (value === undefined || value === null) {
-    add(path, `is required: ${fix}`);
-    return [];
-  }
-  if (!Array.isArray(value)) {
-    add(path, `must be a list of strings: ${fix}`);
-    return [];
-  }
-  if (value.length === 0) add(path, `must not be empty: ${fix}`);
-  const out: string[] = [];
-  value.forEach((item: unknown, i) => {
-    const p = [...path, i];
-    if (typeof item !== 'string' || item === '') {
-      add(p, `must be a non-empty string, got ${JSON.stringify(item ?? null)}`);
-      return;
-    }
-    check(item, p);
-    out.push(item);
-  });
-  return out;
 }

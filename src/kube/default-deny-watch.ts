@@ -7,7 +7,7 @@
 import { NetworkingV1Api, type KubeConfig, type V1NetworkPolicy } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { NetworkPolicy } from '../admission/k8s.ts';
-import { DEFAULT_DENY_NAME } from '../baseline/rules/networkpolicy.ts';
+import { DEFAULT_DENY_NAME } from '../baseline/rules/default-deny.ts';
 import type { DefaultDenyWatch } from '../controller/ports.ts';
 import { createResilientInformer, type ResilientInformer } from './informer.ts';
 

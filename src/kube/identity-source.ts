@@ -7,13 +7,10 @@ import { CoreV1Api, CustomObjectsApi, type KubeConfig, type KubernetesListObject
 import type { Logger } from 'pino';
 import { BindingIndex } from '../identity/index.ts';
 import { describeObject, formatIssue, validateBinding } from '../identity/binding.ts';
+// Where OIDCGroupBindings are served, as the CRD says.
+import { BINDING_GROUP, BINDING_PLURAL, BINDING_VERSION } from '../identity/crd.ts';
 import type { IdentitySource, IdentitySourceStatus } from '../identity/source.ts';
 import { createResilientInformer, type InformerHandlers, type InformerStatus, type ResilientInformer } from './informer.ts';
-
-/** Where OIDCGroupBindings are served (the CRD in manifests/base/crd-oidcgroupbinding.yaml). */
-export const BINDING_GROUP = 'idgate.dev';
-export const BINDING_VERSION = 'v1alpha1';
-export const BINDING_PLURAL = 'oidcgroupbindings';
 
 export interface KubeIdentitySourceOptions {
   readonly kubeConfig: KubeConfig;

@@ -40,6 +40,11 @@ export class FieldPath {
     );
   }
 
+  /** The path a JSON Pointer (RFC 6901, as ajv's `instancePath`) names: `/spec/groups/0` → `spec.groups[0]`. */
+  static fromPointer(pointer: string): FieldPath {
+    return FieldPath.of(pointerSegments(pointer));
+  }
+
   /** The fields `names` under this path. */
   child(...names: string[]): FieldPath {
     return new FieldPath([...this.#steps, ...names.map((name): Step => ({ kind: 'field', name }))]);
@@ -75,4 +80,13 @@ export class FieldPath {
     }
     return out;
   }
+}
+
+/** Splits a JSON Pointer (RFC 6901, as ajv's `instancePath`) into keys and indices; '' is the whole value. */
+export function pointerSegments(pointer: string): Segment[] {
+  if (pointer === '') return [];
+  return pointer
+    .slice(1)
+    .split('/')
+    .map((s) => (/^(0|[1-9][0-9]*)$/.test(s) ? Number(s) : s.replace(/~1/g, '/').replace(/~0/g, '~')));
 }

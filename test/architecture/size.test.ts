@@ -20,23 +20,6 @@ const MAX_FILE_LINES = 300;
 const MAX_FUNCTION_LINES = 60;
 
 /**
- * Functions over the limit that are being cut on other branches, as `file name` (the name is
- * what {@link nameOf} reports). Each entry must still be over the limit: when one is cut, its
- * entry has to go, so the list empties as the work lands and cannot go stale.
- */
-const PENDING: ReadonlySet<string> = new Set([
-  // The one file watcher and YAML reader (item 3), the schemas written once (item 4).
-  'src/baseline/config.ts toProblem',
-  'src/identity/binding.ts validateBinding',
-]);
-
-/** Files over the limit being cut on other branches; like {@link PENDING}, each must still be over it. */
-const PENDING_FILES: ReadonlySet<string> = new Set([
-  // Not yet assigned.
-  'src/baseline/rules/networkpolicy.ts',
-]);
-
-/**
  * The name a reader would search for: the declared name (a class member's with its class), the
  * variable or property it is assigned to, or the method it is passed to (`cmd.action`).
  */
@@ -62,7 +45,6 @@ function enclosingName(node: ts.Node, source: ts.SourceFile): string {
 }
 
 interface Long {
-  readonly key: string;
   readonly where: string;
   readonly lines: number;
 }
@@ -77,7 +59,7 @@ function longFunctions(id: string, text: string): Long[] {
       const last = source.getLineAndCharacterOfPosition(fn.getEnd()).line;
       const lines = last - first + 1;
       const name = nameOf(fn, source);
-      if (lines > MAX_FUNCTION_LINES) out.push({ key: `${id} ${name}`, where: `${id}:${first + 1} ${name}`, lines });
+      if (lines > MAX_FUNCTION_LINES) out.push({ where: `${id}:${first + 1} ${name}`, lines });
     }
     ts.forEachChild(node, visit);
   };
@@ -87,33 +69,18 @@ function longFunctions(id: string, text: string): Long[] {
 
 const files = listTs('src').map((id) => ({ id, text: readFileSync(join(root, id), 'utf8') }));
 
-/** Each limit: what is over it (`key` as its pending list names it), and that pending list. */
-const limits = [
-  {
-    what: 'file',
-    max: MAX_FILE_LINES,
-    list: 'PENDING_FILES',
-    pending: PENDING_FILES,
-    over: files
-      .map(({ id, text }) => ({ key: id, where: id, lines: text.split('\n').length - (text.endsWith('\n') ? 1 : 0) }))
-      .filter(({ lines }) => lines > MAX_FILE_LINES),
-  },
-  { what: 'function', max: MAX_FUNCTION_LINES, list: 'PENDING', pending: PENDING, over: files.flatMap(({ id, text }) => longFunctions(id, text)) },
-];
+const lineCount = (text: string): number => text.split('\n').length - (text.endsWith('\n') ? 1 : 0);
 
 describe('sizes in src/', () => {
-  for (const { what, max, list, pending, over } of limits) {
-    it(`has no ${what} over ${max} lines, but for the pending ones`, () => {
-      const bad = over.filter(({ key }) => !pending.has(key)).map(({ where, lines }) => `${where}: ${lines} lines`);
-      assert.deepEqual(bad, [], `${what}s over ${max} lines:\n${bad.join('\n')}`);
-    });
+  it(`has no file over ${MAX_FILE_LINES} lines`, () => {
+    const over = files.filter(({ text }) => lineCount(text) > MAX_FILE_LINES).map(({ id, text }) => `${id}: ${lineCount(text)} lines`);
+    assert.deepEqual(over, [], `files over ${MAX_FILE_LINES} lines:\n${over.join('\n')}`);
+  });
 
-    it(`lists as pending only ${what}s still over ${max} lines`, () => {
-      const stillLong = new Set(over.map(({ key }) => key));
-      const stale = [...pending].filter((key) => !stillLong.has(key));
-      assert.deepEqual(stale, [], `pending ${what}s no longer over ${max} lines (remove them from ${list}):\n${stale.join('\n')}`);
-    });
-  }
+  it(`has no function over ${MAX_FUNCTION_LINES} lines`, () => {
+    const over = files.flatMap(({ id, text }) => longFunctions(id, text)).map(({ where, lines }) => `${where}: ${lines} lines`);
+    assert.deepEqual(over, [], `functions over ${MAX_FUNCTION_LINES} lines:\n${over.join('\n')}`);
+  });
 });
 
 describe('longFunctions', () => {

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { BaselineError, loadBaseline, parseBaseline } from '../../src/baseline/config.ts';
 import { sidecarArgs } from '../../src/mutate/sidecar.ts';
+import { BASELINE_SCHEMA } from '../../src/config/baseline.ts';
 
 const fixture = (name: string): string => new URL(`../fixtures/baselines/${name}`, import.meta.url).pathname;
 
@@ -29,6 +30,28 @@ test('a minimal baseline gets every documented default', () => {
     },
   );
   assert.ok(b.trustedIssuerSet.has('https://keycloak.example.com/realms/prod'));
+});
+
+/** Dotted paths of every property BASELINE_SCHEMA gives a `default`, following nested `properties`. */
+function defaultedPaths(schema: unknown, prefix = ''): string[] {
+  const properties = (schema as { properties?: Record<string, unknown> }).properties ?? {};
+  return Object.entries(properties).flatMap(([key, sub]) => {
+    const path = prefix === '' ? key : `${prefix}.${key}`;
+    const own = typeof sub === 'object' && sub !== null && 'default' in sub ? [path] : [];
+    return [...own, ...defaultedPaths(sub, path)];
+  });
+}
+
+test('every property the schema defaults is present once loaded, as the Baseline type derived from it says', () => {
+  // src/config/baseline.ts types a defaulted property as required (json-schema-to-ts), which holds
+  // because ajv's useDefaults fills each one in.
+  const b = loadBaseline(fixture('minimal.yaml'));
+  const paths = defaultedPaths(BASELINE_SCHEMA);
+  assert.ok(paths.includes('sidecar.resources.limits'), paths.join(', '));
+  for (const path of paths) {
+    const value = path.split('.').reduce<unknown>((v, k) => (v as Record<string, unknown> | undefined)?.[k], b);
+    assert.notEqual(value, undefined, `${path} has a default but is missing once loaded`);
+  }
 });
 
 test('the loaded baseline is deeply frozen', () => {

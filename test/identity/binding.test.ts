@@ -161,6 +161,45 @@ describe('validateBinding', () => {
     });
   }
 
+  // The schema decides; each message still names what is wrong and what to do.
+  type Editable = { apiVersion: unknown; metadata: Record<string, unknown>; spec: Record<string, unknown> };
+  const messages: [string, (o: Editable) => void, string][] = [
+    [
+      'no name',
+      (o) => Reflect.deleteProperty(o.metadata, 'name'),
+      'metadata.name: is required: name the binding (a DNS-1123 subdomain, e.g. payments-writers)',
+    ],
+    ['wrong apiVersion', (o) => (o.apiVersion = 'v1'), 'apiVersion: must be "idgate.dev/v1alpha1", got "v1"'],
+    ['no spec', (o) => Reflect.deleteProperty(o, 'spec'), 'spec: is required: set spec.issuer, spec.groups and spec.serviceAccounts'],
+    ['empty issuer', (o) => (o.spec.issuer = ''), 'spec.issuer: is required: set the https URL of the OIDC issuer (the "iss" claim of its tokens)'],
+    [
+      'groups not a list',
+      (o) => (o.spec.groups = 'g'),
+      "spec.groups: must be a list of strings: list at least one group (a value of the issuer's groups claim)",
+    ],
+    ['non-string group', (o) => (o.spec.groups = [42]), 'spec.groups[0]: must be a non-empty string, got 42'],
+    ['spaced group', (o) => (o.spec.groups = [' g']), 'spec.groups[0]: " g" has leading or trailing spaces: remove them (groups are compared exactly)'],
+    ['long group', (o) => (o.spec.groups = ['g'.repeat(1025)]), 'spec.groups[0]: is 1025 characters long: shorten it to at most 1024'],
+    [
+      'no serviceAccounts',
+      (o) => Reflect.deleteProperty(o.spec, 'serviceAccounts'),
+      'spec.serviceAccounts: is required: list at least one ServiceAccount name of this namespace',
+    ],
+    [
+      'bad ServiceAccount',
+      (o) => (o.spec.serviceAccounts = ['Api']),
+      'spec.serviceAccounts[0]: "Api" is not a valid ServiceAccount name: use lower-case letters, digits and "-", at most 63 characters (DNS-1123 label)',
+    ],
+  ];
+  for (const [name, mutate, message] of messages) {
+    it(`says what to do: ${name}`, () => {
+      const obj = valid();
+      mutate(obj);
+      const result = validateBinding(obj);
+      assert.deepEqual(result.ok ? [] : result.issues.map((i) => `${i.field}: ${i.message}`), [message]);
+    });
+  }
+
   it('rejects non-objects without throwing', () => {
     for (const v of [null, 'x', 3, []]) assert.equal(validateBinding(v).ok, false);
   });

@@ -2,6 +2,7 @@
  * Helpers shared by the rule families: the extended violation they return, guards for
  * untrusted JSON. Messages quote user values with the injector's `quote` (mutate/upstream.ts).
  */
+import type { LabelSelector } from '../../admission/k8s.ts';
 import type { RuleId } from '../../config/baseline.ts';
 import type { RuleContext, Violation } from '../types.ts';
 
@@ -63,4 +64,9 @@ export function globToRegExp(pattern: string): RegExp {
 /** Objects arrive as untrusted JSON: a list field may be anything. */
 export function asArray<T>(value: T[] | undefined | unknown): T[] {
   return Array.isArray(value) ? (value as T[]) : [];
+}
+
+/** `{}` or no selector terms at all: selects everything in scope. */
+export function isEmptySelector(s: LabelSelector | undefined): boolean {
+  return s !== undefined && Object.keys(s.matchLabels ?? {}).length === 0 && asArray(s.matchExpressions).length === 0;
 }

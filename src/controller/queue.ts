@@ -65,7 +65,10 @@ export class WorkQueue {
   /** Queues `key` after `ms`; a delayed add already pending for `key` is kept, not doubled. */
   addAfter(key: string, ms: number): void {
     if (this.#stopped) return;
-    if (ms <= 0) return this.add(key);
+    if (ms <= 0) {
+      this.add(key);
+      return;
+    }
     const pending = this.#timers.get(key);
     if (pending) return;
     const timer = setTimeout(() => {

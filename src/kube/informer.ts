@@ -88,7 +88,9 @@ class ObservedWatch extends Watch {
   override async watch(
     path: string,
     queryParams: Record<string, string | number | boolean | undefined>,
+    // biome-ignore lint/suspicious/noExplicitAny: an override must keep client-node's Watch.watch signature.
     callback: (phase: string, apiObj: any, watchObj?: any) => void,
+    // biome-ignore lint/suspicious/noExplicitAny: as above.
     done: (err: any) => void,
   ): Promise<AbortController> {
     let finished = false;

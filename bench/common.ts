@@ -72,10 +72,20 @@ export async function untilReady(port: number, ca: string, timeoutMs = 30_000): 
   }
 }
 
-/** Starts the built webhook (`npm run build` first) on a bindings file, with the Deployment's NODE_OPTIONS. */
+/**
+ * The program the benches run: the build (`npm run build`), or BENCH_MAIN, e.g. an earlier build
+ * copied aside (`cp -r dist/src dist/before/src`) for a before/after comparison in one session.
+ */
+export const WEBHOOK_MAIN = process.env.BENCH_MAIN ?? 'dist/src/cli/main.js';
+
+/**
+ * Starts the webhook on a bindings file, with the Deployment's NODE_OPTIONS. Its stdout is a
+ * pipe this process drains, as a container runtime's is (a write to /dev/null would make the
+ * log lines look cheaper than they are).
+ */
 export function startWebhook(opts: { port: number; certDir: string; bindingsFile: string; extraArgs?: string[] }): ChildProcess {
   const args = [
-    'dist/src/cli/main.js',
+    WEBHOOK_MAIN,
     'webhook',
     '--config',
     'examples/baseline.yaml',
@@ -87,7 +97,9 @@ export function startWebhook(opts: { port: number; certDir: string; bindingsFile
     `127.0.0.1:${opts.port}`,
     ...(opts.extraArgs ?? []),
   ];
-  return spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, NODE_OPTIONS } });
+  const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, NODE_OPTIONS } });
+  child.stdout!.resume();
+  return child;
 }
 
 export async function stop(child: ChildProcess): Promise<void> {

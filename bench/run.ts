@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
-import { ROOT, NODE_OPTIONS, benchCerts, cpuMicros, fixedRate, freePort, get, rssMb, startWebhook, stop, untilReady } from './common.ts';
+import { ROOT, NODE_OPTIONS, WEBHOOK_MAIN, benchCerts, cpuMicros, fixedRate, freePort, get, rssMb, startWebhook, stop, untilReady } from './common.ts';
 import { SCENARIOS, bindingsYaml, type ScenarioName } from './fixtures.ts';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
@@ -127,7 +127,7 @@ async function main(): Promise<void> {
   for (const row of rows) console.log(row);
   console.log('');
   console.log(`RSS with ${BINDINGS} bindings loaded, before any load: ${idleRss} MB; peak over the whole run (saturation included): ${peakRss} MB`);
-  console.log(`webhook NODE_OPTIONS: ${NODE_OPTIONS}`);
+  console.log(`webhook: ${WEBHOOK_MAIN}, NODE_OPTIONS: ${NODE_OPTIONS}`);
   console.log(`start-up to ready (spawn → /readyz 200, ${BINDINGS} bindings): ${startupMs} ms`);
 }
 

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
-import { benchCerts, untilReady } from './common.ts';
+import { WEBHOOK_MAIN, benchCerts, untilReady } from './common.ts';
 import { SCENARIOS, bindingsYaml, type ScenarioName } from './fixtures.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -70,7 +70,7 @@ const args =
   target === 'bare'
     ? ['bench/bare-server.ts', dir, '2700']
     : [
-        'dist/src/cli/main.js',
+        WEBHOOK_MAIN,
         'webhook',
         '--config',
         'examples/baseline.yaml',

@@ -17,6 +17,7 @@ import { loadBaseline } from '../src/baseline/config.ts';
 import { createValidateHandler } from '../src/baseline/handler.ts';
 import { BindingIndex } from '../src/identity/index.ts';
 import { createMutateHandler } from '../src/mutate/handler.ts';
+import { decisionLine } from '../src/webhook/app.ts';
 import { createMetrics } from '../src/webhook/metrics.ts';
 import { SCENARIOS, type ScenarioName } from './fixtures.ts';
 
@@ -72,25 +73,7 @@ for (const name of Object.keys(SCENARIOS) as ScenarioName[]) {
   // A fresh request each time: the handler must not see an object it already mutated.
   const handle = (await cpu(() => handler(request()))) - parse - decode;
   const encode = await cpu(() => encodeReviewJson(req.uid, result));
-  const meta = req.object?.metadata;
-  const log = await cpu(() =>
-    logger.info(
-      {
-        webhook,
-        uid: req.uid,
-        kind: req.kind.kind,
-        namespace: req.namespace,
-        name: req.name || meta?.name || meta?.generateName,
-        operation: req.operation,
-        user: req.userInfo?.username,
-        allowed: result.allowed,
-        dryRun: req.dryRun === true,
-        durationMs: 0.12,
-        ...result.log,
-      },
-      'admission decision',
-    ),
-  );
+  const log = await cpu(() => logger.info(decisionLine(webhook, req, result, 0.00012), 'admission decision'));
   const labels = { webhook, operation: req.operation, decision: 'allowed' };
   const metric = await cpu(() => {
     metrics.inFlight.inc({ webhook });

@@ -29,12 +29,13 @@ const REDACT = [
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 /**
- * Batching of stdout: every admission decision is one log line (docs/design.md#admission-path),
- * and one write(2) per line was most of what idgate cost over a bare webhook (BENCHMARKS.md,
- * "The decision log line"). Lines gather in memory and are written, synchronously and in order,
- * once BATCH_BYTES are waiting (about ten decisions), every FLUSH_MS (so no line waits longer),
- * on `logger.flush()` (the shutdown path calls it before `process.exit`) and when the
- * process exits. Writes stay synchronous so an exit never races a write still in flight; only a
+ * Batching of stdout: every admission decision is one log line (docs/design.md#admission-path).
+ * pino's default stdout destination hands each line to libuv's thread pool, a thread round trip
+ * per line or two at one line per request: 10-22 µs of CPU per line against 6-10 batched
+ * (BENCHMARKS.md, "The levers taken", bench/log-line.ts). Lines gather in memory and are
+ * written, synchronously and in order, once BATCH_BYTES are waiting (about ten decisions), every
+ * FLUSH_MS (so no line waits longer), on `logger.flush()` (the shutdown path calls it before
+ * `process.exit`) and when the process exits. Writes stay synchronous so an exit never races a write still in flight; only a
  * SIGKILL or a crash of V8 itself can lose the lines of the last FLUSH_MS.
  */
 const BATCH_BYTES = 4096;
@@ -42,8 +43,8 @@ const FLUSH_MS = 100;
 
 let stdout: (DestinationStream & { flushSync(): void }) | undefined;
 
-/** Writes every waiting line to stdout now (a no-op when the process logs elsewhere). */
-export function flushLogs(): void {
+/** Writes every waiting line to stdout now (`logger.flush()` does the same through pino). */
+function flushLogs(): void {
   stdout?.flushSync();
 }
 

@@ -18,11 +18,9 @@ const server = createServer({ cert: readFileSync(join(dir, 'tls.crt')), key: rea
   req.on('data', (c: Buffer) => chunks.push(c));
   req.on('end', () => {
     const review = JSON.parse(Buffer.concat(chunks).toString('utf8'));
-    const body = JSON.stringify({
-      apiVersion: 'admission.k8s.io/v1',
-      kind: 'AdmissionReview',
-      response: { uid: review.request.uid, allowed: true, patchType: 'JSONPatch', patch },
-    });
+    // PATCH_BYTES 0: a validating answer, without a patch.
+    const response = patch ? { uid: review.request.uid, allowed: true, patchType: 'JSONPatch', patch } : { uid: review.request.uid, allowed: true };
+    const body = JSON.stringify({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response });
     res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
     res.end(body);
   });

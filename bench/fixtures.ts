@@ -1,10 +1,17 @@
 /**
- * The requests the benchmark sends: AdmissionReviews of three Pod sizes and a NetworkPolicy,
- * shaped like what a real API server sends (controller-created pods, managedFields).
+ * The requests the benchmark sends: AdmissionReviews of three Pod sizes, a NetworkPolicy and an
+ * integrity-only review from a plain namespace, shaped like what a real API server sends
+ * (controller-created pods, managedFields). Deterministic (fixed uids), so the byte-for-byte
+ * answer test (test/golden/answers-bytes.test.ts) sends exactly these bodies too.
  */
-import { randomUUID } from 'node:crypto';
 
 type Obj = Record<string, unknown>;
+
+let uids = 0;
+/** A fixed, well-formed uid per call (the order of the calls below is fixed). */
+function uid(): string {
+  return `7a1d0c5e-0000-4000-8000-${String(++uids).padStart(12, '0')}`;
+}
 
 function container(i: number, withPort: boolean): Obj {
   return {
@@ -47,18 +54,16 @@ function managedFields(bytes: number): Obj[] {
   return entries;
 }
 
-function pod(containers: number, managedBytes: number): Obj {
+function pod(containers: number, managedBytes: number, namespace = 'payments'): Obj {
   return {
     apiVersion: 'v1',
     kind: 'Pod',
     metadata: {
       generateName: 'payments-api-7d9c6b5f4-',
-      namespace: 'payments',
+      namespace,
       labels: { app: 'payments-api', 'pod-template-hash': '7d9c6b5f4', 'app.kubernetes.io/version': '1.4.2' },
       annotations: { 'idgate.dev/allowed-groups': 'payments-writers,payments-admins', 'prometheus.io/scrape': 'true' },
-      ownerReferences: [
-        { apiVersion: 'apps/v1', kind: 'ReplicaSet', name: 'payments-api-7d9c6b5f4', uid: randomUUID(), controller: true, blockOwnerDeletion: true },
-      ],
+      ownerReferences: [{ apiVersion: 'apps/v1', kind: 'ReplicaSet', name: 'payments-api-7d9c6b5f4', uid: uid(), controller: true, blockOwnerDeletion: true }],
       ...(managedBytes > 0 ? { managedFields: managedFields(managedBytes) } : {}),
     },
     spec: {
@@ -76,21 +81,21 @@ function pod(containers: number, managedBytes: number): Obj {
   };
 }
 
-function reviewOf(object: Obj, kind: string, group: string, resource: string): Obj {
+function reviewOf(object: Obj, kind: string, group: string, resource: string, namespace = 'payments'): Obj {
   return {
     apiVersion: 'admission.k8s.io/v1',
     kind: 'AdmissionReview',
     request: {
-      uid: randomUUID(),
+      uid: uid(),
       kind: { group, version: 'v1', kind },
       resource: { group, version: 'v1', resource },
       requestKind: { group, version: 'v1', kind },
       requestResource: { group, version: 'v1', resource },
-      namespace: 'payments',
+      namespace,
       operation: 'CREATE',
       userInfo: {
         username: 'system:serviceaccount:kube-system:replicaset-controller',
-        uid: randomUUID(),
+        uid: uid(),
         groups: ['system:serviceaccounts', 'system:authenticated'],
       },
       object,
@@ -118,6 +123,8 @@ export const SCENARIOS = {
   typical: { path: '/mutate/pods', body: JSON.stringify(reviewOf(pod(3, 0), 'Pod', '', 'pods')) },
   large: { path: '/mutate/pods', body: JSON.stringify(reviewOf(pod(10, 52_000), 'Pod', '', 'pods')) },
   networkpolicy: { path: '/validate', body: JSON.stringify(reviewOf(networkPolicy, 'NetworkPolicy', 'networking.k8s.io', 'networkpolicies')) },
+  /** The typical Pod created in a namespace not enrolled: identity integrity only (docs/design.md#scope-and-lifecycle). */
+  integrity: { path: '/validate/integrity', body: JSON.stringify(reviewOf(pod(3, 0, 'shop'), 'Pod', '', 'pods', 'shop')) },
 } as const;
 
 export type ScenarioName = keyof typeof SCENARIOS;

@@ -7,14 +7,12 @@
  *   node bench/profile.ts [idgate|bare] [--scenario typical] [--seconds 6] [--top 25]
  */
 import { spawn } from 'node:child_process';
-import { mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
-import { createCA, issueCertificate } from '../src/certs/generate.ts';
-import { writeCertFiles } from '../src/certs/files.ts';
+import { WEBHOOK_MAIN, benchCerts, untilReady } from './common.ts';
 import { SCENARIOS, bindingsYaml, type ScenarioName } from './fixtures.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -64,10 +62,7 @@ function selfTimes(profile: CpuProfile, from: number, to: number): { total: numb
   return { total, rows: [...self].sort((a, b) => b[1] - a[1]) };
 }
 
-const dir = await mkdtemp(join(tmpdir(), 'idgate-profile-'));
-const ca = createCA();
-const leaf = issueCertificate(ca, { commonName: 'localhost', hosts: ['localhost', '127.0.0.1'], days: 1, usage: 'server' });
-await writeCertFiles(dir, { ca: ca.cert, cert: leaf.cert, key: leaf.key });
+const { dir, ca } = await benchCerts();
 await writeFile(join(dir, 'bindings.yaml'), bindingsYaml(10_000));
 const profDir = join(dir, 'profile');
 const port = 18_000 + Math.floor(Math.random() * 1000);
@@ -75,7 +70,7 @@ const args =
   target === 'bare'
     ? ['bench/bare-server.ts', dir, '2700']
     : [
-        'dist/src/cli/main.js',
+        WEBHOOK_MAIN,
         'webhook',
         '--config',
         'examples/baseline.yaml',
@@ -93,7 +88,8 @@ const child = spawn(process.execPath, ['--cpu-prof', `--cpu-prof-dir=${profDir}`
 });
 const listening = target === 'bare' ? await new Promise<number>((resolve) => child.stdout!.once('data', (d) => resolve(Number(String(d).trim())))) : port;
 child.stdout!.resume();
-await new Promise((r) => setTimeout(r, 2000)); // started, bindings loaded
+// Started, bindings loaded (a SIGTERM before the webhook's handlers are installed would kill it without a profile).
+if (target === 'idgate') await untilReady(listening, ca, 300_000);
 
 const { path, body } = SCENARIOS[scenario];
 const load = (duration: number) =>

@@ -2,7 +2,11 @@
  * Proxy benchmark: requests per second and latency of an upstream called directly and through
  * `idgate proxy`, with and without the verified-token cache. Loopback only.
  *
- *   npx node bench/proxy.ts [--duration 5]
+ *   npx node bench/proxy.ts [--duration 5] [--rounds 2] [--rate 200]
+ *
+ * The sidecar's yardstick is a bare node:http reverse proxy (no auth, the same upstream, the
+ * same keep-alive Agent settings): measured in the same run, alternating with the cached-token
+ * idgate proxy, for the throughput ratio, CPU per request and the p99 each adds at a fixed rate.
  *
  * Three processes so the proxy does not share an event loop with the load generator: this one
  * (autocannon and a real oidc-provider), an upstream child and a proxy child. Each target is
@@ -12,6 +16,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import http from 'node:http';
+import { pipeline } from 'node:stream';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import { pino } from 'pino';
@@ -19,6 +24,7 @@ import { Registry } from 'prom-client';
 import { buildProxyConfig, type ProxyConfigInput } from '../src/proxy/config.ts';
 import { createProxy } from '../src/proxy/server.ts';
 import { startTestProvider } from '../test/support/oidc-provider.ts';
+import { cpuMicros, fixedRate } from './common.ts';
 
 interface AutocannonResult {
   requests: { average: number };
@@ -61,6 +67,8 @@ const AUDIENCE = 'urn:idgate:bench';
 const role = process.argv[2];
 
 async function listenAndReport(server: http.Server): Promise<void> {
+  // A child outlives no parent (one that crashed included).
+  process.once('disconnect', () => process.exit(0));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   process.send!({ port: (server.address() as AddressInfo).port });
 }
@@ -74,6 +82,24 @@ if (role === 'upstream') {
       req.on('end', () => res.writeHead(200, { 'content-type': 'application/json' }).end(body));
     }),
   );
+} else if (role === 'bare-proxy') {
+  // The yardstick: forwarding and nothing else. The same Agent settings and server keep-alive
+  // as src/proxy (forward.ts, server.ts); headers passed as they came.
+  const upstreamPort = Number(process.argv[3]);
+  const agent = new http.Agent({ keepAlive: true, maxFreeSockets: 64 });
+  const server = http.createServer({ keepAliveTimeout: 65_000, headersTimeout: 66_000 }, (req, res) => {
+    const upReq = http.request({ host: '127.0.0.1', port: upstreamPort, method: req.method, path: req.url, headers: req.headers, agent }, (upRes) => {
+      if (res.destroyed) {
+        upRes.destroy();
+        return;
+      }
+      res.writeHead(upRes.statusCode ?? 502, upRes.headers);
+      pipeline(upRes, res, () => {});
+    });
+    upReq.on('error', () => (res.headersSent ? res.destroy() : res.writeHead(502).end()));
+    pipeline(req, upReq, () => {});
+  });
+  await listenAndReport(server);
 } else if (role === 'proxy') {
   const input = JSON.parse(process.argv[3]!) as ProxyConfigInput;
   await listenAndReport(createProxy({ config: buildProxyConfig(input), logger: pino({ level: 'silent' }), registry: new Registry() }));
@@ -95,8 +121,13 @@ async function run(autocannon: Autocannon, t: Target, connections: number, durat
 }
 
 async function main(): Promise<void> {
-  const durationArg = process.argv.indexOf('--duration');
-  const duration = durationArg === -1 ? 5 : Number(process.argv[durationArg + 1]);
+  const arg = (name: string, fallback: number) => {
+    const i = process.argv.indexOf(name);
+    return i === -1 ? fallback : Number(process.argv[i + 1]);
+  };
+  const duration = arg('--duration', 5);
+  const rounds = arg('--rounds', 2);
+  const rate = arg('--rate', 200);
   const specifier: string = 'autocannon';
   const autocannon = ((await import(specifier)) as { default: Autocannon }).default;
 
@@ -106,6 +137,7 @@ async function main(): Promise<void> {
   const base = { upstream: `http://127.0.0.1:${upstream.port}`, issuers: [idp.issuer], audiences: [AUDIENCE], allowedGroups: ['payments'] };
   const cached = await child(['proxy', JSON.stringify(base)]);
   const uncached = await child(['proxy', JSON.stringify({ ...base, tokenCacheMaxEntries: 0 })]);
+  const bare = await child(['bare-proxy', String(upstream.port)]);
   const auth = { authorization: `Bearer ${token}` };
   // Without the cache every request must pay a verification: one token per request, cycling
   // through more tokens than there are connections, so that no two requests in flight carry the
@@ -117,8 +149,33 @@ async function main(): Promise<void> {
     { name: 'proxy, token cache', url: `http://127.0.0.1:${cached.port}/api`, headers: auth },
     { name: 'proxy, no token cache (RS256 verify per request)', url: `http://127.0.0.1:${uncached.port}/api`, headers: {}, tokens: pool },
   ];
+  const bareTarget: Target = { name: 'bare node:http reverse proxy', url: `http://127.0.0.1:${bare.port}/api`, headers: auth };
   // Warm up: discovery, JWKS, JIT.
-  for (const t of targets) await autocannon(loadOptions(t, 4, 1));
+  for (const t of [...targets, bareTarget]) await autocannon(loadOptions(t, 4, 1));
+
+  // The sidecar against the bare proxy, alternating rounds: throughput and CPU per request of
+  // the proxy process, then the latency each adds at a fixed rate over the upstream's own.
+  const measured = async (t: Target, pid: number) => {
+    const before = await cpuMicros(pid);
+    const r = await run(autocannon, t, 32, duration);
+    return { rps: r.requests.average, cpu: ((await cpuMicros(pid)) - before) / (r.requests.average * duration) };
+  };
+  const vsBare = { idgate: [] as Array<{ rps: number; cpu: number }>, bare: [] as Array<{ rps: number; cpu: number }> };
+  for (let round = 0; round < rounds; round++) {
+    vsBare.bare.push(await measured(bareTarget, bare.proc.pid!));
+    vsBare.idgate.push(await measured(targets[1]!, cached.proc.pid!));
+  }
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+  const fixed = async (port: number) => fixedRate({ port, path: '/api', headers: auth, rate, seconds: duration });
+  const direct = await fixed(upstream.port);
+  const bareFixed = await fixed(bare.port);
+  const idgateFixed = await fixed(cached.port);
+  const rps = { idgate: median(vsBare.idgate.map((r) => r.rps)), bare: median(vsBare.bare.map((r) => r.rps)) };
+  const cpu = { idgate: median(vsBare.idgate.map((r) => r.cpu)), bare: median(vsBare.bare.map((r) => r.cpu)) };
+  const againstBare = [
+    `| bare node:http reverse proxy | ${Math.round(rps.bare).toLocaleString('en-US')} | — | ${Math.round(cpu.bare)} | ${bareFixed.p50} | ${bareFixed.p99} | +${(bareFixed.p99 - direct.p99).toFixed(1)} ms |`,
+    `| idgate proxy, token cache | ${Math.round(rps.idgate).toLocaleString('en-US')} | ${(rps.idgate / rps.bare).toFixed(2)} | ${Math.round(cpu.idgate)} | ${idgateFixed.p50} | ${idgateFixed.p99} | +${(idgateFixed.p99 - direct.p99).toFixed(1)} ms |`,
+  ];
 
   // Under load: throughput, and autocannon's average latency (whole milliseconds per sample).
   const load: string[] = [];
@@ -148,11 +205,17 @@ async function main(): Promise<void> {
   console.log('| target | req/s | latency avg (ms) | p99 (ms) | added avg latency |');
   console.log('| --- | ---: | ---: | ---: | ---: |');
   for (const row of load) console.log(row);
+  console.log(
+    `\nAgainst a bare node:http reverse proxy (32 connections, ${rounds} alternating rounds, medians; fixed rate ${rate} req/s open loop, upstream directly p50 ${direct.p50} ms, p99 ${direct.p99} ms):\n`,
+  );
+  console.log('| target | req/s | ratio | proxy CPU µs/req | p50 ms at fixed rate | p99 ms at fixed rate | added p99 |');
+  console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: |');
+  for (const row of againstBare) console.log(row);
   console.log('\nSequential (1 connection):\n');
   console.log('| target | req/s | round trip (µs) | added per request |');
   console.log('| --- | ---: | ---: | ---: |');
   for (const row of sequential) console.log(row);
 
-  for (const c of [upstream, cached, uncached]) c.proc.kill();
+  for (const c of [upstream, cached, uncached, bare]) c.proc.kill();
   await idp.close();
 }

@@ -174,8 +174,11 @@ export function readJson(req: IncomingMessage, budget: BodyBudget): Promise<unkn
       chunks.push(chunk);
     };
     // 'error' ("aborted") or 'close' without 'end': the socket went away mid-body (the server's
-    // receive deadline, or the client gave up).
-    const incomplete = () => fail(new ReviewError(408, 'ERR_BODY_INCOMPLETE', `the connection closed after ${size} of ${reserved} bytes of the body`));
+    // receive deadline, or the client gave up). 'close' also follows every complete request:
+    // the error (and its stack trace) is built only when it is one.
+    const incomplete = () => {
+      if (!settled) fail(new ReviewError(408, 'ERR_BODY_INCOMPLETE', `the connection closed after ${size} of ${reserved} bytes of the body`));
+    };
     req.on('data', onData);
     req.once('error', incomplete);
     req.once('close', incomplete);

@@ -1,5 +1,5 @@
-/** The process logger: pino JSON on stdout, secrets redacted by path. */
-import { pino, type Logger, type LevelWithSilent } from 'pino';
+/** The process logger: pino JSON on stdout, secrets redacted by path, written in batches. */
+import { pino, type DestinationStream, type Logger, type LevelWithSilent } from 'pino';
 
 /**
  * Tokens and key material must never reach the logs, whatever object is logged by mistake.
@@ -28,8 +28,36 @@ const REDACT = [
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
-/** The process logger; `destination` defaults to stdout (tests pass a stream). */
+/**
+ * Batching of stdout: every admission decision is one log line (docs/design.md#admission-path).
+ * pino's default stdout destination hands each line to libuv's thread pool, a thread round trip
+ * per line or two at one line per request: 10-22 µs of CPU per line against 6-10 batched
+ * (BENCHMARKS.md, "The levers taken", bench/log-line.ts). Lines gather in memory and are
+ * written, synchronously and in order, once BATCH_BYTES are waiting (about ten decisions), every
+ * FLUSH_MS (so no line waits longer), on `logger.flush()` (the shutdown path calls it before
+ * `process.exit`) and when the process exits. Writes stay synchronous so an exit never races a write still in flight; only a
+ * SIGKILL or a crash of V8 itself can lose the lines of the last FLUSH_MS.
+ */
+const BATCH_BYTES = 4096;
+const FLUSH_MS = 100;
+
+let stdout: (DestinationStream & { flushSync(): void }) | undefined;
+
+/** Writes every waiting line to stdout now (`logger.flush()` does the same through pino). */
+function flushLogs(): void {
+  stdout?.flushSync();
+}
+
+function batchedStdout(): DestinationStream {
+  if (!stdout) {
+    stdout = pino.destination({ dest: 1, sync: true, minLength: BATCH_BYTES, periodicFlush: FLUSH_MS });
+    process.once('exit', flushLogs);
+  }
+  return stdout;
+}
+
+/** The process logger; `destination` defaults to stdout, batched (tests pass a stream). */
 export function createLogger(level: LevelWithSilent = 'info', name = 'idgate', destination?: NodeJS.WritableStream): Logger {
   const options = { name, level, redact: { paths: REDACT, censor: '[redacted]' }, base: { pid: process.pid } };
-  return destination ? pino(options, destination) : pino(options);
+  return pino(options, destination ?? batchedStdout());
 }

@@ -1,0 +1,192 @@
+/**
+ * What the webhook benchmarks share: certificates, the built webhook as a child process, HTTPS
+ * requests, the open-loop fixed-rate generator, and the process's CPU time and memory from /proc.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtemp, readFile } from 'node:fs/promises';
+import * as http from 'node:http';
+import { Agent, request } from 'node:https';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { writeCertFiles } from '../src/certs/files.ts';
+import { createCA, issueCertificate } from '../src/certs/generate.ts';
+
+export const ROOT = fileURLToPath(new URL('..', import.meta.url));
+
+/** The heap settings of manifests/base/deployment.yaml, so the bench measures what runs in a cluster. */
+export const NODE_OPTIONS = process.env.BENCH_NODE_OPTIONS ?? '--max-old-space-size=128 --max-semi-space-size=16';
+
+/** A temporary directory holding tls.crt/tls.key for localhost and 127.0.0.1, and the CA that signed them. */
+export async function benchCerts(): Promise<{ dir: string; ca: string }> {
+  const dir = await mkdtemp(join(tmpdir(), 'idgate-bench-'));
+  const ca = createCA();
+  const leaf = issueCertificate(ca, { commonName: 'localhost', hosts: ['localhost', '127.0.0.1'], days: 1, usage: 'server' });
+  await writeCertFiles(dir, { ca: ca.cert, cert: leaf.cert, key: leaf.key });
+  return { dir, ca: ca.cert };
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+export function get(port: number, path: string, ca: string, body?: string): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      {
+        host: '127.0.0.1',
+        port,
+        path,
+        method: body ? 'POST' : 'GET',
+        ca,
+        servername: 'localhost',
+        headers: body ? { 'content-type': 'application/json' } : {},
+      },
+      (res) => {
+        let text = '';
+        res.on('data', (d) => (text += d));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+export async function untilReady(port: number, ca: string, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const ok = await get(port, '/readyz', ca).then(
+      (r) => r.status === 200,
+      () => false,
+    );
+    if (ok) return;
+    if (Date.now() > deadline) throw new Error('webhook not ready');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+/**
+ * The program the benches run: the build (`npm run build`), or BENCH_MAIN, e.g. an earlier build
+ * copied aside (`cp -r dist/src dist/before/src`) for a before/after comparison in one session.
+ */
+export const WEBHOOK_MAIN = process.env.BENCH_MAIN ?? 'dist/src/cli/main.js';
+
+/**
+ * Starts the webhook on a bindings file, with the Deployment's NODE_OPTIONS. Its stdout is a
+ * pipe this process drains, as a container runtime's is (a write to /dev/null would make the
+ * log lines look cheaper than they are).
+ */
+export function startWebhook(opts: { port: number; certDir: string; bindingsFile: string; extraArgs?: string[] }): ChildProcess {
+  const args = [
+    WEBHOOK_MAIN,
+    'webhook',
+    '--config',
+    'examples/baseline.yaml',
+    '--bindings-file',
+    opts.bindingsFile,
+    '--tls-dir',
+    opts.certDir,
+    '--listen',
+    `127.0.0.1:${opts.port}`,
+    ...(opts.extraArgs ?? []),
+  ];
+  const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, NODE_OPTIONS } });
+  child.stdout!.resume();
+  return child;
+}
+
+export async function stop(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGTERM');
+  await exited;
+}
+
+/** Resident set size of a process now (VmRSS) or its peak (VmHWM), in MB. */
+export async function rssMb(pid: number, field: 'VmRSS' | 'VmHWM' = 'VmRSS'): Promise<number> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  const kb = Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? 0);
+  return Math.round(kb / 1024);
+}
+
+/** CPU time (user + system) a process has used so far, in µs, from /proc/PID/stat (clock ticks of 10 ms). */
+export async function cpuMicros(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  // The fields after the command name, which is in parentheses and may hold spaces.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10_000;
+}
+
+export interface Latencies {
+  /** Requests answered 200. */
+  requests: number;
+  p50: number;
+  p99: number;
+  max: number;
+  errors: number;
+}
+
+/**
+ * Latency at a fixed arrival rate, open loop: one request every 1/rate seconds, whatever the
+ * previous ones are doing, over up to 16 keep-alive connections (TLS when `ca` is given, else
+ * plain HTTP; a GET when there is no `body`). (autocannon's overallRate
+ * releases each second's budget in a burst over all connections, which queues requests behind
+ * each other: the bare yardstick alone showed a 10 ms p99 at 200 req/s that way.)
+ */
+export async function fixedRate(opts: {
+  port: number;
+  path: string;
+  body?: string;
+  headers?: Record<string, string>;
+  rate: number;
+  seconds: number;
+  ca?: string;
+}): Promise<Latencies> {
+  const { port, path, body, rate, ca } = opts;
+  const agent = ca ? new Agent({ keepAlive: true, maxSockets: 16 }) : new http.Agent({ keepAlive: true, maxSockets: 16 });
+  const send = ca ? request : http.request;
+  const headers = { ...(body ? { 'content-type': 'application/json' } : {}), ...opts.headers };
+  const latencies: number[] = [];
+  let errors = 0;
+  const total = rate * opts.seconds;
+  const start = performance.now();
+  const inflight: Promise<void>[] = [];
+  for (let i = 0; i < total; i++) {
+    const due = start + (i * 1000) / rate;
+    const wait = due - performance.now();
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    inflight.push(
+      new Promise<void>((resolve) => {
+        const sent = performance.now();
+        const req = send(
+          { host: '127.0.0.1', port, path, method: body ? 'POST' : 'GET', agent, ...(ca ? { ca, servername: 'localhost' } : {}), headers },
+          (res) => {
+            res.resume();
+            res.on('end', () => {
+              if (res.statusCode === 200) latencies.push(performance.now() - sent);
+              else errors++;
+              resolve();
+            });
+          },
+        );
+        req.on('error', () => {
+          errors++;
+          resolve();
+        });
+        req.end(body);
+      }),
+    );
+  }
+  await Promise.all(inflight);
+  agent.destroy();
+  latencies.sort((a, b) => a - b);
+  const at = (q: number) => Math.round((latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? Number.NaN) * 10) / 10;
+  return { requests: latencies.length, p50: at(0.5), p99: at(0.99), max: at(1), errors };
+}

@@ -67,6 +67,11 @@ export class BindingIndex implements IdentityResolver {
     for (const b of bindings) this.upsert(b);
   }
 
+  /** How many bindings there are (without copying them, as {@link BindingIndex.bindings} does). */
+  size(): number {
+    return this.#bindings.size;
+  }
+
   /** All bindings, for reporting. */
   bindings(): Binding[] {
     return [...this.#bindings.values()];

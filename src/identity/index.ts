@@ -7,32 +7,47 @@ import { encodeGroup } from './labels.ts';
 
 const key = (namespace: string, name: string): string => `${namespace}/${name}`;
 
-function addTo(index: Map<string, Binding[]>, k: string, binding: Binding): void {
-  const list = index.get(k);
-  if (!list) index.set(k, [binding]);
-  else if (!list.includes(binding)) list.push(binding);
+/**
+ * The bindings of one index key: nearly every key (a ServiceAccount, a group) has exactly one
+ * binding, stored bare; a list only once a second binding shares the key. A one-element array
+ * per key cost 56 bytes of the about 750 each binding took (3 keys per binding in bench/fixtures.ts).
+ */
+type Entry = Binding | Binding[];
+
+const entryBindings = (entry: Entry | undefined): readonly Binding[] => (entry === undefined ? [] : Array.isArray(entry) ? entry : [entry]);
+
+function addTo(index: Map<string, Entry>, k: string, binding: Binding): void {
+  const entry = index.get(k);
+  if (entry === undefined) index.set(k, binding);
+  else if (!Array.isArray(entry)) {
+    if (entry !== binding) index.set(k, [entry, binding]);
+  } else if (!entry.includes(binding)) entry.push(binding);
 }
 
-function removeFrom(index: Map<string, Binding[]>, k: string, binding: Binding): void {
-  const list = index.get(k);
-  const at = list?.indexOf(binding) ?? -1;
-  if (at < 0) return;
-  if (list!.length === 1) index.delete(k);
-  else list!.splice(at, 1);
+function removeFrom(index: Map<string, Entry>, k: string, binding: Binding): void {
+  const entry = index.get(k);
+  if (entry === binding) index.delete(k);
+  else if (Array.isArray(entry)) {
+    const at = entry.indexOf(binding);
+    if (at < 0) return;
+    entry.splice(at, 1);
+    if (entry.length === 1) index.set(k, entry[0]!);
+  }
 }
 
 export class BindingIndex implements IdentityResolver {
   #synced = false;
   readonly #bindings = new Map<string, Binding>();
-  // The two indexes hold arrays, not Sets or Maps: nearly every list has one binding, and a
-  // Set or Map per key made the index 7.8 MB for 10,000 bindings, arrays 4.4 MB (heap used).
+  // The two indexes hold an Entry (a binding, or an array of them), not Sets or Maps: nearly every
+  // key has one binding, and a Set or Map per key made the index 7.8 MB for 10,000 bindings,
+  // arrays 4.4 MB (heap used).
   /** `namespace/serviceAccount` → bindings that list it. */
-  readonly #bySa = new Map<string, Binding[]>();
+  readonly #bySa = new Map<string, Entry>();
   readonly #namespaces = new Map<string, Readonly<Record<string, string>>>();
   /** Namespaces being deleted (deletionTimestamp set): their contents may all be removed. */
   readonly #terminating = new Set<string>();
   /** encoded group label name → bindings providing it. */
-  readonly #groupLabels = new Map<string, Binding[]>();
+  readonly #groupLabels = new Map<string, Entry>();
 
   /** Marks the first full sync done; `ready()` is true from then on. */
   markSynced(): void {
@@ -105,7 +120,7 @@ export class BindingIndex implements IdentityResolver {
   resolve(namespace: string, serviceAccount: string, trustedIssuers: ReadonlySet<string>): ServiceAccountIdentity {
     const groups = new Set<string>();
     const used: string[] = [];
-    for (const b of this.#bySa.get(key(namespace, serviceAccount)) ?? []) {
+    for (const b of entryBindings(this.#bySa.get(key(namespace, serviceAccount)))) {
       if (!trustedIssuers.has(b.issuer)) continue;
       used.push(key(b.namespace, b.name));
       for (const g of b.groups) groups.add(g);
@@ -114,6 +129,6 @@ export class BindingIndex implements IdentityResolver {
   }
 
   providesGroupLabel(labelName: string, trustedIssuers: ReadonlySet<string>): boolean {
-    return this.#groupLabels.get(labelName)?.some((b) => trustedIssuers.has(b.issuer)) ?? false;
+    return entryBindings(this.#groupLabels.get(labelName)).some((b) => trustedIssuers.has(b.issuer));
   }
 }

@@ -7,9 +7,11 @@
  * Deployment's 16) and keeps it committed: an idle webhook never triggers V8's memory reducer.
  * With 10,000 bindings that was 25 MB of the 130-143 MB RSS at rest. A last-resort collection
  * (the one V8 runs before giving up on an allocation) shrinks the young generation back to
- * 1 MB and compacts the old one: about 100 ms for 10,000 bindings (BENCHMARKS.md, "scale").
+ * 1 MB and compacts the old one: 290 ms for 10,000 bindings at load average 6 (BENCHMARKS.md, "scale").
  * It runs once, at start-up, before readiness; reloads and relists happen while serving, where
  * a pause of that length would land on admission requests, so they do not compact.
+ * Node has no API for such a collection: V8's `gc` is taken from a context created while
+ * `--expose-gc` is briefly on, so the process's own global scope never gets it.
  */
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';

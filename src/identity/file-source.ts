@@ -11,6 +11,7 @@ import { parseYamlDocuments } from '../lib/yaml.ts';
 import type { IdentitySource } from './source.ts';
 import type { Binding } from './types.ts';
 import { BindingIndex } from './index.ts';
+import { compactAfterLoad } from './compact.ts';
 import { createReloader, DEFAULT_SETTLE_MS, readSettled, type Reloader, UnsettledError, type WatchFailure, watchPaths } from '../lib/watch-file.ts';
 import { BINDING_KIND, BindingError, ERR_BINDINGS_FILE, formatIssue, validateBinding, type BindingIssue } from './binding.ts';
 
@@ -196,6 +197,7 @@ export function createFileIdentitySource(options: FileIdentitySourceOptions): Fi
       const text = await readSettledBindings(path, settleMs);
       apply(parseOrThrow(text, path, {}));
       reloader.seed([text]);
+      compactAfterLoad(index.size());
       index.markSynced();
       if (options.watch && !stopWatching) stopWatching = watchBindings(options, () => void reloader.reload());
     },
@@ -206,7 +208,7 @@ export function createFileIdentitySource(options: FileIdentitySourceOptions): Fi
     },
     reload: () => reloader.reload(),
     status() {
-      return { kind: 'file', synced: index.ready(), lastEventAt, restarts, bindings: index.bindings().length };
+      return { kind: 'file', synced: index.ready(), lastEventAt, restarts, bindings: index.size() };
     },
   };
 }

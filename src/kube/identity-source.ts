@@ -6,6 +6,7 @@
 import { CoreV1Api, CustomObjectsApi, type KubeConfig, type KubernetesListObject, type KubernetesObject, type V1Namespace } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { BindingIndex } from '../identity/index.ts';
+import { compactAfterLoad } from '../identity/compact.ts';
 import { describeObject, formatIssue, validateBinding } from '../identity/binding.ts';
 // Where OIDCGroupBindings are served, as the CRD says.
 import { BINDING_GROUP, BINDING_PLURAL, BINDING_VERSION } from '../identity/crd.ts';
@@ -104,7 +105,7 @@ function combinedStatus(index: BindingIndex, b: InformerStatus, n: InformerStatu
     synced: index.ready(),
     lastEventAt: times.length > 0 ? Math.max(...times) : undefined,
     restarts: b.restarts + n.restarts,
-    bindings: index.bindings().length,
+    bindings: index.size(),
     informers: { bindings: b, namespaces: n },
   };
 }
@@ -154,8 +155,9 @@ export function createKubeIdentitySource(options: KubeIdentitySourceOptions): Ku
     index,
     async start() {
       await Promise.all([bindings.start(), namespaces.start()]);
+      compactAfterLoad(index.size());
       index.markSynced();
-      logger.info({ bindings: index.bindings().length }, 'identity cache synced');
+      logger.info({ bindings: index.size() }, 'identity cache synced');
     },
     async stop() {
       await Promise.all([bindings.stop(), namespaces.stop()]);

@@ -245,6 +245,13 @@ async function main(): Promise<void> {
   for (const row of againstBare) console.log(row);
   const each = (rs: Array<{ rps: number; cpu: number }>) => rs.map((r) => `${Math.round(r.rps)} req/s ${Math.round(r.cpu)} µs`).join(', ');
   console.log(`\nRounds: bare ${each(vsBare.bare)}; idgate ${each(vsBare.idgate)}`);
+  // On a shared machine the speed changes from one round to the next: each idgate round against
+  // the bare round just before it is the steadier reading.
+  const pairs = (f: (i: number) => number) => vsBare.idgate.map((_, i) => f(i));
+  const rpsRatios = pairs((i) => vsBare.idgate[i]!.rps / vsBare.bare[i]!.rps);
+  const cpuRatios = pairs((i) => vsBare.idgate[i]!.cpu / vsBare.bare[i]!.cpu);
+  const fmt = (xs: number[]) => `${median(xs).toFixed(2)} (${xs.map((x) => x.toFixed(2)).join(', ')})`;
+  console.log(`Paired rounds, idgate / bare: throughput ${fmt(rpsRatios)}; CPU per request ${fmt(cpuRatios)}`);
   if (!versusOnly) {
     console.log('\nSequential (1 connection):\n');
     console.log('| target | req/s | round trip (µs) | added per request |');

@@ -2,7 +2,10 @@
  * Proxy benchmark: requests per second and latency of an upstream called directly and through
  * `idgate proxy`, with and without the verified-token cache. Loopback only.
  *
- *   npx node bench/proxy.ts [--duration 5] [--rounds 2] [--rate 200]
+ *   npx node bench/proxy.ts [--duration 5] [--rounds 2] [--rate 200] [--versus-only] [--cpu-prof-dir DIR]
+ *
+ * `--versus-only` measures only the comparison with the bare proxy; `--cpu-prof-dir` writes a CPU
+ * profile of the bare and the cached-token proxy there.
  *
  * The sidecar's yardstick is a bare node:http reverse proxy (no auth, the same upstream, the
  * same keep-alive Agent settings): measured in the same run, alternating with the cached-token
@@ -16,7 +19,6 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import http from 'node:http';
-import { pipeline } from 'node:stream';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import { pino } from 'pino';
@@ -66,6 +68,19 @@ function loadOptions(t: Target, connections: number, duration: number) {
 const AUDIENCE = 'urn:idgate:bench';
 const role = process.argv[2];
 
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
+
+/** A copy of `headers` without the hop-by-hop ones: the fixed list and those Connection names. */
+function endToEnd(headers: http.IncomingHttpHeaders): http.OutgoingHttpHeaders {
+  const named = headers.connection
+    ?.toLowerCase()
+    .split(',')
+    .map((t) => t.trim());
+  const out: http.OutgoingHttpHeaders = {};
+  for (const name in headers) if (!HOP_BY_HOP.has(name) && !named?.includes(name)) out[name] = headers[name];
+  return out;
+}
+
 async function listenAndReport(server: http.Server): Promise<void> {
   // A child outlives no parent (one that crashed included).
   process.once('disconnect', () => process.exit(0));
@@ -83,21 +98,31 @@ if (role === 'upstream') {
     }),
   );
 } else if (role === 'bare-proxy') {
-  // The yardstick: forwarding and nothing else. The same Agent settings and server keep-alive
-  // as src/proxy (forward.ts, server.ts); headers passed as they came.
+  // The yardstick: forwarding and nothing else, but forwarding as any correct reverse proxy
+  // must: hop-by-hop headers removed both ways (RFC 9110 section 7.6.1), X-Forwarded-For/-Proto/
+  // -Host set, as nginx's and Envoy's usual configurations do. The same Agent settings and server
+  // keep-alive as src/proxy (forward.ts, server.ts). No auth, no identity headers, no timeout.
   const upstreamPort = Number(process.argv[3]);
   const agent = new http.Agent({ keepAlive: true, maxFreeSockets: 64 });
   const server = http.createServer({ keepAliveTimeout: 65_000, headersTimeout: 66_000 }, (req, res) => {
-    const upReq = http.request({ host: '127.0.0.1', port: upstreamPort, method: req.method, path: req.url, headers: req.headers, agent }, (upRes) => {
+    const headers = endToEnd(req.headers);
+    headers['x-forwarded-for'] = req.socket.remoteAddress;
+    headers['x-forwarded-proto'] = 'http';
+    if (req.headers.host !== undefined) headers['x-forwarded-host'] = req.headers.host;
+    const upReq = http.request({ host: '127.0.0.1', port: upstreamPort, method: req.method, path: req.url, headers, agent }, (upRes) => {
       if (res.destroyed) {
         upRes.destroy();
         return;
       }
-      res.writeHead(upRes.statusCode ?? 502, upRes.headers);
-      pipeline(upRes, res, () => {});
+      res.writeHead(upRes.statusCode ?? 502, endToEnd(upRes.headers));
+      upRes.on('error', () => res.destroy());
+      upRes.pipe(res);
     });
     upReq.on('error', () => (res.headersSent ? res.destroy() : res.writeHead(502).end()));
-    pipeline(req, upReq, () => {});
+    // The caller leaving aborts the upstream request. pipe() and two listeners rather than
+    // stream.pipeline(), which costs a DOMException (a captured stack) per finished pipeline.
+    res.on('close', () => res.writableFinished || upReq.destroy());
+    req.pipe(upReq);
   });
   await listenAndReport(server);
 } else if (role === 'proxy') {
@@ -107,8 +132,8 @@ if (role === 'upstream') {
   await main();
 }
 
-async function child(args: string[]): Promise<{ proc: ChildProcess; port: number }> {
-  const proc = fork(import.meta.filename, args, { stdio: 'inherit' });
+async function child(args: string[], execArgv: string[] = []): Promise<{ proc: ChildProcess; port: number }> {
+  const proc = fork(import.meta.filename, args, { stdio: 'inherit', execArgv: [...process.execArgv, ...execArgv] });
   const [msg] = (await once(proc, 'message')) as [{ port: number }];
   return { proc, port: msg.port };
 }
@@ -128,6 +153,11 @@ async function main(): Promise<void> {
   const duration = arg('--duration', 5);
   const rounds = arg('--rounds', 2);
   const rate = arg('--rate', 200);
+  // Only the comparison with the bare proxy (short runs on a shared machine).
+  const versusOnly = process.argv.includes('--versus-only');
+  // A CPU profile of each of the two proxies, written to this folder when they exit.
+  const profIndex = process.argv.indexOf('--cpu-prof-dir');
+  const profArgs = profIndex === -1 ? [] : ['--cpu-prof', '--cpu-prof-dir', process.argv[profIndex + 1]!];
   const specifier: string = 'autocannon';
   const autocannon = ((await import(specifier)) as { default: Autocannon }).default;
 
@@ -135,9 +165,9 @@ async function main(): Promise<void> {
   const token = await idp.token('payments-api');
   const upstream = await child(['upstream']);
   const base = { upstream: `http://127.0.0.1:${upstream.port}`, issuers: [idp.issuer], audiences: [AUDIENCE], allowedGroups: ['payments'] };
-  const cached = await child(['proxy', JSON.stringify(base)]);
+  const cached = await child(['proxy', JSON.stringify(base)], profArgs);
   const uncached = await child(['proxy', JSON.stringify({ ...base, tokenCacheMaxEntries: 0 })]);
-  const bare = await child(['bare-proxy', String(upstream.port)]);
+  const bare = await child(['bare-proxy', String(upstream.port)], profArgs);
   const auth = { authorization: `Bearer ${token}` };
   // Without the cache every request must pay a verification: one token per request, cycling
   // through more tokens than there are connections, so that no two requests in flight carry the
@@ -180,7 +210,7 @@ async function main(): Promise<void> {
   // Under load: throughput, and autocannon's average latency (whole milliseconds per sample).
   const load: string[] = [];
   let directAvg = 0;
-  for (const t of targets) {
+  for (const t of versusOnly ? [] : targets) {
     const r = await run(autocannon, t, 32, duration);
     if (t === targets[0]) directAvg = r.latency.average;
     const added = t === targets[0] ? '—' : `+${(r.latency.average - directAvg).toFixed(2)} ms`;
@@ -190,7 +220,7 @@ async function main(): Promise<void> {
   // (autocannon's latency histogram only resolves whole milliseconds).
   const sequential: string[] = [];
   let directUs = 0;
-  for (const t of targets) {
+  for (const t of versusOnly ? [] : targets) {
     const r = await run(autocannon, t, 1, duration);
     const us = 1e6 / r.requests.average;
     if (t === targets[0]) directUs = us;
@@ -201,21 +231,35 @@ async function main(): Promise<void> {
   console.log(
     `idgate proxy benchmark: ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? 'unknown'}), Node ${process.version}, ${duration} s per scenario, loopback\n`,
   );
-  console.log('Under load (32 connections):\n');
-  console.log('| target | req/s | latency avg (ms) | p99 (ms) | added avg latency |');
-  console.log('| --- | ---: | ---: | ---: | ---: |');
-  for (const row of load) console.log(row);
+  if (!versusOnly) {
+    console.log('Under load (32 connections):\n');
+    console.log('| target | req/s | latency avg (ms) | p99 (ms) | added avg latency |');
+    console.log('| --- | ---: | ---: | ---: | ---: |');
+    for (const row of load) console.log(row);
+  }
   console.log(
     `\nAgainst a bare node:http reverse proxy (32 connections, ${rounds} alternating rounds, medians; fixed rate ${rate} req/s open loop, upstream directly p50 ${direct.p50} ms, p99 ${direct.p99} ms):\n`,
   );
   console.log('| target | req/s | ratio | proxy CPU µs/req | p50 ms at fixed rate | p99 ms at fixed rate | added p99 |');
   console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: |');
   for (const row of againstBare) console.log(row);
-  console.log('\nSequential (1 connection):\n');
-  console.log('| target | req/s | round trip (µs) | added per request |');
-  console.log('| --- | ---: | ---: | ---: |');
-  for (const row of sequential) console.log(row);
+  const each = (rs: Array<{ rps: number; cpu: number }>) => rs.map((r) => `${Math.round(r.rps)} req/s ${Math.round(r.cpu)} µs`).join(', ');
+  console.log(`\nRounds: bare ${each(vsBare.bare)}; idgate ${each(vsBare.idgate)}`);
+  // On a shared machine the speed changes from one round to the next: each idgate round against
+  // the bare round just before it is the steadier reading.
+  const pairs = (f: (i: number) => number) => vsBare.idgate.map((_, i) => f(i));
+  const rpsRatios = pairs((i) => vsBare.idgate[i]!.rps / vsBare.bare[i]!.rps);
+  const cpuRatios = pairs((i) => vsBare.idgate[i]!.cpu / vsBare.bare[i]!.cpu);
+  const fmt = (xs: number[]) => `${median(xs).toFixed(2)} (${xs.map((x) => x.toFixed(2)).join(', ')})`;
+  console.log(`Paired rounds, idgate / bare: throughput ${fmt(rpsRatios)}; CPU per request ${fmt(cpuRatios)}`);
+  if (!versusOnly) {
+    console.log('\nSequential (1 connection):\n');
+    console.log('| target | req/s | round trip (µs) | added per request |');
+    console.log('| --- | ---: | ---: | ---: |');
+    for (const row of sequential) console.log(row);
+  }
 
-  for (const c of [upstream, cached, uncached, bare]) c.proc.kill();
+  // A disconnected child exits by itself (listenAndReport), which writes its CPU profile.
+  for (const c of [upstream, cached, uncached, bare]) c.proc.disconnect();
   await idp.close();
 }

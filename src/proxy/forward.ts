@@ -5,7 +5,6 @@
  */
 import http from 'node:http';
 import type { Duplex } from 'node:stream';
-import { pipeline } from 'node:stream';
 import type { Logger } from 'pino';
 import type { ProxyConfig } from './config.ts';
 import { downstreamHeaders, upstreamHeaders } from './headers.ts';
@@ -138,7 +137,7 @@ class UpstreamForwarder implements Forwarder {
     upReq.on('error', (err) => {
       wait.disarm();
       req.unpipe(upReq);
-      if (wait.arrived) return; // #relay's pipeline handles a failure mid-response
+      if (wait.arrived) return; // #relay's error listener handles a failure mid-response
       const answer = this.#upstreamFailed(req, err, wait.timedOut, 'upstream request failed');
       if (res.headersSent) {
         res.destroy();
@@ -201,14 +200,19 @@ class UpstreamForwarder implements Forwarder {
       return;
     }
     res.writeHead(upRes.statusCode ?? 502, upRes.statusMessage, downstreamHeaders(upRes.rawHeaders));
-    pipeline(upRes, res, (err) => {
-      if (err === undefined || err === null) return;
-      // The caller going away is routine; the upstream dying mid-body is worth counting.
-      if ((err as NodeJS.ErrnoException).code !== 'ERR_STREAM_PREMATURE_CLOSE') {
-        this.#metrics.upstreamErrors.inc({ reason: 'reset' });
-        this.#logger.warn({ err: err.message, path: pathOf(req.url) }, 'upstream response broke off');
-      }
+    // pipe() and this listener rather than stream.pipeline(), which aborts an AbortController of
+    // its own when it finishes: a DOMException with a captured stack trace on every request, the
+    // largest single cost of the relay (BENCHMARKS.md, "the sidecar against a bare proxy").
+    // The caller leaving is handled in http(): res 'close' destroys the upstream request.
+    upRes.on('error', (err) => {
+      // The caller going away (which fails upRes too) is routine; the upstream dying mid-body is worth counting.
+      const callerLeft = res.destroyed;
+      res.destroy();
+      if (callerLeft) return;
+      this.#metrics.upstreamErrors.inc({ reason: 'reset' });
+      this.#logger.warn({ err: err.message, path: pathOf(req.url) }, 'upstream response broke off');
     });
+    upRes.pipe(res);
   }
 
   #requestOptions(req: http.IncomingMessage, identity: ForwardIdentity | undefined, agent: http.Agent | false, upgrade?: string): http.RequestOptions {

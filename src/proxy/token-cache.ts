@@ -4,7 +4,7 @@
  * map keys (a heap dump shows hashes, not credentials), held no longer than the token's `exp`,
  * bounded by a maximum entry count with least-recently-used eviction.
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { IdentityHeaders } from './identity.ts';
 
 /** What the proxy needs from a verified token; the same shape the verifier returns. */
@@ -38,21 +38,33 @@ export interface TokenCacheOptions {
 
 /** The cache key: base64url SHA-256 of the compact JWT. */
 export function tokenKey(token: string): string {
-  return createHash('sha256').update(token).digest('base64url');
+  // The one-shot hash: no Hash object and three calls into C++ per request, as createHash() takes.
+  return hash('sha256', token, 'base64url');
 }
 
 /** A cache backed by a Map, whose insertion order doubles as the recency order. */
 export function createTokenCache({ maxEntries, clock = Date.now }: TokenCacheOptions): TokenCache {
   const entries = new Map<string, VerifiedIdentity>();
+  // The key at the most recently used end. A sidecar mostly sees the same caller's token again
+  // and again; moving the newest entry to where it already is would cost a Map delete and set per
+  // request (and a rehash of the Map every few requests, from the deleted slots).
+  let newest: string | undefined;
   return {
     get(token) {
       if (maxEntries === 0) return undefined;
       const key = tokenKey(token);
       const hit = entries.get(key);
       if (hit === undefined) return undefined;
-      entries.delete(key);
-      if (hit.expiresAt <= clock()) return undefined;
-      entries.set(key, hit); // move to the most recently used end
+      if (hit.expiresAt <= clock()) {
+        entries.delete(key);
+        if (key === newest) newest = undefined;
+        return undefined;
+      }
+      if (key !== newest) {
+        entries.delete(key);
+        entries.set(key, hit); // move to the most recently used end
+        newest = key;
+      }
       return hit;
     },
     set(token, identity) {
@@ -65,6 +77,7 @@ export function createTokenCache({ maxEntries, clock = Date.now }: TokenCacheOpt
         entries.delete(oldest.value);
       }
       entries.set(key, identity);
+      newest = key;
     },
     get size() {
       return entries.size;

@@ -45,6 +45,24 @@ describe('token cache', () => {
     assert.equal(cache.get('c')?.subject, 'c');
   });
 
+  it('keeps the recency order when the most recent entry is looked up again, or expires', () => {
+    let now = 0;
+    const cache = createTokenCache({ maxEntries: 2, clock: () => now });
+    cache.set('a', id('a', 10));
+    cache.set('b', id('b', 5));
+    assert.ok(cache.get('b')); // already the most recent
+    assert.ok(cache.get('a')); // now a, then b is the least recent
+    assert.ok(cache.get('a'));
+    cache.set('c', id('c', 10));
+    assert.equal(cache.get('b'), undefined, 'b was the least recently used');
+    assert.equal(cache.get('a')?.subject, 'a');
+    now = 10; // a and c expire; the most recent one (a) is dropped on lookup
+    assert.equal(cache.get('a'), undefined);
+    cache.set('d', id('d', 20));
+    assert.ok(cache.get('d'));
+    assert.equal(cache.size, 2, 'c (expired, not looked up) and d');
+  });
+
   it('caches nothing when maxEntries is 0', () => {
     const cache = createTokenCache({ maxEntries: 0, clock: () => 0 });
     cache.set('a', id('a', 10));

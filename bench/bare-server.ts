@@ -5,29 +5,49 @@
  * Usage: node bench/bare-server.ts CERT_DIR PATCH_BYTES  (prints the port on stdout)
  */
 import { readFileSync } from 'node:fs';
-import { createServer } from 'node:https';
+import { type Server, type ServerOptions, createServer } from 'node:https';
 import { join } from 'node:path';
 
-const [dir = 'certs', patchBytesArg = '1000'] = process.argv.slice(2);
-const patch = Buffer.from('x'.repeat(Math.ceil((Number(patchBytesArg) * 3) / 4)))
-  .toString('base64')
-  .slice(0, Number(patchBytesArg));
-
-const server = createServer({ cert: readFileSync(join(dir, 'tls.crt')), key: readFileSync(join(dir, 'tls.key')) }, (req, res) => {
-  const chunks: Buffer[] = [];
-  req.on('data', (c: Buffer) => chunks.push(c));
-  req.on('end', () => {
-    const review = JSON.parse(Buffer.concat(chunks).toString('utf8'));
-    // PATCH_BYTES 0: a validating answer, without a patch.
-    const response = patch ? { uid: review.request.uid, allowed: true, patchType: 'JSONPatch', patch } : { uid: review.request.uid, allowed: true };
-    const body = JSON.stringify({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response });
-    res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
-    res.end(body);
+/**
+ * The yardstick's server; bench/feature-server.ts adds TLS options and `answered`, called after
+ * each answer with the parsed review.
+ */
+export function bareServer(
+  dir: string,
+  patchBytes: number,
+  tls: ServerOptions = {},
+  answered?: (review: { request: Record<string, unknown> }) => void,
+): Server {
+  const patch = Buffer.from('x'.repeat(Math.ceil((patchBytes * 3) / 4)))
+    .toString('base64')
+    .slice(0, patchBytes);
+  const server = createServer({ cert: readFileSync(join(dir, 'tls.crt')), key: readFileSync(join(dir, 'tls.key')), ...tls }, (req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const review = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+      // PATCH_BYTES 0: a validating answer, without a patch.
+      const response = patch ? { uid: review.request.uid, allowed: true, patchType: 'JSONPatch', patch } : { uid: review.request.uid, allowed: true };
+      const body = JSON.stringify({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response });
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+      res.end(body);
+      answered?.(review);
+    });
   });
-});
-server.keepAliveTimeout = 95_000;
-server.listen(0, '127.0.0.1', () => {
-  const address = server.address();
-  process.stdout.write(`${typeof address === 'object' && address ? address.port : 0}\n`);
-});
-process.on('SIGTERM', () => server.close(() => process.exit(0)));
+  server.keepAliveTimeout = 95_000;
+  return server;
+}
+
+/** Listens on a free loopback port, prints it on stdout, and closes on SIGTERM. */
+export function listenAndReport(server: Server): void {
+  server.listen(0, '127.0.0.1', () => {
+    const address = server.address();
+    process.stdout.write(`${typeof address === 'object' && address ? address.port : 0}\n`);
+  });
+  process.on('SIGTERM', () => server.close(() => process.exit(0)));
+}
+
+if (import.meta.main) {
+  const [dir = 'certs', patchBytesArg = '1000'] = process.argv.slice(2);
+  listenAndReport(bareServer(dir, Number(patchBytesArg)));
+}

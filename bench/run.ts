@@ -13,6 +13,8 @@ import { SCENARIOS, bindingsYaml, type ScenarioName } from './fixtures.ts';
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
 const BINDINGS = Number(process.env.BENCH_BINDINGS ?? 10_000);
+/** BENCH_ARGS='--log-level warn' passes extra flags to the webhook (to measure what one feature costs). */
+const EXTRA_ARGS = process.env.BENCH_ARGS?.split(' ').filter(Boolean) ?? [];
 /** BENCH_SCENARIOS=typical,large runs only those (for quick before/after comparisons). */
 const ONLY = process.env.BENCH_SCENARIOS?.split(',')
   .map((s) => s.trim())
@@ -65,7 +67,7 @@ async function main(): Promise<void> {
   const port = await freePort();
   const started = performance.now();
   // The built program, as the image runs it (npm run bench builds first).
-  const idgate = startWebhook({ port, certDir: dir, bindingsFile });
+  const idgate = startWebhook({ port, certDir: dir, bindingsFile, extraArgs: EXTRA_ARGS });
   await untilReady(port, ca);
   const startupMs = Math.round(performance.now() - started);
   const idleRss = await rssMb(idgate.pid!);

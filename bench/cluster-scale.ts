@@ -8,12 +8,11 @@
  *
  *   BENCH_SCALE=1000,10000,100000 BENCH_SETTLE_MS=3000 node bench/cluster-scale.ts
  */
-import { spawn } from 'node:child_process';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startFakeApiServer } from '../test/support/fake-apiserver.ts';
-import { NODE_OPTIONS, ROOT, WEBHOOK_MAIN, benchCerts, cpuMicros, freePort, rssMb, stop, untilReady } from './common.ts';
+import { NODE_OPTIONS, benchCerts, cpuMicros, freePort, readyOrExit, rssMb, startWebhook, stop } from './common.ts';
 
 const COUNTS = (process.env.BENCH_SCALE ?? '1000,10000,100000').split(',').map(Number);
 const SETTLE_MS = Number(process.env.BENCH_SETTLE_MS ?? 3000);
@@ -59,30 +58,8 @@ for (const count of COUNTS) {
   const kubeconfig = await api.writeKubeconfig(await mkdtemp(join(tmpdir(), 'idgate-cluster-scale-')));
   const port = await freePort();
   const started = performance.now();
-  const args = [
-    WEBHOOK_MAIN,
-    'webhook',
-    '--config',
-    'examples/baseline.yaml',
-    '--kubeconfig',
-    kubeconfig,
-    '--controllers',
-    'none',
-    '--tls-dir',
-    dir,
-    '--listen',
-    `127.0.0.1:${port}`,
-  ];
-  const webhook = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, NODE_OPTIONS } });
-  webhook.stdout!.resume();
-  const exited = new Promise<string>((resolve) => webhook.once('exit', (code, signal) => resolve(`exited (${signal ?? code})`)));
-  const ready = await Promise.race([
-    untilReady(port, ca, READY_TIMEOUT_MS).then(
-      () => 'ready',
-      () => `not ready after ${READY_TIMEOUT_MS} ms`,
-    ),
-    exited,
-  ]);
+  const webhook = startWebhook({ port, certDir: dir, extraArgs: ['--kubeconfig', kubeconfig, '--controllers', 'none'] });
+  const ready = await readyOrExit(webhook, port, ca, READY_TIMEOUT_MS);
   if (ready === 'ready') {
     const readyMs = Math.round(performance.now() - started);
     const readyCpuMs = Math.round((await cpuMicros(webhook.pid!)) / 1000);

@@ -83,14 +83,13 @@ export const WEBHOOK_MAIN = process.env.BENCH_MAIN ?? 'dist/src/cli/main.js';
  * pipe this process drains, as a container runtime's is (a write to /dev/null would make the
  * log lines look cheaper than they are).
  */
-export function startWebhook(opts: { port: number; certDir: string; bindingsFile: string; extraArgs?: string[] }): ChildProcess {
+export function startWebhook(opts: { port: number; certDir: string; bindingsFile?: string; extraArgs?: string[] }): ChildProcess {
   const args = [
     WEBHOOK_MAIN,
     'webhook',
     '--config',
     'examples/baseline.yaml',
-    '--bindings-file',
-    opts.bindingsFile,
+    ...(opts.bindingsFile ? ['--bindings-file', opts.bindingsFile] : []),
     '--tls-dir',
     opts.certDir,
     '--listen',
@@ -100,6 +99,16 @@ export function startWebhook(opts: { port: number; certDir: string; bindingsFile
   const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, NODE_OPTIONS } });
   child.stdout!.resume();
   return child;
+}
+
+/** `ready` once `/readyz` answers 200, else why not: it exited (and how), or the timeout passed. */
+export function readyOrExit(child: ChildProcess, port: number, ca: string, timeoutMs: number): Promise<string> {
+  const exited = new Promise<string>((resolve) => child.once('exit', (code, signal) => resolve(`exited (${signal ?? code})`)));
+  const ready = untilReady(port, ca, timeoutMs).then(
+    () => 'ready',
+    () => `not ready after ${timeoutMs} ms`,
+  );
+  return Promise.race([ready, exited]);
 }
 
 export async function stop(child: ChildProcess): Promise<void> {

@@ -9,7 +9,7 @@
  */
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { NODE_OPTIONS, benchCerts, cpuMicros, fixedRate, freePort, rssMb, startWebhook, stop, untilReady } from './common.ts';
+import { NODE_OPTIONS, benchCerts, cpuMicros, fixedRate, freePort, readyOrExit, rssMb, startWebhook, stop } from './common.ts';
 import { SCENARIOS, bindingsYaml } from './fixtures.ts';
 
 const COUNTS = (process.env.BENCH_SCALE ?? '1000,10000,100000').split(',').map(Number);
@@ -30,14 +30,7 @@ for (const count of COUNTS) {
   const port = await freePort();
   const started = performance.now();
   const webhook = startWebhook({ port, certDir: dir, bindingsFile: file });
-  const exited = new Promise<string>((resolve) => webhook.once('exit', (code, signal) => resolve(`exited (${signal ?? code})`)));
-  const ready = await Promise.race([
-    untilReady(port, ca, READY_TIMEOUT_MS).then(
-      () => 'ready',
-      () => `not ready after ${READY_TIMEOUT_MS} ms`,
-    ),
-    exited,
-  ]);
+  const ready = await readyOrExit(webhook, port, ca, READY_TIMEOUT_MS);
   if (ready !== 'ready') {
     await stop(webhook);
     rows.push(`| ${count} | ${(yaml.length / 1e6).toFixed(1)} MB | ${ready} | | | | | | | |`);

@@ -109,17 +109,18 @@ async function clusterOptions(config: WebhookConfig, logger: Logger): Promise<Pa
     import('../kube/identity-source.ts'),
     import('../kube/whoami.ts'),
   ]);
-  const kubeConfig = (): KubeConfig => kube.loadKubeConfig(config.kubeconfig);
-  const certManager = config.manageCerts ? await createManagedCerts(config.manageCerts, kubeConfig(), logger) : undefined;
-  if (config.bindingsFile) return { whoami: () => whoami(kubeConfig()), ...(certManager ? { certManager } : {}) };
+  // Loaded once: every client below talks to the same cluster with the same credentials.
+  const kubeConfig = kube.loadKubeConfig(config.kubeconfig);
+  const certManager = config.manageCerts ? await createManagedCerts(config.manageCerts, kubeConfig, logger) : undefined;
+  if (config.bindingsFile) return { whoami: () => whoami(kubeConfig), ...(certManager ? { certManager } : {}) };
   // The controllers hang off the identity source's index (its events), so both share one. With
   // --bindings-file they do not run (docs/design.md#identity-controller): they reconcile the
   // cluster's bindings, which that webhook does not read.
   const index = new ObservedBindingIndex();
   const controllerKube = config.controllers.length > 0 ? await import('../kube/controller-apis.ts') : undefined;
   return {
-    kubeIdentity: () => createKubeIdentitySource({ kubeConfig: kubeConfig(), logger, index }),
-    whoami: () => whoami(kubeConfig()),
+    kubeIdentity: () => createKubeIdentitySource({ kubeConfig, logger, index }),
+    whoami: () => whoami(kubeConfig),
     ...(certManager ? { certManager } : {}),
     ...(controllerKube
       ? {
@@ -128,7 +129,7 @@ async function clusterOptions(config: WebhookConfig, logger: Logger): Promise<Pa
               ...deps,
               enabled: [...config.controllers],
               index,
-              apis: controllerKube.createControllerApis({ kubeConfig: kubeConfig(), namespace: config.namespace, logger }),
+              apis: controllerKube.createControllerApis({ kubeConfig, namespace: config.namespace, logger }),
               // client-go's convention for holder identities: hostname (the Pod name) and a UUID.
               identity: `${hostname()}_${randomUUID()}`,
             }),

@@ -45,21 +45,26 @@ describe('idgate proxy usage errors', () => {
   }
 });
 
+/** `idgate proxy` in a child process, configured only by IDGATE_* variables, on an ephemeral port. */
+function spawnProxy() {
+  const script = `import { proxyCommand } from ${JSON.stringify(new URL('../../src/cli/proxy.ts', import.meta.url).href)};
+await proxyCommand().parseAsync([], { from: 'user' });`;
+  return spawn(process.execPath, ['--input-type=module', '-e', script], {
+    env: {
+      ...process.env,
+      IDGATE_UPSTREAM: 'http://127.0.0.1:9',
+      IDGATE_ISSUER: 'https://issuer.example',
+      IDGATE_AUDIENCE: 'api',
+      IDGATE_LISTEN: '127.0.0.1:0',
+      IDGATE_LOG_LEVEL: 'info',
+    },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+}
+
 describe('idgate proxy process', () => {
   it('reads flags from IDGATE_* variables, serves /healthz and exits 0 on SIGTERM', async () => {
-    const script = `import { proxyCommand } from ${JSON.stringify(new URL('../../src/cli/proxy.ts', import.meta.url).href)};
-await proxyCommand().parseAsync([], { from: 'user' });`;
-    const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
-      env: {
-        ...process.env,
-        IDGATE_UPSTREAM: 'http://127.0.0.1:9',
-        IDGATE_ISSUER: 'https://issuer.example',
-        IDGATE_AUDIENCE: 'api',
-        IDGATE_LISTEN: '127.0.0.1:0',
-        IDGATE_LOG_LEVEL: 'info',
-      },
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
+    const child = spawnProxy();
     try {
       let port = 0;
       for await (const line of createInterface({ input: child.stdout! })) {
@@ -81,19 +86,7 @@ await proxyCommand().parseAsync([], { from: 'user' });`;
   });
 
   it('answers a keep-alive client that reuses its connection after SIGTERM, with Connection: close', async () => {
-    const script = `import { proxyCommand } from ${JSON.stringify(new URL('../../src/cli/proxy.ts', import.meta.url).href)};
-await proxyCommand().parseAsync([], { from: 'user' });`;
-    const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
-      env: {
-        ...process.env,
-        IDGATE_UPSTREAM: 'http://127.0.0.1:9',
-        IDGATE_ISSUER: 'https://issuer.example',
-        IDGATE_AUDIENCE: 'api',
-        IDGATE_LISTEN: '127.0.0.1:0',
-        IDGATE_LOG_LEVEL: 'info',
-      },
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
+    const child = spawnProxy();
     const logged = (msg: string) =>
       new Promise<{ listen?: { port: number } }>((resolve) => {
         const lines = createInterface({ input: child.stdout! });

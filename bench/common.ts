@@ -2,12 +2,12 @@
  * What the webhook benchmarks share: certificates, the built webhook as a child process, HTTPS
  * requests, the open-loop fixed-rate generator, and the process's CPU time and memory from /proc.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, type SpawnOptions, execFileSync, spawn } from 'node:child_process';
 import { mkdtemp, readFile } from 'node:fs/promises';
 import * as http from 'node:http';
 import { Agent, request } from 'node:https';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeCertFiles } from '../src/certs/files.ts';
@@ -17,6 +17,34 @@ export const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
 /** The heap settings of manifests/base/deployment.yaml, so the bench measures what runs in a cluster. */
 export const NODE_OPTIONS = process.env.BENCH_NODE_OPTIONS ?? '--max-old-space-size=128 --max-semi-space-size=16';
+
+/**
+ * Core pinning, as the issue's harness does it: the server under test on core 0, this process
+ * (the load generator) on core 1, so the two never take turns on one core and a server's CPU per
+ * request is not inflated by the generator's cache misses. Needs `taskset` (util-linux) and two
+ * cores; BENCH_PIN=0 turns it off. Every thread of this process is moved (`-a`): autocannon's
+ * parser and node's own helper threads run where the generator runs.
+ */
+export const PINNED = process.env.BENCH_PIN !== '0' && availableParallelism() >= 2 && hasTaskset();
+
+function hasTaskset(): boolean {
+  try {
+    execFileSync('taskset', ['-V'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+if (PINNED) execFileSync('taskset', ['-a', '-cp', '1', String(process.pid)], { stdio: 'ignore' });
+
+/**
+ * Spawns a server under test with node 24 (this process's binary), on core 0 when {@link PINNED}.
+ * `taskset` execs the command, so the child's pid is the server's own (its /proc CPU time).
+ */
+export function spawnServer(args: readonly string[], options: SpawnOptions): ChildProcess {
+  return PINNED ? spawn('taskset', ['-c', '0', process.execPath, ...args], options) : spawn(process.execPath, args, options);
+}
 
 /** A temporary directory holding tls.crt/tls.key for localhost and 127.0.0.1, and the CA that signed them. */
 export async function benchCerts(): Promise<{ dir: string; ca: string }> {
@@ -83,9 +111,9 @@ export const WEBHOOK_MAIN = process.env.BENCH_MAIN ?? 'dist/src/cli/main.js';
  * pipe this process drains, as a container runtime's is (a write to /dev/null would make the
  * log lines look cheaper than they are).
  */
-export function startWebhook(opts: { port: number; certDir: string; bindingsFile?: string; extraArgs?: string[] }): ChildProcess {
+export function startWebhook(opts: { port: number; certDir: string; bindingsFile?: string; extraArgs?: string[]; main?: string }): ChildProcess {
   const args = [
-    WEBHOOK_MAIN,
+    opts.main ?? WEBHOOK_MAIN,
     'webhook',
     '--config',
     'examples/baseline.yaml',
@@ -96,7 +124,7 @@ export function startWebhook(opts: { port: number; certDir: string; bindingsFile
     `127.0.0.1:${opts.port}`,
     ...(opts.extraArgs ?? []),
   ];
-  const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, NODE_OPTIONS } });
+  const child = spawnServer(args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, NODE_OPTIONS } });
   child.stdout!.resume();
   return child;
 }

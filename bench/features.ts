@@ -6,9 +6,9 @@
  *
  *   BENCH_ROUNDS=8 node bench/features.ts none tls,timeouts drain log
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import autocannon from 'autocannon';
-import { NODE_OPTIONS, ROOT, benchCerts, cpuMicros, stop } from './common.ts';
+import { NODE_OPTIONS, ROOT, benchCerts, cpuMicros, spawnServer, stop } from './common.ts';
 import { SCENARIOS, type ScenarioName } from './fixtures.ts';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 8);
@@ -21,7 +21,7 @@ const { dir } = await benchCerts();
 const { path, body } = SCENARIOS[scenario];
 const servers: Array<{ features: string; child: ChildProcess; port: number; cpu: number[] }> = [];
 for (const features of variants) {
-  const child = spawn(process.execPath, ['bench/feature-server.ts', dir, '3088', features], {
+  const child = spawnServer(['bench/feature-server.ts', dir, '3088', features], {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'inherit'],
     env: { ...process.env, NODE_OPTIONS },

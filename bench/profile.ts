@@ -6,13 +6,12 @@
  *
  *   node bench/profile.ts [idgate|bare] [--scenario typical] [--seconds 6] [--top 25]
  */
-import { spawn } from 'node:child_process';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
-import { WEBHOOK_MAIN, benchCerts, untilReady } from './common.ts';
+import { WEBHOOK_MAIN, benchCerts, spawnServer, untilReady } from './common.ts';
 import { SCENARIOS, bindingsYaml, type ScenarioName } from './fixtures.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -81,7 +80,7 @@ const args =
         '--listen',
         `127.0.0.1:${port}`,
       ];
-const child = spawn(process.execPath, ['--cpu-prof', `--cpu-prof-dir=${profDir}`, ...args], {
+const child = spawnServer(['--cpu-prof', `--cpu-prof-dir=${profDir}`, ...args], {
   cwd: ROOT,
   stdio: ['ignore', 'pipe', 'inherit'],
   env: { ...process.env, NODE_OPTIONS: '--max-old-space-size=128 --max-semi-space-size=16' },

@@ -3,11 +3,25 @@
  * yardstick measured in the same run (alternating, so both see the same machine state).
  * Prints a table; BENCHMARKS.md records the figures and how they were reached.
  */
-import { spawn } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
-import { ROOT, NODE_OPTIONS, WEBHOOK_MAIN, benchCerts, cpuMicros, fixedRate, freePort, get, rssMb, startWebhook, stop, untilReady } from './common.ts';
+import {
+  PINNED,
+  ROOT,
+  NODE_OPTIONS,
+  WEBHOOK_MAIN,
+  benchCerts,
+  cpuMicros,
+  fixedRate,
+  freePort,
+  get,
+  rssMb,
+  spawnServer,
+  startWebhook,
+  stop,
+  untilReady,
+} from './common.ts';
 import { SCENARIOS, bindingsYaml, type ScenarioName } from './fixtures.ts';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
@@ -84,7 +98,7 @@ async function main(): Promise<void> {
   for (const scenario of (Object.keys(SCENARIOS) as ScenarioName[]).filter((s) => !ONLY || ONLY.includes(s))) {
     const answer = JSON.parse((await get(port, SCENARIOS[scenario].path, ca, SCENARIOS[scenario].body)).text);
     const patchBytes = String(answer.response.patch ?? '').length;
-    const bareProcess = spawn(process.execPath, ['bench/bare-server.ts', dir, String(patchBytes)], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+    const bareProcess = spawnServer(['bench/bare-server.ts', dir, String(patchBytes)], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
     const barePort = await new Promise<number>((resolve) => bareProcess.stdout!.once('data', (d) => resolve(Number(String(d).trim()))));
 
     // Warm-up: let V8 optimise the hot paths of both servers before anything is measured.
@@ -129,7 +143,7 @@ async function main(): Promise<void> {
   for (const row of rows) console.log(row);
   console.log('');
   console.log(`RSS with ${BINDINGS} bindings loaded, before any load: ${idleRss} MB; peak over the whole run (saturation included): ${peakRss} MB`);
-  console.log(`webhook: ${WEBHOOK_MAIN}, NODE_OPTIONS: ${NODE_OPTIONS}`);
+  console.log(`webhook: ${WEBHOOK_MAIN}, NODE_OPTIONS: ${NODE_OPTIONS}, ${PINNED ? 'servers pinned to core 0, load generator to core 1' : 'not pinned'}`);
   console.log(`start-up to ready (spawn → /readyz 200, ${BINDINGS} bindings): ${startupMs} ms`);
 }
 

@@ -4,7 +4,7 @@
  * (16 connections, after a warm-up), and prints the functions with the most self time during the
  * measured window, in percent and in microseconds per request.
  *
- *   node bench/profile.ts [idgate|bare] [--scenario typical] [--seconds 6] [--top 25]
+ *   node bench/profile.ts [idgate|bare] [--scenario typical] [--seconds 6] [--top 25] [--by function|module]
  */
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -17,7 +17,13 @@ import { SCENARIOS, bindingsYaml, type ScenarioName } from './fixtures.ts';
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const { values, positionals } = parseArgs({
   allowPositionals: true,
-  options: { scenario: { type: 'string', default: 'typical' }, seconds: { type: 'string', default: '6' }, top: { type: 'string', default: '25' } },
+  options: {
+    scenario: { type: 'string', default: 'typical' },
+    seconds: { type: 'string', default: '6' },
+    top: { type: 'string', default: '25' },
+    // `--by module`: self time summed per npm package, idgate file, node internal module or native function.
+    by: { type: 'string', default: 'function' },
+  },
 });
 const target = positionals[0] ?? 'idgate';
 const scenario = values.scenario as ScenarioName;
@@ -39,7 +45,24 @@ interface CpuProfile {
   timeDeltas: number[];
 }
 
-/** Self time per function over [from, to] (monotonic clock, µs). */
+function functionOf({ functionName, url, lineNumber }: ProfileNode['callFrame']): string {
+  const where = url
+    .replace(/^.*node_modules\//, '')
+    .replace(ROOT, '')
+    .replace(/^file:\/\//, '');
+  return `${functionName || '(anonymous)'}${where ? ` ${where}:${lineNumber + 1}` : ''}`;
+}
+
+/** The package, idgate file or node module a frame belongs to; native frames (no url) by name. */
+function moduleOf({ functionName, url }: ProfileNode['callFrame']): string {
+  if (!url) return functionName.startsWith('(') ? functionName : `native ${functionName || '(anonymous)'}`;
+  const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url);
+  if (pkg) return `npm ${pkg[1]}`;
+  if (url.startsWith('node:')) return url;
+  return url.replace(/^file:\/\//, '').replace(ROOT, '');
+}
+
+/** Self time per function (or module) over [from, to] (monotonic clock, µs). */
 function selfTimes(profile: CpuProfile, from: number, to: number): { total: number; rows: Array<[string, number]> } {
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
   const self = new Map<string, number>();
@@ -49,12 +72,7 @@ function selfTimes(profile: CpuProfile, from: number, to: number): { total: numb
     t += profile.timeDeltas[i] ?? 0;
     const dt = profile.timeDeltas[i + 1] ?? 0;
     if (t < from || t > to) return;
-    const { functionName, url, lineNumber } = byId.get(id)!.callFrame;
-    const where = url
-      .replace(/^.*node_modules\//, '')
-      .replace(ROOT, '')
-      .replace(/^file:\/\//, '');
-    const name = `${functionName || '(anonymous)'}${where ? ` ${where}:${lineNumber + 1}` : ''}`;
+    const name = values.by === 'module' ? moduleOf(byId.get(id)!.callFrame) : functionOf(byId.get(id)!.callFrame);
     self.set(name, (self.get(name) ?? 0) + dt);
     total += dt;
   });

@@ -17,7 +17,7 @@ import { loadBaseline } from '../src/baseline/config.ts';
 import { createValidateHandler } from '../src/baseline/handler.ts';
 import { BindingIndex } from '../src/identity/index.ts';
 import { createMutateHandler } from '../src/mutate/handler.ts';
-import { decisionLine } from '../src/webhook/app.ts';
+import { DecisionLog } from '../src/webhook/decision-log.ts';
 import { createMetrics } from '../src/webhook/metrics.ts';
 import { SCENARIOS, type ScenarioName } from './fixtures.ts';
 
@@ -73,7 +73,8 @@ for (const name of Object.keys(SCENARIOS) as ScenarioName[]) {
   // A fresh request each time: the handler must not see an object it already mutated.
   const handle = (await cpu(() => handler(request()))) - parse - decode;
   const encode = await cpu(() => encodeReviewJson(req.uid, result));
-  const log = await cpu(() => logger.info(decisionLine(webhook, req, result, 0.00012), 'admission decision'));
+  const decisions = new DecisionLog(logger);
+  const log = await cpu(() => decisions.write(webhook, req, result, 0.00012));
   const labels = { webhook, operation: req.operation, decision: 'allowed' };
   const metric = await cpu(() => {
     metrics.inFlight.inc({ webhook });

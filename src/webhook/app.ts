@@ -11,6 +11,7 @@ import { BodyBudget, BusyError, checkJsonRequest, readJson } from '../admission/
 import { guardObjectShape } from '../admission/shape.ts';
 import { errored } from '../admission/response.ts';
 import type { AdmissionHandler, AdmissionRequest, AdmissionResult } from '../admission/types.ts';
+import { DecisionLog } from './decision-log.ts';
 import type { Readiness } from './health.ts';
 import type { WebhookMetrics } from './metrics.ts';
 
@@ -66,27 +67,10 @@ function rejectReview(req: IncomingMessage, res: ServerResponse, err: unknown, w
   sendError(res, e.status, e.code, e.message);
 }
 
-/** The fields of a decision's log line (docs/design.md#admission-path). */
-export function decisionLine(webhook: string, request: AdmissionRequest, result: AdmissionResult, seconds: number): Record<string, unknown> {
-  const meta = request.object?.metadata ?? request.oldObject?.metadata;
-  return {
-    webhook,
-    uid: request.uid,
-    kind: request.kind.kind,
-    namespace: request.namespace,
-    name: request.name || meta?.name || meta?.generateName,
-    operation: request.operation,
-    user: request.userInfo?.username,
-    allowed: result.allowed,
-    dryRun: request.dryRun === true,
-    durationMs: Math.round(seconds * 1e5) / 100,
-    ...result.log,
-  };
-}
-
 /** Runs one admission webhook: decode, call the handler, answer with the same uid, log and count. */
 function admissionRoute(webhook: Webhook, handler: AdmissionHandler, deps: RouteDeps): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
   const { logger, metrics } = deps;
+  const decisions = new DecisionLog(logger);
   // The in-flight gauge's labels, built once per route rather than twice per request.
   const route = { webhook };
   return async (req, res) => {
@@ -120,7 +104,7 @@ function admissionRoute(webhook: Webhook, handler: AdmissionHandler, deps: Route
     const labels = { webhook, operation: request.operation, decision: decisionOf(result) };
     metrics.requests.inc(labels);
     metrics.duration.observe(labels, seconds);
-    logger.info(decisionLine(webhook, request, result, seconds), 'admission decision');
+    decisions.write(webhook, request, result, seconds);
   };
 }
 

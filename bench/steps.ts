@@ -77,9 +77,9 @@ for (const name of Object.keys(SCENARIOS) as ScenarioName[]) {
   const log = await cpu(() => decisions.write(webhook, req, result, 0.00012));
   const labels = { webhook, operation: req.operation, decision: 'allowed' };
   const metric = await cpu(() => {
-    metrics.inFlight.inc({ webhook });
-    metrics.inFlight.dec({ webhook });
-    metrics.requests.inc(labels);
+    metrics.admission.begin(webhook);
+    metrics.admission.end(webhook);
+    metrics.admission.answered(webhook, labels.operation, labels.decision);
     metrics.duration.observe(labels, 0.0001);
   });
   const f = (x: number) => x.toFixed(1);

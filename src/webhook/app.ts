@@ -58,7 +58,7 @@ type Webhook = 'mutate' | 'validate' | 'integrity';
 /** Answers a review that could not be read or decoded, and counts it. */
 function rejectReview(req: IncomingMessage, res: ServerResponse, err: unknown, webhook: Webhook, { logger, metrics }: RouteDeps): void {
   const e = err instanceof ReviewError ? err : new ReviewError(400, 'ERR_BAD_REVIEW', String(err));
-  metrics.requests.inc({ webhook, operation: 'unknown', decision: e instanceof BusyError ? 'shed' : 'rejected' });
+  metrics.admission.answered(webhook, 'unknown', e instanceof BusyError ? 'shed' : 'rejected');
   logger.warn({ webhook, code: e.code }, `rejected admission review: ${e.message}`);
   // A body not read to its end is not drained (a hostile one may be stalled or endless):
   // the answer closes the connection. A refusal for load asks for a retry.
@@ -71,8 +71,6 @@ function rejectReview(req: IncomingMessage, res: ServerResponse, err: unknown, w
 function admissionRoute(webhook: Webhook, handler: AdmissionHandler, deps: RouteDeps): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
   const { logger, metrics } = deps;
   const decisions = new DecisionLog(logger);
-  // The in-flight gauge's labels, built once per route rather than twice per request.
-  const route = { webhook };
   return async (req, res) => {
     const started = performance.now();
     let request: AdmissionRequest;
@@ -84,7 +82,7 @@ function admissionRoute(webhook: Webhook, handler: AdmissionHandler, deps: Route
       rejectReview(req, res, err, webhook, deps);
       return;
     }
-    metrics.inFlight.inc(route);
+    metrics.admission.begin(webhook);
     let result: AdmissionResult;
     let httpStatus = 200;
     try {
@@ -97,13 +95,13 @@ function admissionRoute(webhook: Webhook, handler: AdmissionHandler, deps: Route
       result = errored(`idgate ${webhook} webhook failed: ${err instanceof Error ? err.message : String(err)}`);
       logger.error({ webhook, uid: request.uid, err }, 'admission handler threw');
     } finally {
-      metrics.inFlight.dec(route);
+      metrics.admission.end(webhook);
     }
     sendJsonText(res, httpStatus, encodeReviewJson(request.uid, result));
     const seconds = (performance.now() - started) / 1000;
-    const labels = { webhook, operation: request.operation, decision: decisionOf(result) };
-    metrics.requests.inc(labels);
-    metrics.duration.observe(labels, seconds);
+    const decision = decisionOf(result);
+    metrics.admission.answered(webhook, request.operation, decision);
+    metrics.duration.observe({ webhook, operation: request.operation, decision }, seconds);
     decisions.write(webhook, request, result, seconds);
   };
 }

@@ -13,6 +13,8 @@ export const LATENCY_BUCKETS = [0.005, 0.025, 0.1, 0.5, 1, 2.5];
 
 export interface WebhookMetrics {
   readonly registry: Registry;
+  /** What the admission routes count per request; it feeds `requests` and `inFlight` at each scrape. */
+  readonly admission: AdmissionCounts;
   readonly requests: Counter<'webhook' | 'operation' | 'decision'>;
   readonly duration: Histogram<'webhook' | 'operation' | 'decision'>;
   readonly inFlight: Gauge<'webhook'>;
@@ -33,14 +35,84 @@ export interface MetricsOptions {
   readonly cacheSynced?: () => boolean;
 }
 
+type Cell = { pending: number };
+
+function getOrAdd<K, V>(map: Map<K, V>, key: K, create: () => V): V {
+  let value = map.get(key);
+  if (value === undefined) {
+    value = create();
+    map.set(key, value);
+  }
+  return value;
+}
+
+/**
+ * The admission routes' request counts and in-flight gauge, kept as plain numbers and handed to
+ * prom-client when /metrics is read (its `collect` hooks), not on every request: a labelled
+ * `inc` or `dec` validates and hashes its label object on every call. Three such calls per
+ * review cost about 4 µs of server CPU on a small Pod (bench/ab.ts, BENCHMARKS.md); the counts
+ * below cost a few map reads. The latency histogram keeps prom-client's `observe`: it has no way
+ * to add counts to its buckets.
+ */
+export class AdmissionCounts {
+  /** webhook → operation → decision → requests counted since the last scrape. */
+  readonly #answered = new Map<string, Map<string, Map<string, Cell>>>();
+  readonly #inFlight = new Map<string, Cell>();
+
+  /** One more request of `webhook` being handled. */
+  begin(webhook: string): void {
+    const cell = this.#inFlight.get(webhook);
+    if (cell) cell.pending++;
+    else this.#inFlight.set(webhook, { pending: 1 });
+  }
+
+  /** One request of `webhook` no longer being handled. */
+  end(webhook: string): void {
+    const cell = this.#inFlight.get(webhook);
+    if (cell) cell.pending--;
+  }
+
+  /** One request answered (or refused) by `webhook`. */
+  answered(webhook: string, operation: string, decision: string): void {
+    const byOperation = getOrAdd(this.#answered, webhook, () => new Map<string, Map<string, Cell>>());
+    const byDecision = getOrAdd(byOperation, operation, () => new Map<string, Cell>());
+    const cell = byDecision.get(decision);
+    if (cell) cell.pending++;
+    else byDecision.set(decision, { pending: 1 });
+  }
+
+  /** Hands the requests counted since the last call to `add`, and forgets them. */
+  drainAnswered(add: (labels: { webhook: string; operation: string; decision: string }, count: number) => void): void {
+    for (const [webhook, byOperation] of this.#answered) {
+      for (const [operation, byDecision] of byOperation) {
+        for (const [decision, cell] of byDecision) {
+          if (cell.pending === 0) continue;
+          add({ webhook, operation, decision }, cell.pending);
+          cell.pending = 0;
+        }
+      }
+    }
+  }
+
+  /** Requests being handled now, by webhook. */
+  inFlight(): IterableIterator<[string, Cell]> {
+    return this.#inFlight.entries();
+  }
+}
+
 /** What the admission path answered, and the violations it found. */
-function admissionMetrics(registers: Registry[]): Pick<WebhookMetrics, 'requests' | 'duration' | 'inFlight' | 'violations'> {
+function admissionMetrics(registers: Registry[]): Pick<WebhookMetrics, 'admission' | 'requests' | 'duration' | 'inFlight' | 'violations'> {
+  const admission = new AdmissionCounts();
   return {
+    admission,
     requests: new Counter({
       name: 'idgate_admission_requests_total',
       help: 'Admission requests answered, by webhook, operation and decision (allowed, patched, denied, errored; rejected: a bad request; shed: refused for load with 503 and Retry-After, see admission/body.ts).',
       labelNames: ['webhook', 'operation', 'decision'],
       registers,
+      collect() {
+        admission.drainAnswered((labels, count) => this.inc(labels, count));
+      },
     }),
     duration: new Histogram({
       name: 'idgate_admission_duration_seconds',
@@ -54,6 +126,9 @@ function admissionMetrics(registers: Registry[]): Pick<WebhookMetrics, 'requests
       help: 'Admission requests being handled now.',
       labelNames: ['webhook'],
       registers,
+      collect() {
+        for (const [webhook, cell] of admission.inFlight()) this.set({ webhook }, cell.pending);
+      },
     }),
     violations: new Counter({
       name: 'idgate_violations_total',

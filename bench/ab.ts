@@ -14,8 +14,10 @@ import type { ChildProcess } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
-import { PINNED, ROOT, WEBHOOK_MAIN, benchCerts, cpuMicros, freePort, get, readyOrExit, spawnServer, startWebhook, stop } from './common.ts';
+import { PINNED, ROOT, WEBHOOK_MAIN, benchCerts, cpuMicros, freePort, get, readyOrExit, spawnServer, startWebhook, stop, pinLoadGenerator } from './common.ts';
 import { SCENARIOS, bindingsYaml, type ScenarioName } from './fixtures.ts';
+
+pinLoadGenerator();
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 2);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 8);

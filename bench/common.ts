@@ -36,7 +36,14 @@ function hasTaskset(): boolean {
   }
 }
 
-if (PINNED) execFileSync('taskset', ['-a', '-cp', '1', String(process.pid)], { stdio: 'ignore' });
+/**
+ * Moves this process (the load generator) to core 1, when {@link PINNED}. Called by the benches
+ * whose servers start through {@link spawnServer}; not on import, since a child forked later
+ * (bench/proxy.ts, bench/relabel.ts) would inherit the core.
+ */
+export function pinLoadGenerator(): void {
+  if (PINNED) execFileSync('taskset', ['-a', '-cp', '1', String(process.pid)], { stdio: 'ignore' });
+}
 
 /**
  * Spawns a server under test with node 24 (this process's binary), on core 0 when {@link PINNED}.

@@ -8,8 +8,10 @@
  */
 import type { ChildProcess } from 'node:child_process';
 import autocannon from 'autocannon';
-import { NODE_OPTIONS, ROOT, benchCerts, cpuMicros, spawnServer, stop } from './common.ts';
+import { NODE_OPTIONS, ROOT, benchCerts, cpuMicros, spawnServer, stop, pinLoadGenerator } from './common.ts';
 import { SCENARIOS, type ScenarioName } from './fixtures.ts';
+
+pinLoadGenerator();
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 8);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 2);

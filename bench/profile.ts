@@ -11,8 +11,10 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
-import { WEBHOOK_MAIN, benchCerts, spawnServer, untilReady } from './common.ts';
+import { WEBHOOK_MAIN, benchCerts, spawnServer, untilReady, pinLoadGenerator } from './common.ts';
 import { SCENARIOS, bindingsYaml, type ScenarioName } from './fixtures.ts';
+
+pinLoadGenerator();
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const { values, positionals } = parseArgs({

@@ -21,8 +21,11 @@ import {
   startWebhook,
   stop,
   untilReady,
+  pinLoadGenerator,
 } from './common.ts';
 import { SCENARIOS, bindingsYaml, type ScenarioName } from './fixtures.ts';
+
+pinLoadGenerator();
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);

@@ -56,6 +56,24 @@ function unchanged(current: Binding | undefined, next: Binding): Binding | undef
 }
 
 /**
+ * Makes the index hold exactly the listed bindings, in one synchronous step (no admission request
+ * sees half of it). The first list fills an empty index in bulk; a relist is applied as the
+ * deletions and upserts it amounts to, since `replaceAll` would build a second set of index maps
+ * and keys while the old bindings are still referenced: at 100,000 bindings a resync then ran the
+ * webhook out of its 128 MiB old space (BENCHMARKS.md, "scale").
+ */
+function applyList(index: BindingIndex, staged: readonly Binding[]): void {
+  if (index.size() === 0) {
+    index.replaceAll(staged);
+    return;
+  }
+  // Unchanged bindings were staged as the index's own objects (see unchanged()).
+  const listed = new Set(staged);
+  for (const b of index.bindings()) if (!listed.has(b)) index.delete(b.namespace, b.name);
+  for (const b of staged) if (index.get(b.namespace, b.name) !== b) index.upsert(b);
+}
+
+/**
  * What the bindings informer does with what it sees: valid bindings go into the index; a
  * malformed one is logged once per resourceVersion and left out (dropping an older valid
  * version of it). A list stages the compact bindings of each page and replaces the index's
@@ -88,7 +106,7 @@ function bindingHandlers(index: BindingIndex, logger: Logger): InformerHandlers<
           }
         },
         commit() {
-          index.replaceAll(staged);
+          applyList(index, staged);
           // Forget reports of bindings that are gone or valid now.
           for (const key of reported.keys()) if (!invalid.has(key)) reported.delete(key);
         },

@@ -145,9 +145,10 @@ class Informer<T extends KubernetesObject> implements ResilientInformer {
     return { resource: this.#options.resource, synced: this.#synced, ...this.#counters };
   }
 
-  #alive(): void {
+  /** A sign of life; `healthy` (a full list, an accepted watch) also resets the backoff, a list page alone does not. */
+  #alive(healthy = true): void {
     this.#lastActivity = this.#counters.lastEventAt = this.#now();
-    this.#nextDelay = this.#backoff.initial;
+    if (healthy) this.#nextDelay = this.#backoff.initial;
   }
 
   /** Ends the current loop: its watch is aborted, its pending wait ends, its list is dropped at its next page. */
@@ -211,7 +212,7 @@ class Informer<T extends KubernetesObject> implements ResilientInformer {
       pageSize: this.#options.pageSize ?? 500,
       open: () => handlers.list(),
       current: mine,
-      onPage: () => this.#alive(),
+      onPage: () => this.#alive(false),
       logger: this.#logger,
     });
     if (!listed || !mine()) return undefined;

@@ -94,8 +94,8 @@ export class ObservedBindingIndex extends BindingIndex {
     for (const [namespace, sas] of touched) this.#touched(namespace, [...sas]);
   }
 
-  override setNamespace(name: string, labels: Readonly<Record<string, string>>): void {
-    super.setNamespace(name, labels);
+  override setNamespace(name: string, labels: Readonly<Record<string, string>>, terminating = false): void {
+    super.setNamespace(name, labels, terminating);
     const old = this.#namespaces.get(name);
     this.#namespaces.set(name, labels);
     if (!old || !isDeepStrictEqual(old, labels)) this.#emit({ kind: 'namespace', namespace: name, labels });
@@ -107,9 +107,10 @@ export class ObservedBindingIndex extends BindingIndex {
     this.#emit({ kind: 'namespace', namespace: name, labels: undefined });
   }
 
-  override replaceNamespaces(entries: Iterable<[string, Readonly<Record<string, string>>]>): void {
-    const next = new Map(entries);
-    super.replaceNamespaces(next);
+  override replaceNamespaces(entries: Iterable<[string, Readonly<Record<string, string>>, boolean?]>): void {
+    const list = [...entries];
+    super.replaceNamespaces(list);
+    const next = new Map(list.map(([name, labels]) => [name, labels]));
     const old = new Map(this.#namespaces);
     this.#namespaces.clear();
     for (const [name, labels] of next) this.#namespaces.set(name, labels);

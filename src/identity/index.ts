@@ -109,6 +109,11 @@ export class BindingIndex implements IdentityResolver {
     for (const b of bindings) this.upsert(b);
   }
 
+  /** The binding stored under namespace/name. */
+  get(namespace: string, name: string): Binding | undefined {
+    return this.#bindings.get(key(namespace, name));
+  }
+
   /** How many bindings there are (without copying them, as {@link BindingIndex.bindings} does). */
   size(): number {
     return this.#bindings.size;

@@ -42,11 +42,19 @@ export function createDefaultDenyWatch(options: DefaultDenyWatchOptions): Defaul
         listPage: (page) => net.listNetworkPolicyForAllNamespaces({ ...page, fieldSelector: FIELD_SELECTOR }),
         ...(options.backoffMs ? { backoffMs: options.backoffMs } : {}),
         handlers: {
-          replace(items) {
-            const before = new Set(policies.keys());
-            policies.clear();
-            for (const p of items) set(p);
-            for (const ns of before) if (!policies.has(ns)) onChange(ns);
+          list() {
+            const staged: V1NetworkPolicy[] = [];
+            return {
+              page(items) {
+                staged.push(...items);
+              },
+              commit() {
+                const before = new Set(policies.keys());
+                policies.clear();
+                for (const p of staged) set(p);
+                for (const ns of before) if (!policies.has(ns)) onChange(ns);
+              },
+            };
           },
           upsert: set,
           remove(p) {

@@ -1,36 +1,37 @@
 /**
- * A self-healing informer on top of client-node's ListWatch (the machinery behind makeInformer).
+ * A self-healing informer: list, then watch from the list's resourceVersion, as client-go's
+ * reflector does (docs/design.md#oidcgroupbinding), with no object cache of its own.
  *
- * client-node 2.0.1 recovers on its own from a cleanly closed watch, a client-side inactivity
- * timeout and a 410 Gone (it relists). It does NOT recover from anything else: a network error on
- * the watch or a failed list calls the `error` callbacks and the informer stays stopped (cache.js
- * doneHandler). And informers are known to stop delivering events silently
- * (kubernetes-client/javascript issues #596, #1933). So this wrapper:
- *  - resumes after an error (same ListWatch, from its last resourceVersion) with exponential backoff;
- *  - runs a watchdog: no list, event, BOOKMARK or accepted watch for `watchdogMs` → a fresh
- *    informer and a relist (a hung list, an informer that died without an error, a stall);
- *  - relists every `resyncMs` as a safety net;
- *  - hands every full list to `replace()` so a relist drops objects deleted while disconnected.
- * Watches ask for BOOKMARKs, which count as signs of life.
+ * client-node's ListWatch keeps every object whole in its cache and joins every page of a list
+ * before handing it over: with 100,000 OIDCGroupBindings that alone exceeded the Deployment's
+ * 128 MiB old space (BENCHMARKS.md, "scale"). Here each list page goes to the handlers as it
+ * arrives, and they keep only their compact projection. The loop:
+ *  - lists page by page (limit 500, `continue`) into a sink that is committed only once the last
+ *    page is in: readers keep the old view until then, and a list that fails half way is dropped;
+ *  - watches (client-node's Watch, with BOOKMARKs) from the list's resourceVersion, tracking the
+ *    resourceVersion of every event and BOOKMARK; a clean close or client-side timeout re-watches
+ *    from it, a 410 Gone relists, any other error re-watches from it after an exponential backoff;
+ *  - runs a watchdog: no list page, event, BOOKMARK or accepted watch for `watchdogMs` → a new
+ *    loop and a relist (a hung list, a stalled watch: client-node issues #596, #1933);
+ *  - relists every `resyncMs` as a safety net.
  */
-import { ListWatch, Watch, type KubeConfig, type KubernetesListObject, type KubernetesObject } from '@kubernetes/client-node';
+import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
+import { ObservedWatch, streamList, watchOnce, type ListPageFn, type ListSink, type WatchEnd, type WatchTarget } from './list-watch.ts';
 
-/** One page of a list call; client-node 2.x list methods take `{ limit, _continue }` and return the body. */
-export type ListPageFn<T extends KubernetesObject> = (page: { limit: number; _continue?: string }) => Promise<KubernetesListObject<T>>;
+export type { ListPageFn, ListSink } from './list-watch.ts';
 
-/** Where the informer's view goes. `replace` gets every full list (first sync and relists). */
-export interface InformerHandlers<T> {
-  replace(items: T[]): void;
-  upsert(obj: T): void;
-  remove(obj: T): void;
+/** Where the informer's view goes: every full list through a {@link ListSink}, then the watch's changes. */
+export interface InformerHandlers<T> extends WatchTarget<T> {
+  /** A sink for one full list (first sync and relists); dropped without `commit()` if the list fails. */
+  list(): ListSink<T>;
 }
 
 /** Times are epoch milliseconds. */
 export interface InformerStatus {
   readonly resource: string;
   readonly synced: boolean;
-  /** Last list, watch event, bookmark or accepted watch connection. */
+  /** Last list page, watch event, bookmark or accepted watch connection. */
   readonly lastEventAt: number | undefined;
   readonly lastListAt: number | undefined;
   /** Full lists done (first sync, relists after 410, watchdog restarts, resyncs). */
@@ -69,68 +70,9 @@ export interface ResilientInformer {
   status(): InformerStatus;
 }
 
-/**
- * A Watch that asks for BOOKMARKs and reports signs of life: every line received, and every watch
- * the server accepted (HTTP 200). The accepted watch counts because client-node aborts a watch
- * after 30 s without data (watch.js requestTimeoutMs) and reconnects from its resourceVersion,
- * while the apiserver sends bookmarks only about once a minute (cacher.go defaultBookmarkFrequency):
- * on a quiet resource no bookmark ever arrives, and counting only lines would make the watchdog
- * relist every watchdogMs for nothing.
- */
-class ObservedWatch extends Watch {
-  readonly #onActivity: () => void;
-
-  constructor(kubeConfig: KubeConfig, onActivity: () => void) {
-    super(kubeConfig);
-    this.#onActivity = onActivity;
-  }
-
-  override async watch(
-    path: string,
-    queryParams: Record<string, string | number | boolean | undefined>,
-    // biome-ignore lint/suspicious/noExplicitAny: an override must keep client-node's Watch.watch signature.
-    callback: (phase: string, apiObj: any, watchObj?: any) => void,
-    // biome-ignore lint/suspicious/noExplicitAny: as above.
-    done: (err: any) => void,
-  ): Promise<AbortController> {
-    let finished = false;
-    const controller = await super.watch(
-      path,
-      { ...queryParams, allowWatchBookmarks: true },
-      (phase, obj, raw) => {
-        this.#onActivity();
-        callback(phase, obj, raw);
-      },
-      (err) => {
-        finished = true;
-        done(err);
-      },
-    );
-    // super.watch resolves once the response headers arrived, or after it already called done (error).
-    if (!finished) this.#onActivity();
-    return controller;
-  }
-}
-
 /** Creates a {@link ResilientInformer}; nothing happens until `start()`. */
 export function createResilientInformer<T extends KubernetesObject>(options: ResilientInformerOptions<T>): ResilientInformer {
   return new Informer(options);
-}
-
-/** Every page of a list, joined. */
-async function listAll<T extends KubernetesObject>(listPage: ListPageFn<T>, pageSize: number): Promise<KubernetesListObject<T>> {
-  const items: T[] = [];
-  let cont: string | undefined;
-  let resourceVersion: string | undefined;
-  do {
-    const page = await listPage(cont ? { limit: pageSize, _continue: cont } : { limit: pageSize });
-    items.push(...(page.items ?? []));
-    // Every page of a paged list is served from the first page's snapshot (same resourceVersion).
-    resourceVersion ??= page.metadata?.resourceVersion;
-    const meta = page.metadata as { _continue?: string; continue?: string } | undefined;
-    cont = meta?._continue ?? meta?.continue ?? undefined;
-  } while (cont);
-  return { metadata: { resourceVersion }, items };
 }
 
 /** The counters and times {@link ResilientInformer.status} reports besides `resource` and `synced`. */
@@ -145,15 +87,18 @@ class Informer<T extends KubernetesObject> implements ResilientInformer {
   readonly #backoff: { readonly initial: number; readonly max: number };
   readonly #counters: Counters = { lastEventAt: undefined, lastListAt: undefined, lists: 0, restarts: 0, reconnects: 0, resyncs: 0 };
   readonly #firstSync = Promise.withResolvers<void>();
-  /** Bumped by every launch and by stop: callbacks of an older ListWatch see it changed and do nothing. */
+  /** Bumped by every launch and by stop: an older loop and its callbacks see it changed and do nothing. */
   #generation = 0;
-  #current: ListWatch<T> | undefined;
+  /** Ends the current loop's open watch, if any. */
+  #abortWatch: (() => void) | undefined;
+  /** The generation whose loop is listing, if one is. */
+  #listing: number | undefined;
   #stopped = false;
   #started = false;
   #synced = false;
   #lastActivity: number;
   #nextDelay: number;
-  #retryTimer: NodeJS.Timeout | undefined;
+  #delay: { timer: NodeJS.Timeout; wake: () => void } | undefined;
   #watchdogTimer: NodeJS.Timeout | undefined;
   #resyncTimer: NodeJS.Timeout | undefined;
 
@@ -190,91 +135,151 @@ class Informer<T extends KubernetesObject> implements ResilientInformer {
   async stop(): Promise<void> {
     if (this.#stopped) return;
     this.#stopped = true;
-    this.#generation++;
-    clearTimeout(this.#retryTimer);
+    this.#endLoop();
     clearInterval(this.#watchdogTimer);
     clearInterval(this.#resyncTimer);
     if (!this.#synced) this.#firstSync.reject(new Error(`informer ${this.#options.resource} stopped before its first sync`));
-    const informer = this.#current;
-    this.#current = undefined;
-    await informer?.stop();
   }
 
   status(): InformerStatus {
     return { resource: this.#options.resource, synced: this.#synced, ...this.#counters };
   }
 
-  #alive(): void {
+  /** A sign of life; `healthy` (a full list, an accepted watch) also resets the backoff, a list page alone does not. */
+  #alive(healthy = true): void {
     this.#lastActivity = this.#counters.lastEventAt = this.#now();
-    this.#nextDelay = this.#backoff.initial;
+    if (healthy) this.#nextDelay = this.#backoff.initial;
   }
 
-  #launch(): void {
-    const gen = ++this.#generation;
-    const old = this.#current;
-    this.#current = undefined;
-    void old?.stop();
-    clearTimeout(this.#retryTimer);
-    this.#lastActivity = this.#now();
+  /** Ends the current loop: its watch is aborted, its pending wait ends, its list is dropped at its next page. */
+  #endLoop(): void {
+    this.#generation++;
+    this.#abortWatch?.();
+    this.#abortWatch = undefined;
+    if (this.#delay) {
+      clearTimeout(this.#delay.timer);
+      this.#delay.wake();
+      this.#delay = undefined;
+    }
+  }
 
-    const { kubeConfig, path, handlers } = this.#options;
+  /** A new loop, starting with a full list. */
+  #launch(): void {
+    this.#endLoop();
+    this.#lastActivity = this.#now();
+    const gen = this.#generation;
     const mine = (): boolean => gen === this.#generation && !this.#stopped;
-    const watch = new ObservedWatch(kubeConfig, () => {
+    this.#loop(mine).catch((err: unknown) => {
+      // Every expected failure is handled inside the loop; this is a bug, and a watchdog restart recovers from it.
+      if (mine()) this.#logger.error({ err }, 'informer loop failed');
+    });
+  }
+
+  /** List, then watch and re-watch from the last resourceVersion, until a 410 asks for a relist; forever, while `mine()`. */
+  async #loop(mine: () => boolean): Promise<void> {
+    const watch = new ObservedWatch(this.#options.kubeConfig, () => {
       if (mine()) this.#alive();
     });
-    const listFn = async (): Promise<KubernetesListObject<T>> => {
-      const list = await listAll(this.#options.listPage, this.#options.pageSize ?? 500);
-      if (mine()) this.#listed(list.items);
-      return list;
-    };
-    const informer = new ListWatch<T>(path, watch, listFn, false);
-    informer.on('add', (obj) => {
-      if (mine()) handlers.upsert(obj);
-    });
-    informer.on('update', (obj) => {
-      if (mine()) handlers.upsert(obj);
-    });
-    informer.on('delete', (obj) => {
-      if (mine()) handlers.remove(obj);
-    });
-    informer.on('error', (err) => {
-      if (mine()) this.#resumeAfterError(informer, gen, err);
-    });
-    this.#current = informer;
-    informer.start().catch((err: unknown) => {
-      if (mine()) this.#resumeAfterError(informer, gen, err);
-    });
+    let resourceVersion: string | undefined;
+    while (mine()) {
+      if (resourceVersion === undefined) {
+        const gen = this.#generation;
+        this.#listing = gen;
+        try {
+          resourceVersion = await this.#list(mine);
+        } catch (err) {
+          if (mine()) await this.#failed(err, mine);
+        } finally {
+          if (this.#listing === gen) this.#listing = undefined;
+        }
+        continue;
+      }
+      const connection = watchOnce(watch, this.#options.path, resourceVersion, this.#target(mine));
+      this.#abortWatch = connection.abort;
+      const end = await connection.ended;
+      if (!mine()) return;
+      this.#abortWatch = undefined;
+      resourceVersion = end.kind === 'gone' ? undefined : end.resourceVersion;
+      await this.#afterWatch(end, mine);
+    }
   }
 
-  /** A full list of the current ListWatch arrived: it replaces the view, and the first one completes start(). */
-  #listed(items: T[]): void {
+  /** One full list into a fresh sink, committed when complete; returns its resourceVersion (undefined if superseded). */
+  async #list(mine: () => boolean): Promise<string | undefined> {
+    const { listPage, handlers } = this.#options;
+    const listed = await streamList({
+      listPage,
+      pageSize: this.#options.pageSize ?? 500,
+      open: () => handlers.list(),
+      current: mine,
+      onPage: () => this.#alive(false),
+      logger: this.#logger,
+    });
+    if (!listed || !mine()) return undefined;
+    listed.sink.commit();
     this.#counters.lists++;
-    this.#options.handlers.replace(items);
     this.#alive();
     this.#counters.lastListAt = this.#counters.lastEventAt;
     if (!this.#synced) {
       this.#synced = true;
-      this.#logger.info({ objects: items.length }, 'informer synced');
+      this.#logger.info({ objects: listed.objects }, 'informer synced');
       this.#firstSync.resolve();
     }
+    return listed.resourceVersion;
   }
 
-  /** client-node left the informer stopped after an error: resume it, from its last resourceVersion. */
-  #resumeAfterError(informer: ListWatch<T>, gen: number, err: unknown): void {
-    const delay = this.#nextDelay;
-    this.#nextDelay = Math.min(this.#nextDelay * 2, this.#backoff.max);
+  /** The handlers, for the current loop only; a handler's exception is logged (client-node's Watch would swallow it). */
+  #target(mine: () => boolean): WatchTarget<T> {
+    const { handlers } = this.#options;
+    const guarded = (fn: (obj: T) => void) => (obj: T) => {
+      if (!mine()) return;
+      try {
+        fn(obj);
+      } catch (err) {
+        this.#logger.error({ err, name: obj.metadata?.name, namespace: obj.metadata?.namespace }, 'informer handler failed');
+      }
+    };
+    return { upsert: guarded((o) => handlers.upsert(o)), remove: guarded((o) => handlers.remove(o)) };
+  }
+
+  /**
+   * What to wait for before the next watch or list. An error backs off. A clean close, a timeout
+   * (itself 30 s of waiting) or a 410 goes on at once if the watch delivered something; a watch
+   * that delivered nothing backs off, so a server that ends every watch at once, or answers 410 to
+   * the resourceVersion it just listed at, makes no tight loop (client-go's reflector: "very short watch").
+   */
+  async #afterWatch(end: WatchEnd, mine: () => boolean): Promise<void> {
+    if (end.kind === 'error') return this.#failed(end.error, mine);
+    if (end.kind === 'gone') this.#logger.info({ resourceVersion: end.resourceVersion }, 'watch resourceVersion too old (410 Gone); relisting');
+    else this.#logger.debug({ end: end.kind, events: end.events, resourceVersion: end.resourceVersion }, 'watch ended; watching again');
+    if (end.events === 0 && end.kind !== 'timeout') await this.#wait(this.#takeDelay(), mine);
+  }
+
+  /** A list or watch failed: count it, log it and wait the backoff. */
+  async #failed(err: unknown, mine: () => boolean): Promise<void> {
+    const delay = this.#takeDelay();
     this.#counters.reconnects++;
     this.#logger.warn({ err: describeError(err), retryInMs: delay }, 'list/watch failed; resuming');
-    clearTimeout(this.#retryTimer);
-    this.#retryTimer = setTimeout(() => {
-      if (gen !== this.#generation || this.#stopped) return;
-      informer.start().catch((e: unknown) => {
-        if (gen === this.#generation && !this.#stopped) this.#resumeAfterError(informer, gen, e);
-      });
-    }, delay);
+    await this.#wait(delay, mine);
+  }
+
+  #takeDelay(): number {
+    const delay = this.#nextDelay;
+    this.#nextDelay = Math.min(this.#nextDelay * 2, this.#backoff.max);
+    return delay;
+  }
+
+  /** Waits `ms`, or less if the loop ends meanwhile. */
+  #wait(ms: number, mine: () => boolean): Promise<void> {
+    if (!mine()) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.#delay = { timer: setTimeout(resolve, ms), wake: resolve };
+    });
   }
 
   #restart(reason: 'watchdog' | 'resync'): void {
+    // A list in progress is a resync already; restarting it would never let a list longer than resyncMs finish.
+    if (reason === 'resync' && this.#listing === this.#generation) return;
     if (reason === 'watchdog') this.#counters.restarts++;
     else this.#counters.resyncs++;
     this.#logger[reason === 'watchdog' ? 'warn' : 'debug']({ reason, quietMs: this.#now() - this.#lastActivity }, 'restarting informer (relist)');

@@ -62,6 +62,18 @@ describe('ObservedBindingIndex', () => {
     );
     assert.deepEqual(index.namespaceNames().sort(), ['a', 'c']);
   });
+
+  it('keeps whether a namespace is terminating, from a watch event and from a relist', () => {
+    const { index } = setup();
+    index.setNamespace('a', {}, true);
+    assert.equal(index.namespaceTerminating('a'), true);
+    index.replaceNamespaces([
+      ['a', {}, false],
+      ['b', {}, true],
+    ]);
+    assert.equal(index.namespaceTerminating('a'), false);
+    assert.equal(index.namespaceTerminating('b'), true);
+  });
 });
 
 describe('ObservedBindingIndex sync', () => {

@@ -170,6 +170,22 @@ describe('Kubernetes identity source against the fake API server', () => {
     assert.equal(s.status().restarts, 0);
   });
 
+  it('a relist takes bindings changed while disconnected and keeps the unchanged ones', async () => {
+    api.seed([binding('same', 'a', ['keep']), binding('edited', 'a', ['before'], ['web'])]);
+    const { source: s } = await startSource();
+    await s.start();
+    const same = s.index.get('a', 'same');
+    await until('watches open', () => api.openWatches() === 2);
+    api.cutWatches();
+    const edited = api.get(binding('edited', 'a', []))!;
+    api.update({ ...edited, spec: { issuer: ISSUER, groups: ['after'], serviceAccounts: ['web'] } });
+    api.compact();
+    await until('relisted state', () => groupsOf(s, 'a', 'web').join() === 'after');
+    assert.ok(s.status().informers.bindings.lists >= 2, 'a relist happened');
+    assert.deepEqual(groupsOf(s, 'a'), ['keep']);
+    assert.deepEqual(s.index.get('a', 'same'), same);
+  });
+
   it('the watchdog restarts an informer whose watch went silent', async () => {
     const { source: s, lines } = await startSource({ watchdogMs: 300 });
     await s.start();

@@ -59,6 +59,8 @@ export interface Fault {
   readonly resource?: string;
   /** Match only watch requests (true), only non-watch requests (false), or both (undefined). */
   readonly watch?: boolean;
+  /** Match only list requests with a `continue` token (true: a list's later pages), or only without (false). */
+  readonly continued?: boolean;
   readonly status: number;
   readonly count?: number;
 }
@@ -105,6 +107,8 @@ export interface FakeApiServer {
   listRequests(resource: string): number;
   /** How many watch requests a resource got. */
   watchRequests(resource: string): number;
+  /** BOOKMARK events sent so far (optionally to watches of one resource). */
+  bookmarksSent(resource?: string): number;
   /** Open watch connections (optionally of one resource). */
   openWatches(resource?: string): number;
   /** Destroys every open watch connection (a network cut; clients see an error). Returns how many. */
@@ -135,6 +139,7 @@ export async function startFakeApiServer(options: FakeApiServerOptions = {}): Pr
   const store = new FakeStore();
   const requests: RecordedRequest[] = [];
   const watches = new Set<OpenWatch>();
+  const bookmarks: ResourceInfo[] = [];
   const holds: { resource: string | undefined; gate: Promise<void>; release: () => void }[] = [];
   const faults: { fault: Fault; left: number }[] = [];
   let paused = false;
@@ -168,6 +173,7 @@ export async function startFakeApiServer(options: FakeApiServerOptions = {}): Pr
         f.left > 0 &&
         (!f.fault.method || f.fault.method === method) &&
         (f.fault.watch === undefined || f.fault.watch === watch) &&
+        (f.fault.continued === undefined || f.fault.continued === Boolean(query.continue)) &&
         sameResource(route.resource, f.fault.resource),
     );
     if (fault) {
@@ -200,6 +206,7 @@ export async function startFakeApiServer(options: FakeApiServerOptions = {}): Pr
           },
           res,
           (closed) => watches.delete(closed),
+          (r) => bookmarks.push(r),
         );
         if (!res.writableEnded) watches.add(w);
         return;
@@ -295,6 +302,7 @@ export async function startFakeApiServer(options: FakeApiServerOptions = {}): Pr
     resourceVersion: () => store.resourceVersion,
     listRequests: (resource) => count(resource, false),
     watchRequests: (resource) => count(resource, true),
+    bookmarksSent: (resource) => bookmarks.filter((r) => sameResource(r, resource)).length,
     openWatches: (resource) => [...watches].filter((w) => sameResource(w.resource, resource)).length,
     cutWatches() {
       const n = watches.size;

@@ -56,6 +56,7 @@ export class FakeStore {
   readonly #objects = new Map<string, Map<string, KubeObject>>();
   #log: StoreEvent[] = [];
   readonly #listeners = new Set<(e: StoreEvent) => void>();
+  readonly #sortedCache = new Map<string, [string, KubeObject][]>();
 
   /** The latest resourceVersion handed out. */
   get resourceVersion(): number {
@@ -106,7 +107,8 @@ export class FakeStore {
       listRv = token.rv;
       after = token.after;
     }
-    const all = [...this.#table(resource).entries()].filter(([k, o]) => k > after && matches(o, filter)).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    const sorted = this.#sorted(resource);
+    const all = sorted.slice(firstAfter(sorted, after)).filter(([, o]) => matches(o, filter));
     const page = limit && limit > 0 ? all.slice(0, limit) : all;
     const last = page.at(-1);
     const more = page.length < all.length && last !== undefined;
@@ -214,6 +216,7 @@ export class FakeStore {
     const current = this.get(resource, namespace, name);
     if (dryRun) return current;
     this.#table(resource).delete(objKey(namespace, name));
+    this.#sortedCache.delete(resourceKey(resource));
     // The DELETED event carries the deletion's resourceVersion, as the watch cache does.
     current.metadata = { ...current.metadata, resourceVersion: String(++this.#rv) };
     this.#emit({ rv: this.#rv, resource, type: 'DELETED', object: current });
@@ -224,6 +227,7 @@ export class FakeStore {
     const rv = ++this.#rv;
     obj.metadata = { ...obj.metadata, resourceVersion: String(rv) };
     this.#table(resource).set(k, obj);
+    this.#sortedCache.delete(resourceKey(resource));
     this.#emit({ rv, resource, type, object: clone(obj) });
     return clone(obj);
   }
@@ -231,6 +235,17 @@ export class FakeStore {
   #emit(event: StoreEvent): void {
     this.#log.push(event);
     for (const l of this.#listeners) l(event);
+  }
+
+  /** The objects of a resource sorted by key, kept until the next write to it (a 100k-object list is 200 pages). */
+  #sorted(resource: ResourceInfo): [string, KubeObject][] {
+    const k = resourceKey(resource);
+    let sorted = this.#sortedCache.get(k);
+    if (!sorted) {
+      sorted = [...this.#table(resource).entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+      this.#sortedCache.set(k, sorted);
+    }
+    return sorted;
   }
 
   #table(resource: ResourceInfo): Map<string, KubeObject> {
@@ -259,6 +274,17 @@ function notFound(resource: ResourceInfo, name: string): StatusError {
 function details(resource: ResourceInfo, name: string): Record<string, unknown> {
   // metav1.StatusDetails: `group` is omitted for the core group.
   return { name, ...(resource.group ? { group: resource.group } : {}), kind: resource.resource };
+}
+
+/** The index of the first entry whose key sorts after `after` ('' : all of them). */
+function firstAfter(sorted: readonly [string, KubeObject][], after: string): number {
+  let [lo, hi] = [0, sorted.length];
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (sorted[mid]![0] <= after) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
 
 function encodeContinue(token: { rv: number; after: string }): string {

@@ -29,7 +29,13 @@ export interface WatchRequest {
 }
 
 /** Serves one watch request on `res`; returns the handle the server uses for its test controls. */
-export function serveWatch(store: FakeStore, req: WatchRequest, res: ServerResponse, onClose: (w: OpenWatch) => void): OpenWatch {
+export function serveWatch(
+  store: FakeStore,
+  req: WatchRequest,
+  res: ServerResponse,
+  onClose: (w: OpenWatch) => void,
+  onBookmark: (resource: ResourceInfo) => void = () => undefined,
+): OpenWatch {
   const { resource, filter } = req;
   res.writeHead(200, { 'content-type': 'application/json', 'transfer-encoding': 'chunked', 'cache-control': 'no-cache' });
   // Flush the headers now: clients (undici fetch) resolve on headers, before any event arrives.
@@ -85,7 +91,9 @@ export function serveWatch(store: FakeStore, req: WatchRequest, res: ServerRespo
 
   if (req.bookmarks) {
     bookmarkTimer = setInterval(() => {
+      if (closed || watch.stalled) return;
       send('BOOKMARK', { kind: resource.kind, apiVersion: apiVersionOf(resource), metadata: { resourceVersion: String(store.resourceVersion) } });
+      onBookmark(resource);
     }, req.bookmarkIntervalMs);
     bookmarkTimer.unref();
   }

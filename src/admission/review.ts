@@ -72,7 +72,7 @@ function encodeResponse(uid: string, result: AdmissionResult): AdmissionResponse
   if (result.status) response.status = result.status;
   if (result.patch && result.patch.length > 0) {
     response.patchType = 'JSONPatch';
-    response.patch = Buffer.from(JSON.stringify(result.patch)).toString('base64');
+    response.patch = Buffer.from(result.patchJson ?? JSON.stringify(result.patch)).toString('base64');
   }
   if (result.warnings && result.warnings.length > 0) response.warnings = result.warnings;
   if (result.auditAnnotations && Object.keys(result.auditAnnotations).length > 0) {

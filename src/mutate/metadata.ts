@@ -39,10 +39,11 @@ export interface PreparedIdentity {
   readonly annotations: PreparedMap;
 }
 
-function preparedKey(path: string, key: string, value: string): PreparedKey {
-  const pointer = `${path}/${escapePointer(key)}`;
+function preparedKey(path: string, key: string, value: string, pointer = `${path}/${escapePointer(key)}`): PreparedKey {
   return { key, value, add: { op: 'add', path: pointer, value }, replace: { op: 'replace', path: pointer, value } };
 }
+
+const UPSTREAM_CONTAINER_POINTER = `${ANNOTATIONS_PATH}/${escapePointer(ANNOTATION_UPSTREAM_CONTAINER)}`;
 
 /** Prepares `computed`; `keep` is given every operation built (the handler keeps their JSON text). */
 export function prepareIdentity(computed: IdentityMetadata, keep: (op: PatchOperation) => void = () => {}): PreparedIdentity {
@@ -115,7 +116,8 @@ export function metadataPatch(meta: ObjectMeta | undefined | null, identity: Pre
     if (recordContainer !== undefined) annotations[ANNOTATION_UPSTREAM_CONTAINER] = recordContainer;
     return [{ op: 'add', path: '/metadata', value: { labels: desiredLabels(undefined, identity.computed), annotations } }];
   }
-  const extra = recordContainer === undefined ? undefined : preparedKey(ANNOTATIONS_PATH, ANNOTATION_UPSTREAM_CONTAINER, recordContainer);
+  const extra =
+    recordContainer === undefined ? undefined : preparedKey(ANNOTATIONS_PATH, ANNOTATION_UPSTREAM_CONTAINER, recordContainer, UPSTREAM_CONTAINER_POINTER);
   const labels = mapOps(meta.labels, identity.labels, isIdentityLabel);
   const annotations = mapOps(meta.annotations, identity.annotations, isIdentityAnnotation, extra);
   return labels.length === 0 ? annotations : annotations.length === 0 ? labels : [...labels, ...annotations];

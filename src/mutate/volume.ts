@@ -7,7 +7,7 @@ import type { Pod, Volume, VolumeMount } from '../admission/k8s.ts';
 import type { PatchOperation } from '../admission/types.ts';
 import type { SidecarConfig } from '../config/baseline.ts';
 import { quote } from '../text.ts';
-import { appendPatch, pointer } from './patch.ts';
+import { appendPatch } from './patch.ts';
 import { KUBE_API_VOLUME_NAME, TOKEN_MOUNT_PATH, TOKEN_VOLUME_NAME } from './sidecar.ts';
 import { appContainers } from './upstream.ts';
 
@@ -131,7 +131,7 @@ export function tokenVolumePatch(pod: Pod, config: SidecarConfig, parts: VolumeP
       warnings.push(`container ${quote(c?.name ?? String(i))} already mounts another volume at ${TOKEN_MOUNT_PATH}; token not mounted`);
       return;
     }
-    patch.push(...appendPatch(pointer('spec', 'containers', i, 'volumeMounts'), mounts, [parts.tokenVolumeMount()]));
+    patch.push(...appendPatch(`/spec/containers/${i}/volumeMounts`, mounts, [parts.tokenVolumeMount()]));
   });
   return { patch, warnings };
 }

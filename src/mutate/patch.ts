@@ -79,8 +79,9 @@ function valueJson(value: unknown, known: WeakMap<object, string>): string {
  * `JSON.stringify(patch)`, byte for byte (operations are built with keys in the order op, path,
  * value, and no value is undefined), taking the text of every operation or value `known` holds instead of
  * serializing it again: the sidecar and its volumes, the bulk of an injecting patch, are
- * serialized once per baseline (parts.ts). Serializing a small Pod's 2 KB patch went from
- * 3.1 µs to ... µs in process (bench/steps.ts).
+ * serialized once per baseline (parts.ts). With the identity operations kept too, encoding a
+ * small Pod's answer (a 2 KB patch) went from 5.2 to 1.3 µs in process, and the webhook's server
+ * CPU per review from 113 to 100 µs (BENCHMARKS.md, "Mutation and encoding").
  */
 export function patchJson(patch: readonly PatchOperation[], known: WeakMap<object, string>): string {
   let json = '[';

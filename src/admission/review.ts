@@ -64,15 +64,21 @@ export function decodeReview(body: unknown): AdmissionRequest {
 
 /** The AdmissionReview answer: same apiVersion and kind, the request's uid, patch base64-encoded. */
 export function encodeReview(uid: string, result: AdmissionResult): AdmissionReview {
-  return { apiVersion: ADMISSION_API_VERSION, kind: ADMISSION_KIND, response: encodeResponse(uid, result) };
+  return { apiVersion: ADMISSION_API_VERSION, kind: ADMISSION_KIND, response: encodeResponse(uid, result, true) };
 }
 
-function encodeResponse(uid: string, result: AdmissionResult): AdmissionResponse {
+/** The patch as the API server reads it: its JSON text (the handler's, when it has it), base64-encoded. */
+function encodePatch(result: AdmissionResult): string {
+  return Buffer.from(result.patchJson ?? JSON.stringify(result.patch)).toString('base64');
+}
+
+/** The response; with `withPatch` false, everything but the patch itself (patchType says there is one). */
+function encodeResponse(uid: string, result: AdmissionResult, withPatch: boolean): AdmissionResponse {
   const response: AdmissionResponse = { uid, allowed: result.allowed };
   if (result.status) response.status = result.status;
   if (result.patch && result.patch.length > 0) {
     response.patchType = 'JSONPatch';
-    response.patch = Buffer.from(JSON.stringify(result.patch)).toString('base64');
+    if (withPatch) response.patch = encodePatch(result);
   }
   if (result.warnings && result.warnings.length > 0) response.warnings = result.warnings;
   if (result.auditAnnotations && Object.keys(result.auditAnnotations).length > 0) {
@@ -88,9 +94,9 @@ function encodeResponse(uid: string, result: AdmissionResult): AdmissionResponse
  * answer takes 3.5 µs instead of 5.0 (bench/, in-process). Key order is not significant in JSON.
  */
 export function encodeReviewJson(uid: string, result: AdmissionResult): string {
-  const { patch, ...response } = encodeResponse(uid, result);
+  const response = encodeResponse(uid, result, false);
   const json = JSON.stringify({ apiVersion: ADMISSION_API_VERSION, kind: ADMISSION_KIND, response });
-  if (patch === undefined) return json;
+  if (response.patchType === undefined) return json;
   // `json` ends with the response's `}` and the review's `}`.
-  return `${json.slice(0, -2)},"patch":"${patch}"}}`;
+  return `${json.slice(0, -2)},"patch":"${encodePatch(result)}"}}`;
 }

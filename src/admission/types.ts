@@ -54,6 +54,8 @@ export interface AdmissionResult {
   status?: Status;
   /** Set by {@link patched}; encoded as base64 JSONPatch by the admission layer. */
   patch?: PatchOperation[];
+  /** `JSON.stringify(patch)`, when the handler has it already (the mutation assembles it from ready parts). */
+  patchJson?: string;
   warnings?: string[];
   auditAnnotations?: Record<string, string>;
   /** Not sent to the API server: extra fields for the decision log line (violations, reason…). */

@@ -37,6 +37,8 @@ function removeFrom(index: Map<string, Entry>, k: string, binding: Binding): voi
 
 export class BindingIndex implements IdentityResolver {
   #synced = false;
+  /** Bumped by every change of the bindings: what was resolved before may have changed. */
+  #generation = 0;
   readonly #bindings = new Map<string, Binding>();
   // The two indexes hold an Entry (a binding, or an array of them), not Sets or Maps: nearly every
   // key has one binding, and a Set or Map per key made the index 7.8 MB for 10,000 bindings,
@@ -67,9 +69,14 @@ export class BindingIndex implements IdentityResolver {
     return this.#synced;
   }
 
+  generation(): number {
+    return this.#generation;
+  }
+
   /** Adds or replaces a binding (by namespace/name). */
   upsert(given: Binding): void {
     this.delete(given.namespace, given.name);
+    this.#generation++;
     const binding: Binding = { ...given, namespace: this.#share(given.namespace), issuer: this.#share(given.issuer) };
     this.#bindings.set(key(binding.namespace, binding.name), binding);
     let bySa = this.#bySa.get(binding.namespace);
@@ -91,6 +98,7 @@ export class BindingIndex implements IdentityResolver {
   delete(namespace: string, name: string): void {
     const old = this.#bindings.get(key(namespace, name));
     if (!old) return;
+    this.#generation++;
     this.#bindings.delete(key(namespace, name));
     const bySa = this.#bySa.get(namespace);
     if (bySa) {
@@ -102,6 +110,7 @@ export class BindingIndex implements IdentityResolver {
 
   /** Replaces every binding at once (a relist, or a reread of the bindings file). */
   replaceAll(bindings: Iterable<Binding>): void {
+    this.#generation++;
     this.#bindings.clear();
     this.#bySa.clear();
     this.#groupLabels.clear();

@@ -27,6 +27,11 @@ export interface ServiceAccountIdentity {
 export interface IdentityResolver {
   /** False until the source has completed its first full sync (file parsed, informers listed). */
   ready(): boolean;
+  /**
+   * A number that changes whenever what {@link IdentityResolver.resolve} returns may change, so a
+   * caller may keep resolutions until it does; absent: nothing may be kept.
+   */
+  generation?(): number;
   /** The groups the bindings give `namespace/serviceAccount`, counting only trusted issuers. */
   resolve(namespace: string, serviceAccount: string, trustedIssuers: ReadonlySet<string>): ServiceAccountIdentity;
   /** True when at least one binding (of any namespace, trusted issuer) provides this group label name. */

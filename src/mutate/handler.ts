@@ -11,6 +11,8 @@ import type { AdmissionHandler, AdmissionRequest, AdmissionResult } from '../adm
 import type { Baseline } from '../config/baseline.ts';
 import type { IdentityResolver } from '../identity/types.ts';
 import { mutatePod } from './mutate.ts';
+import { createPartsCache } from './parts.ts';
+import { patchJson } from './patch.ts';
 import { shouldInject } from './should-inject.ts';
 
 /** Dependencies of {@link createMutateHandler}. */
@@ -62,6 +64,7 @@ function isPodRequest(request: AdmissionRequest): boolean {
 export function createMutateHandler(deps: MutateHandlerDeps): AdmissionHandler {
   const { identity, logger, version } = deps;
   const outcome = deps.onOutcome ?? (() => {});
+  const parts = createPartsCache();
   return (request: AdmissionRequest): AdmissionResult => {
     if (request.operation !== 'CREATE') return allowed(`operation ${request.operation} is not mutated`);
     if (!isPodRequest(request)) {
@@ -89,7 +92,7 @@ export function createMutateHandler(deps: MutateHandlerDeps): AdmissionHandler {
       return result;
     }
 
-    const mutation = mutatePod(pod, { baseline, identity, namespace, version });
+    const mutation = mutatePod(pod, { baseline, identity, namespace, version, parts });
     if (dryRun) {
       const result = allowed();
       result.log = { injected: mutation.injected, reason: mutation.reason, mutationDryRun: true, dryRunPatch: mutation.patch.length };
@@ -101,6 +104,7 @@ export function createMutateHandler(deps: MutateHandlerDeps): AdmissionHandler {
       return withWarnings(result, [summary, ...mutation.warnings]);
     }
     const result = patched(mutation.patch);
+    if (result.patch) result.patchJson = patchJson(result.patch, parts.json);
     result.log = { injected: mutation.injected, reason: mutation.reason, patchOps: mutation.patch.length };
     outcome(mutation.injected ? 'injected' : 'not-injected');
     return withWarnings(result, mutation.warnings);

@@ -13,12 +13,11 @@
 import { serviceAccountOf, type Pod } from '../admission/k8s.ts';
 import type { PatchOperation } from '../admission/types.ts';
 import type { Baseline } from '../config/baseline.ts';
-import type { IdentityResolver, ServiceAccountIdentity } from '../identity/types.ts';
-import { computeIdentity, desiredAnnotations, desiredLabels } from './identity.ts';
-import { appendPatch, mapPatch, prependPatch } from './patch.ts';
+import type { IdentityResolver } from '../identity/types.ts';
+import { metadataPatch } from './metadata.ts';
+import { FRESH_PARTS, type PatchParts } from './parts.ts';
+import { appendPatch, prependPatch } from './patch.ts';
 import { shouldInject } from './should-inject.ts';
-import { buildSidecar } from './sidecar.ts';
-import { ANNOTATION_UPSTREAM_CONTAINER } from './upstream.ts';
 import { tokenVolumePatch } from './volume.ts';
 
 /** Everything {@link mutatePod} reads besides the Pod. */
@@ -29,6 +28,8 @@ export interface MutateContext {
   readonly namespace: string;
   /** The idgate version, written to the `idgate.dev/injected` annotation. */
   readonly version: string;
+  /** Where the sidecar and its volumes come from; built anew when absent (parts.ts). */
+  readonly parts?: PatchParts;
 }
 
 /** What {@link mutatePod} would change, and why. */
@@ -65,34 +66,25 @@ export function mutatePod(pod: Pod, ctx: MutateContext): MutationResult {
   if (!decision.identity) return { patch: [], injected: false, reason: decision.reason, warnings: [] };
 
   const warnings: string[] = [];
-  const serviceAccount = serviceAccountOf(pod.spec);
-  let resolved: ServiceAccountIdentity | undefined;
-  if (ctx.identity.ready()) resolved = ctx.identity.resolve(ctx.namespace, serviceAccount, baseline.trustedIssuerSet);
-  else warnings.push(IDENTITY_UNAVAILABLE_WARNING);
-
-  const carriesSidecar = decision.inject || decision.present;
-  const computed = computeIdentity(serviceAccount, resolved, carriesSidecar ? ctx.version : undefined);
-  const patch: PatchOperation[] = [];
-
-  const meta = pod.metadata;
-  const annotations = desiredAnnotations(meta?.annotations ?? undefined, computed);
-  // Recorded so that validation and later passes find the app container by name, wherever
-  // other webhooks move it (upstream.ts, ANNOTATION_UPSTREAM_CONTAINER).
-  if (decision.recordContainer !== undefined) annotations[ANNOTATION_UPSTREAM_CONTAINER] = decision.recordContainer;
-  if (meta === undefined || meta === null) {
-    // Never seen from a real API server, but an `add` under a missing /metadata would fail.
-    patch.push({ op: 'add', path: '/metadata', value: { labels: desiredLabels(undefined, computed), annotations } });
-  } else {
-    patch.push(...mapPatch('/metadata/labels', meta.labels, desiredLabels(meta.labels, computed)));
-    patch.push(...mapPatch('/metadata/annotations', meta.annotations, annotations));
-  }
+  if (!ctx.identity.ready()) warnings.push(IDENTITY_UNAVAILABLE_WARNING);
+  const parts = ctx.parts ?? FRESH_PARTS;
+  const identity = parts.identity({
+    resolver: ctx.identity,
+    trustedIssuers: baseline.trustedIssuerSet,
+    namespace: ctx.namespace,
+    serviceAccount: serviceAccountOf(pod.spec),
+    injectedVersion: decision.inject || decision.present ? ctx.version : undefined,
+  });
+  // The upstream container is recorded so that validation and later passes find the app container
+  // by name, wherever other webhooks move it (upstream.ts, ANNOTATION_UPSTREAM_CONTAINER).
+  const patch = metadataPatch(pod.metadata, identity, decision.recordContainer);
 
   if (decision.inject && decision.ports !== undefined) {
     // Only the injecting pass adds volumes and mounts (volume.ts says why).
-    const volume = tokenVolumePatch(pod, baseline.sidecar);
+    const volume = tokenVolumePatch(pod, baseline.sidecar, parts);
     patch.push(...volume.patch);
     warnings.push(...volume.warnings);
-    const sidecar = buildSidecar({ config: baseline.sidecar, ...decision.ports });
+    const sidecar = parts.sidecar({ config: baseline.sidecar, ...decision.ports });
     if (baseline.sidecar.mode === 'native') patch.push(...prependPatch('/spec/initContainers', pod.spec?.initContainers, sidecar));
     else patch.push(...appendPatch('/spec/containers', pod.spec?.containers, [sidecar]));
   }

@@ -158,14 +158,12 @@ export function resolveProxyPort(pod: Pod, defaultPort: number): Resolution<numb
 /** Groups from `idgate.dev/allowed-groups`: a comma list, entries trimmed, empty entries dropped, duplicates once. */
 export function parseAllowedGroups(value: string | undefined): string[] {
   if (value === undefined) return [];
-  return [
-    ...new Set(
-      value
-        .split(',')
-        .map((g) => g.trim())
-        .filter((g) => g !== ''),
-    ),
-  ];
+  const groups = new Set<string>();
+  for (const entry of value.split(',')) {
+    const group = entry.trim();
+    if (group !== '') groups.add(group);
+  }
+  return [...groups];
 }
 
 /** The first TCP port `port` of any container or init container but idgate's own, as `init container "x"`. */

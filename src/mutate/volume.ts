@@ -7,7 +7,7 @@ import type { Pod, Volume, VolumeMount } from '../admission/k8s.ts';
 import type { PatchOperation } from '../admission/types.ts';
 import type { SidecarConfig } from '../config/baseline.ts';
 import { quote } from '../text.ts';
-import { appendPatch, pointer } from './patch.ts';
+import { appendPatch } from './patch.ts';
 import { KUBE_API_VOLUME_NAME, TOKEN_MOUNT_PATH, TOKEN_VOLUME_NAME } from './sidecar.ts';
 import { appContainers } from './upstream.ts';
 
@@ -76,6 +76,15 @@ export function kubeApiVolume(): Volume {
   };
 }
 
+/** Where {@link tokenVolumePatch} gets its values: built on each call, or kept by the handler (parts.ts). */
+export interface VolumeParts {
+  tokenVolume(config: SidecarConfig): Volume;
+  tokenVolumeMount(): VolumeMount;
+  kubeApiVolume(): Volume;
+}
+
+const FRESH_VOLUMES: VolumeParts = { tokenVolume, tokenVolumeMount, kubeApiVolume };
+
 /** The operations adding the token volume and mounts, and warnings for containers left without it. */
 export interface VolumePatch {
   readonly patch: PatchOperation[];
@@ -98,20 +107,20 @@ export interface VolumePatch {
  * containers this pass saw got the token then, and a container that has appeared since was
  * added by another webhook (a mesh proxy injected after idgate), which must not get it.
  */
-export function tokenVolumePatch(pod: Pod, config: Pick<SidecarConfig, 'audience' | 'tokenExpirationSeconds' | 'kubernetesIssuer'>): VolumePatch {
+export function tokenVolumePatch(pod: Pod, config: SidecarConfig, parts: VolumeParts = FRESH_VOLUMES): VolumePatch {
   const spec = pod.spec ?? {};
   const patch: PatchOperation[] = [];
   const warnings: string[] = [];
   const volumes: Volume[] = [];
   const existing = (spec.volumes ?? []).find((v) => v?.name === TOKEN_VOLUME_NAME);
   if (existing === undefined) {
-    volumes.push(tokenVolume(config));
+    volumes.push(parts.tokenVolume(config));
   } else if (!isIdgateTokenVolume(existing, config)) {
     warnings.push(`volume ${TOKEN_VOLUME_NAME} exists and is not idgate's token volume (audience ${config.audience}); left as is`);
   }
   // A volume of that name the Pod brings itself would be mounted in the sidecar as its
   // credentials: pod-sidecar refuses it unless it is exactly kubeApiVolume().
-  if (config.kubernetesIssuer && !(spec.volumes ?? []).some((v) => v?.name === KUBE_API_VOLUME_NAME)) volumes.push(kubeApiVolume());
+  if (config.kubernetesIssuer && !(spec.volumes ?? []).some((v) => v?.name === KUBE_API_VOLUME_NAME)) volumes.push(parts.kubeApiVolume());
   patch.push(...appendPatch('/spec/volumes', spec.volumes, volumes));
   const apps = new Set(appContainers(spec));
   (spec.containers ?? []).forEach((c, i) => {
@@ -122,7 +131,7 @@ export function tokenVolumePatch(pod: Pod, config: Pick<SidecarConfig, 'audience
       warnings.push(`container ${quote(c?.name ?? String(i))} already mounts another volume at ${TOKEN_MOUNT_PATH}; token not mounted`);
       return;
     }
-    patch.push(...appendPatch(pointer('spec', 'containers', i, 'volumeMounts'), mounts, [tokenVolumeMount()]));
+    patch.push(...appendPatch(`/spec/containers/${i}/volumeMounts`, mounts, [parts.tokenVolumeMount()]));
   });
   return { patch, warnings };
 }

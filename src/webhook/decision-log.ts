@@ -34,20 +34,28 @@ const {
   wildcardFirstSym,
 } = pino.symbols;
 
+/** The reviewed object's name: the request's, else the object's (or old object's) name or generateName. */
+function objectName(request: AdmissionRequest): string | undefined {
+  const meta = request.object?.metadata ?? request.oldObject?.metadata;
+  return request.name || meta?.name || meta?.generateName;
+}
+
+/** The review's duration in milliseconds, to 10 µs. */
+const durationMs = (seconds: number): number => Math.round(seconds * 1e5) / 100;
+
 /** The fields of a decision's log line. */
 export function decisionLine(webhook: string, request: AdmissionRequest, result: AdmissionResult, seconds: number): Record<string, unknown> {
-  const meta = request.object?.metadata ?? request.oldObject?.metadata;
   return {
     webhook,
     uid: request.uid,
     kind: request.kind.kind,
     namespace: request.namespace,
-    name: request.name || meta?.name || meta?.generateName,
+    name: objectName(request),
     operation: request.operation,
     user: request.userInfo?.username,
     allowed: result.allowed,
     dryRun: request.dryRun === true,
-    durationMs: Math.round(seconds * 1e5) / 100,
+    durationMs: durationMs(seconds),
     ...result.log,
   };
 }
@@ -129,11 +137,10 @@ export class DecisionLog {
       return;
     }
     const l = this.#l;
-    const meta = request.object?.metadata ?? request.oldObject?.metadata;
     let line = `${(l[lsCacheSym] as Record<number, string>)[INFO]}${(l[timeSym] as () => string).call(logger)}${l[chindingsSym] as string}`;
     line += `${field('webhook', webhook)}${field('uid', request.uid)}${field('kind', request.kind.kind)}${field('namespace', request.namespace)}`;
-    line += `${field('name', request.name || meta?.name || meta?.generateName)}${field('operation', request.operation)}${field('user', request.userInfo?.username)}`;
-    line += `,"allowed":${result.allowed ? 'true' : 'false'},"dryRun":${request.dryRun === true ? 'true' : 'false'},"durationMs":${Math.round(seconds * 1e5) / 100}`;
+    line += `${field('name', objectName(request))}${field('operation', request.operation)}${field('user', request.userInfo?.username)}`;
+    line += `,"allowed":${result.allowed ? 'true' : 'false'},"dryRun":${request.dryRun === true ? 'true' : 'false'},"durationMs":${durationMs(seconds)}`;
     for (const key in result.log) line += field(key, result.log[key]);
     (l[streamSym] as { write(s: string): void }).write(`${line},"msg":"${MESSAGE}"${l[endSym] as string}`);
   }

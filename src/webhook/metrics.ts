@@ -37,15 +37,6 @@ export interface MetricsOptions {
 
 type Cell = { pending: number };
 
-function getOrAdd<K, V>(map: Map<K, V>, key: K, create: () => V): V {
-  let value = map.get(key);
-  if (value === undefined) {
-    value = create();
-    map.set(key, value);
-  }
-  return value;
-}
-
 /**
  * The admission routes' request counts and in-flight gauge, kept as plain numbers and handed to
  * prom-client when /metrics is read (its `collect` hooks), not on every request: a labelled
@@ -74,8 +65,8 @@ export class AdmissionCounts {
 
   /** One request answered (or refused) by `webhook`. */
   answered(webhook: string, operation: string, decision: string): void {
-    const byOperation = getOrAdd(this.#answered, webhook, () => new Map<string, Map<string, Cell>>());
-    const byDecision = getOrAdd(byOperation, operation, () => new Map<string, Cell>());
+    const byOperation = this.#answered.get(webhook) ?? this.#answered.set(webhook, new Map()).get(webhook)!;
+    const byDecision = byOperation.get(operation) ?? byOperation.set(operation, new Map()).get(operation)!;
     const cell = byDecision.get(decision);
     if (cell) cell.pending++;
     else byDecision.set(decision, { pending: 1 });
@@ -95,8 +86,8 @@ export class AdmissionCounts {
   }
 
   /** Requests being handled now, by webhook. */
-  inFlight(): IterableIterator<[string, Cell]> {
-    return this.#inFlight.entries();
+  *inFlight(): IterableIterator<[string, number]> {
+    for (const [webhook, cell] of this.#inFlight) yield [webhook, cell.pending];
   }
 }
 
@@ -127,7 +118,7 @@ function admissionMetrics(registers: Registry[]): Pick<WebhookMetrics, 'admissio
       labelNames: ['webhook'],
       registers,
       collect() {
-        for (const [webhook, cell] of admission.inFlight()) this.set({ webhook }, cell.pending);
+        for (const [webhook, count] of admission.inFlight()) this.set({ webhook }, count);
       },
     }),
     violations: new Counter({

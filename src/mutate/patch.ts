@@ -65,7 +65,6 @@ export function prependPatch(path: string, current: readonly unknown[] | undefin
 
 /** A value's JSON text: the known text of a shared value, arrays element by element, else JSON.stringify. */
 function valueJson(value: unknown, known: WeakMap<object, string>): string {
-  if (typeof value === 'string') return JSON.stringify(value);
   if (typeof value !== 'object' || value === null) return JSON.stringify(value);
   const text = known.get(value);
   if (text !== undefined) return text;

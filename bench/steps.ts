@@ -80,7 +80,7 @@ for (const name of Object.keys(SCENARIOS) as ScenarioName[]) {
     metrics.admission.begin(webhook);
     metrics.admission.end(webhook);
     metrics.admission.answered(webhook, labels.operation, labels.decision);
-    metrics.duration.observe(labels, 0.0001);
+    metrics.duration.observe(webhook, labels.operation, labels.decision, 0.0001);
   });
   const f = (x: number) => x.toFixed(1);
   console.log(

@@ -101,7 +101,7 @@ function admissionRoute(webhook: Webhook, handler: AdmissionHandler, deps: Route
     const seconds = (performance.now() - started) / 1000;
     const decision = decisionOf(result);
     metrics.admission.answered(webhook, request.operation, decision);
-    metrics.duration.observe({ webhook, operation: request.operation, decision }, seconds);
+    metrics.duration.observe(webhook, request.operation, decision, seconds);
     decisions.write(webhook, request, result, seconds);
   };
 }

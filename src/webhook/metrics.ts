@@ -3,6 +3,7 @@
  * every test and every server gets its own (no prom-client global default registry).
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { LatencyHistogram } from './latency-histogram.ts';
 
 /**
  * The API server's own admission webhook latency buckets
@@ -16,7 +17,7 @@ export interface WebhookMetrics {
   /** What the admission routes count per request; it feeds `requests` and `inFlight` at each scrape. */
   readonly admission: AdmissionCounts;
   readonly requests: Counter<'webhook' | 'operation' | 'decision'>;
-  readonly duration: Histogram<'webhook' | 'operation' | 'decision'>;
+  readonly duration: LatencyHistogram;
   readonly inFlight: Gauge<'webhook'>;
   readonly violations: Counter<'rule' | 'mode'>;
   readonly certExpiry: Gauge;
@@ -42,8 +43,7 @@ type Cell = { pending: number };
  * prom-client when /metrics is read (its `collect` hooks), not on every request: a labelled
  * `inc` or `dec` validates and hashes its label object on every call. Three such calls per
  * review cost about 4 µs of server CPU on a small Pod (bench/ab.ts, BENCHMARKS.md); the counts
- * below cost a few map reads. The latency histogram keeps prom-client's `observe`: it has no way
- * to add counts to its buckets.
+ * below cost a few map reads. The latency histogram is counted the same way (latency-histogram.ts).
  */
 export class AdmissionCounts {
   /** webhook → operation → decision → requests counted since the last scrape. */
@@ -105,10 +105,9 @@ function admissionMetrics(registers: Registry[]): Pick<WebhookMetrics, 'admissio
         admission.drainAnswered((labels, count) => this.inc(labels, count));
       },
     }),
-    duration: new Histogram({
+    duration: new LatencyHistogram({
       name: 'idgate_admission_duration_seconds',
       help: 'Time to answer an admission request, from its arrival (body still to read) to the answer written, by webhook, operation and decision.',
-      labelNames: ['webhook', 'operation', 'decision'],
       buckets: LATENCY_BUCKETS,
       registers,
     }),

@@ -86,7 +86,10 @@ function admissionRoute(webhook: Webhook, handler: AdmissionHandler, deps: Route
     let result: AdmissionResult;
     let httpStatus = 200;
     try {
-      result = await handler(request);
+      // Every handler answers synchronously today; awaiting a plain value would still suspend
+      // the route for a microtask turn per review.
+      const answer = handler(request);
+      result = answer instanceof Promise ? await answer : answer;
     } catch (err) {
       // A failing handler is our bug, not the request's: answer 500 so the API server applies
       // the webhook's failurePolicy (Fail in enforce, Ignore in audit) instead of a denial,

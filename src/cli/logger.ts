@@ -56,8 +56,13 @@ function batchedStdout(): DestinationStream {
   return stdout;
 }
 
-/** The process logger; `destination` defaults to stdout, batched (tests pass a stream). */
-export function createLogger(level: LevelWithSilent = 'info', name = 'idgate', destination?: NodeJS.WritableStream): Logger {
-  const options = { name, level, redact: { paths: REDACT, censor: '[redacted]' }, base: { pid: process.pid } };
+/**
+ * The process logger; `destination` defaults to stdout, batched (tests pass a stream).
+ * `service` names the program on every line. It is not pino's `name`: the decision line's
+ * `name` is the reviewed object's (docs/design.md#admission-path), and a line with the key twice
+ * is refused whole by strict JSON readers (Elasticsearch's, for one) while others keep either.
+ */
+export function createLogger(level: LevelWithSilent = 'info', service = 'idgate', destination?: NodeJS.WritableStream): Logger {
+  const options = { level, redact: { paths: REDACT, censor: '[redacted]' }, base: { pid: process.pid, service } };
   return pino(options, destination ?? batchedStdout());
 }

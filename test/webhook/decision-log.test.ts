@@ -83,6 +83,20 @@ describe('the decision log line', () => {
     delete slow!.time;
     assert.deepEqual(fast, slow);
     assert.equal(fast!.pid, process.pid);
+    assert.equal(fast!.service, 'idgate');
+  });
+
+  it("carries one name, the reviewed object's, with idgate's own logger", () => {
+    const lines: string[] = [];
+    const logger = createLogger('info', 'idgate', new Writable({ write: (chunk, _e, cb) => cb(null, void lines.push(String(chunk))) }));
+    const c = cases[1]!;
+    new DecisionLog(logger).write('validate', c.request, c.result, c.seconds);
+    logger.info(decisionLine('validate', c.request, c.result, c.seconds), 'admission decision');
+    assert.equal(lines.length, 2);
+    for (const line of lines) {
+      assert.equal(line.match(/"name":/g)?.length, 1, line);
+      assert.equal((JSON.parse(line) as { name?: unknown }).name, decisionLine('validate', c.request, c.result, c.seconds).name);
+    }
   });
 
   it('is not written below the info level', () => {

@@ -88,7 +88,16 @@ describe('the decision log line', () => {
 
   it("carries one name, the reviewed object's, with idgate's own logger", () => {
     const lines: string[] = [];
-    const logger = createLogger('info', 'idgate', new Writable({ write: (chunk, _e, cb) => cb(null, void lines.push(String(chunk))) }));
+    const logger = createLogger(
+      'info',
+      'idgate',
+      new Writable({
+        write(chunk, _e, cb) {
+          lines.push(String(chunk));
+          cb();
+        },
+      }),
+    );
     const c = cases[1]!;
     new DecisionLog(logger).write('validate', c.request, c.result, c.seconds);
     logger.info(decisionLine('validate', c.request, c.result, c.seconds), 'admission decision');

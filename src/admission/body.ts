@@ -179,10 +179,12 @@ export function readJson(req: IncomingMessage, budget: BodyBudget): Promise<unkn
     const incomplete = () => {
       if (!settled) fail(new ReviewError(408, 'ERR_BODY_INCOMPLETE', `the connection closed after ${size} of ${reserved} bytes of the body`));
     };
+    // `on`, not `once`: each fires at most once per request anyway (and `settled` guards), and
+    // `once` wraps every listener in a closure of its own, three more allocations per review.
     req.on('data', onData);
-    req.once('error', incomplete);
-    req.once('close', incomplete);
-    req.once('end', () => {
+    req.on('error', incomplete);
+    req.on('close', incomplete);
+    req.on('end', () => {
       if (settled) return;
       settled = true;
       budget.give(reserved);

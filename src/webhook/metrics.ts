@@ -23,6 +23,8 @@ export interface WebhookMetrics {
   readonly certExpiry: Gauge;
   readonly cacheSynced: Gauge<'cache'>;
   readonly baselineReloads: Counter<'result'>;
+  /** One per Pod CREATE mutated (or not), by outcome; it feeds `mutations` at each scrape. */
+  readonly mutationOutcomes: Tally;
   readonly mutations: Counter<'result'>;
   readonly relabel: Counter<'outcome'>;
   readonly relabelSeconds: Histogram;
@@ -91,6 +93,24 @@ export class AdmissionCounts {
   }
 }
 
+/** How often each value of one label was counted since the last scrape, for a Counter's `collect` (as {@link AdmissionCounts}). */
+export class Tally {
+  readonly #counts = new Map<string, number>();
+
+  add(value: string): void {
+    this.#counts.set(value, (this.#counts.get(value) ?? 0) + 1);
+  }
+
+  /** Hands the counts since the last call to `add`, and forgets them. */
+  drain(add: (value: string, count: number) => void): void {
+    for (const [value, count] of this.#counts) {
+      if (count === 0) continue;
+      add(value, count);
+      this.#counts.set(value, 0);
+    }
+  }
+}
+
 /** What the admission path answered, and the violations it found. */
 function admissionMetrics(registers: Registry[]): Pick<WebhookMetrics, 'admission' | 'requests' | 'duration' | 'inFlight' | 'violations'> {
   const admission = new AdmissionCounts();
@@ -156,13 +176,18 @@ function stateMetrics(registers: Registry[], cacheSynced: (() => boolean) | unde
 }
 
 /** What the injector and the controllers did to Pods, and who leads the controllers. */
-function identityMetrics(registers: Registry[]): Pick<WebhookMetrics, 'mutations' | 'relabel' | 'relabelSeconds' | 'leader'> {
+function identityMetrics(registers: Registry[]): Pick<WebhookMetrics, 'mutationOutcomes' | 'mutations' | 'relabel' | 'relabelSeconds' | 'leader'> {
+  const mutationOutcomes = new Tally();
   return {
+    mutationOutcomes,
     mutations: new Counter({
       name: 'idgate_mutations_total',
       help: 'Pod CREATE mutations by outcome (injected, not-injected, dry-run, identity-unavailable).',
       labelNames: ['result'],
       registers,
+      collect() {
+        mutationOutcomes.drain((result, count) => this.inc({ result }, count));
+      },
     }),
     relabel: new Counter({
       name: 'idgate_relabel_total',

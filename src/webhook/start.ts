@@ -177,7 +177,7 @@ function buildApp(options: WebhookOptions, parts: AppParts): RequestListener {
     logger,
     metrics,
     readiness: parts.readiness,
-    mutate: createMutateHandler({ ...deps, version: VERSION, onOutcome: (result) => metrics.mutations.inc({ result }) }),
+    mutate: createMutateHandler({ ...deps, version: VERSION, onOutcome: (result) => metrics.mutationOutcomes.add(result) }),
     validate: createValidateHandler(validation),
     validateIntegrity: createValidateHandler({ ...validation, scope: 'integrity' }),
   });

@@ -39,4 +39,17 @@ describe('admission counts reach /metrics at each scrape', () => {
     assert.equal(await sample(metrics, mutate), 0);
     assert.equal(await sample(metrics, 'idgate_admission_in_flight_requests{webhook="validate"}'), 0);
   });
+
+  it('counts mutation outcomes once each, however often /metrics is read', async () => {
+    const metrics = createMetrics(undefined, { processMetrics: false });
+    const injected = 'idgate_mutations_total{result="injected"}';
+    metrics.mutationOutcomes.add('injected');
+    metrics.mutationOutcomes.add('injected');
+    metrics.mutationOutcomes.add('dry-run');
+    assert.equal(await sample(metrics, injected), 2);
+    assert.equal(await sample(metrics, injected), 2, 'a second scrape adds nothing');
+    metrics.mutationOutcomes.add('injected');
+    assert.equal(await sample(metrics, injected), 3);
+    assert.equal(await sample(metrics, 'idgate_mutations_total{result="dry-run"}'), 1);
+  });
 });

@@ -37,9 +37,10 @@ export function startCli(
   args: string[],
   ready: (line: Record<string, unknown>) => boolean,
   timeoutMs = 60_000,
+  main = MAIN,
 ): Promise<{ child: ChildProcessWithoutNullStreams; line: Record<string, unknown>; lines: Array<Record<string, unknown>>; exited: Promise<number | null> }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [MAIN, ...args]);
+    const child = spawn(process.execPath, [main, ...args]);
     const lines: Array<Record<string, unknown>> = [];
     const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
     let buffer = '';

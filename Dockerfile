@@ -1,33 +1,30 @@
 # syntax=docker/dockerfile:1
 # idgate: one image for `idgate webhook`, `idgate proxy`, `idgate audit` and `idgate check`.
 
-# --- build: dev dependencies, TypeScript → dist/ -------------------------------------------
+# --- build: dev dependencies, TypeScript → one bundle (scripts/bundle.ts) ------------------
 FROM node:24-bookworm-slim AS build
 WORKDIR /src
 COPY package.json package-lock.json ./
 # --ignore-scripts: the image already has Node 24, so the `node` devDependency's binary
-# download (for machines with an older system Node) is not needed here.
+# download (for machines with an older system Node) is not needed here; esbuild finds its
+# binary through its platform package without its install script.
 RUN npm ci --no-audit --no-fund --ignore-scripts
-COPY tsconfig.json tsconfig.build.json ./
+COPY tsconfig.json ./
 COPY src ./src
-RUN node node_modules/typescript/bin/tsc -p tsconfig.build.json
-
-# --- production dependencies only --------------------------------------------------------
-FROM node:24-bookworm-slim AS deps
-WORKDIR /app
-COPY package.json package-lock.json ./
-RUN npm ci --omit=dev --no-audit --no-fund --ignore-scripts && npm cache clean --force
+COPY scripts/bundle.ts ./scripts/
+# The production code idgate imports, and nothing else (docs/design.md#the-shipped-bundle):
+# no node_modules reaches the image; test/manifests/bundle.test.ts checks that every package
+# in the bundle is a production dependency.
+RUN node scripts/bundle.ts dist/bundle
 
 # --- run ---------------------------------------------------------------------------------
 FROM node:24-bookworm-slim
 ENV NODE_ENV=production
 WORKDIR /app
-COPY --from=deps --chown=0:0 /app/node_modules ./node_modules
-COPY --from=build --chown=0:0 /src/dist ./dist
-COPY --chown=0:0 package.json ./
+COPY --from=build --chown=0:0 /src/dist/bundle ./
 # Numeric non-root user (matches runAsUser in the manifests and the injected sidecar), so
 # runAsNonRoot can be verified by the kubelet without a passwd lookup.
 USER 65532:65532
 EXPOSE 8443 4180
-ENTRYPOINT ["node", "/app/dist/src/cli/main.js"]
+ENTRYPOINT ["node", "/app/main.mjs"]
 CMD ["--help"]

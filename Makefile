@@ -32,7 +32,7 @@ run: build certs/tls.crt
 	@echo '    --data @examples/reviews/pod-create.json https://$(LISTEN)/mutate/pods \'
 	@echo '    | $(NPX) node scripts/show-review.ts'
 	@echo ''
-	$(NPX) node dist/src/cli/main.js webhook --config examples/baseline.yaml \
+	$(NPX) node dist/bundle/main.mjs webhook --config examples/baseline.yaml \
 	  --bindings-file examples/bindings.yaml --tls-dir certs --listen $(LISTEN)
 
 test: install

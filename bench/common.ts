@@ -108,10 +108,11 @@ export async function untilReady(port: number, ca: string, timeoutMs = 30_000): 
 }
 
 /**
- * The program the benches run: the build (`npm run build`), or BENCH_MAIN, e.g. an earlier build
- * copied aside (`cp -r dist/src dist/before/src`) for a before/after comparison in one session.
+ * The program the benches run: the bundle the image ships (`npm run build`, scripts/bundle.ts),
+ * or BENCH_MAIN, e.g. an earlier build copied aside (`cp -r dist/bundle dist/before`) for a
+ * before/after comparison in one session.
  */
-export const WEBHOOK_MAIN = process.env.BENCH_MAIN ?? 'dist/src/cli/main.js';
+export const WEBHOOK_MAIN = process.env.BENCH_MAIN ?? 'dist/bundle/main.mjs';
 
 /**
  * Starts the webhook on a bindings file, with the Deployment's NODE_OPTIONS. Its stdout is a

@@ -18,6 +18,7 @@ import { readFileSync } from 'node:fs';
 import { isDeepStrictEqual } from 'node:util';
 import jsonpatch, { type Operation } from 'fast-json-patch';
 import { parseAllDocuments } from 'yaml';
+import type { Binding, ServiceAccountIdentity } from '../src/identity/types.ts';
 import { type BareReview, listenAndReport, reviewServer } from './bare-server.ts';
 
 /** examples/baseline.yaml's trustedIssuers: bindings of any other issuer grant nothing. */
@@ -50,20 +51,11 @@ const SIDECAR = {
   restartPolicy: 'Always',
 };
 
-/** The fields of an OIDCGroupBinding the mutation needs. */
-export interface BareBinding {
-  readonly namespace: string;
-  readonly name: string;
-  readonly issuer: string;
-  readonly groups: readonly string[];
-  readonly serviceAccounts: readonly string[];
-}
+/** The fields of an OIDCGroupBinding the mutation needs (idgate's type, erased at run time: the bare mutator runs none of idgate's code). */
+export type BareBinding = Binding;
 
 /** What `namespace/serviceAccount` is given: its groups and the `namespace/name` of the bindings giving them, both sorted. */
-export interface BareIdentity {
-  readonly groups: readonly string[];
-  readonly bindings: readonly string[];
-}
+export type BareIdentity = Pick<ServiceAccountIdentity, 'groups' | 'bindings'>;
 
 /** Identities by `namespace/serviceAccount`. */
 export type Identities = ReadonlyMap<string, BareIdentity>;
@@ -159,7 +151,7 @@ export function bareAnswer(review: BareReview, path: string, known: Identities):
   return { uid: r.uid, allowed: true, patchType: 'JSONPatch', patch };
 }
 
-interface Answer {
+export interface Answer {
   response: { uid?: string; allowed?: boolean; patchType?: string; patch?: string };
 }
 
@@ -185,6 +177,18 @@ export function answerDifference(body: string, a: Answer, b: Answer): string | u
     return key === undefined ? at : differing((p as Record<string, unknown>)[key], (q as Record<string, unknown>)[key], `${at}/${pointerKey(key)}`);
   };
   return `the patched objects differ at ${differing(x, y, '') || '/'}`;
+}
+
+/**
+ * For the benches, before they load anything: ends the process (status 1, ending its servers
+ * through its exit handlers) when the bare mutator's answer to `scenario` is not equivalent to
+ * idgate's, since the ratios would then compare different work.
+ */
+export function exitUnlessEquivalent(scenario: string, body: string, idgate: Answer, bare: Answer): void {
+  const difference = answerDifference(body, idgate, bare);
+  if (difference === undefined) return;
+  console.error(`${scenario}: the bare mutator's answer is not equivalent to idgate's (${difference}); fix bench/bare-mutator.ts before measuring`);
+  process.exit(1);
 }
 
 if (import.meta.main) {

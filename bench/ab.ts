@@ -1,10 +1,13 @@
 /**
- * `node bench/ab.ts BEFORE_MAIN [AFTER_MAIN]`: two builds of the webhook (and the bare yardstick)
+ * `node bench/ab.ts BEFORE_MAIN [AFTER_MAIN]`: two builds of the webhook and two bare yardsticks
  * measured in one run, each loaded in turn for short rounds, so every variant sees the same
  * machine state: the way to decide a lever of a few microseconds on a machine whose
  * whole-run figures move by ±30% (BENCHMARKS.md). AFTER_MAIN defaults to the current build.
- * Prints each variant's median server CPU per request and throughput, and the ratios to the
- * yardstick's medians.
+ * The yardsticks: "bare", bench/bare-mutator.ts, a hand-written webhook doing idgate's mutation
+ * (the goals' yardstick, its answer checked equivalent to idgate's before loading), and
+ * "floor", bench/bare-server.ts, a fixed patch of idgate's size (no mutation work).
+ * Prints each variant's median server CPU per request and throughput, and the ratios to both
+ * yardsticks' medians.
  *
  *   rm -rf dist/before && mkdir dist/before && cp -r dist/src dist/before/ && npm run build && node bench/ab.ts dist/before/src/cli/main.js
  * (the copy stays inside the checkout, so its imports still find node_modules)
@@ -14,7 +17,8 @@ import type { ChildProcess } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
-import { PINNED, ROOT, WEBHOOK_MAIN, benchCerts, cpuMicros, freePort, get, readyOrExit, spawnServer, startWebhook, stop, pinLoadGenerator } from './common.ts';
+import { exitUnlessEquivalent } from './bare-mutator.ts';
+import { PINNED, WEBHOOK_MAIN, benchCerts, cpuMicros, freePort, get, readyOrExit, startBareServer, startWebhook, stop, pinLoadGenerator } from './common.ts';
 import { SCENARIOS, bindingsYaml, type ScenarioName } from './fixtures.ts';
 
 pinLoadGenerator();
@@ -72,14 +76,17 @@ async function webhookAnswer() {
     await probe.stop();
   }
 }
-const child = spawnServer(['bench/bare-server.ts', dir, String(String(answer.response.patch ?? '').length)], {
-  cwd: ROOT,
-  stdio: ['ignore', 'pipe', 'inherit'],
-});
-children.push(child);
-const barePort = await new Promise<number>((resolve) => child.stdout!.once('data', (d) => resolve(Number(String(d).trim()))));
+/** A bare server (bench/bare-server.ts or bench/bare-mutator.ts and its arguments) as a variant. */
+async function bare(name: 'bare' | 'floor', args: string[]): Promise<Variant> {
+  const { child, port } = await startBareServer(args);
+  children.push(child);
+  return { name, pid: child.pid!, port, stop: () => stop(child), cpu: [], rps: [] };
+}
+const mutator = await bare('bare', ['bench/bare-mutator.ts', dir, bindingsFile]);
+exitUnlessEquivalent(scenario, body, answer, JSON.parse((await get(mutator.port, path, ca, body)).text));
 const variants: Variant[] = [
-  { name: 'bare', pid: child.pid!, port: barePort, stop: () => stop(child), cpu: [], rps: [] },
+  mutator,
+  await bare('floor', ['bench/bare-server.ts', dir, String(String(answer.response.patch ?? '').length)]),
   await webhook('before', beforeMain),
   await webhook('after', afterMain),
 ];
@@ -102,16 +109,18 @@ for (let round = 0; round < ROUNDS; round++) {
 for (const v of variants) await v.stop();
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-const bare = variants[0]!;
+const [bareMedians, floorMedians] = variants.slice(0, 2).map((v) => ({ cpu: median(v.cpu), rps: median(v.rps) }));
 console.log(
   `${scenario}, ${BINDINGS} bindings, ${ROUNDS} rounds of ${SECONDS} s, ${PINNED ? 'pinned' : 'not pinned'}; before ${beforeMain}, after ${afterMain}`,
 );
-console.log('| variant | CPU µs/req, median | CPU ratio to bare | req/s, median | req/s ratio to bare | CPU µs/req per round |');
-console.log('| --- | ---: | ---: | ---: | ---: | --- |');
+console.log(
+  '| variant | CPU µs/req, median | CPU ratio to bare | CPU ratio to floor | req/s, median | req/s ratio to bare | req/s ratio to floor | CPU µs/req per round |',
+);
+console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |');
 for (const v of variants) {
   const cpu = median(v.cpu);
   const rps = median(v.rps);
   console.log(
-    `| ${v.name} | ${cpu.toFixed(0)} | ${(cpu / median(bare.cpu)).toFixed(2)} | ${Math.round(rps)} | ${(rps / median(bare.rps)).toFixed(2)} | ${v.cpu.map(Math.round).join(' ')} |`,
+    `| ${v.name} | ${cpu.toFixed(0)} | ${(cpu / bareMedians!.cpu).toFixed(2)} | ${(cpu / floorMedians!.cpu).toFixed(2)} | ${Math.round(rps)} | ${(rps / bareMedians!.rps).toFixed(2)} | ${(rps / floorMedians!.rps).toFixed(2)} | ${v.cpu.map(Math.round).join(' ')} |`,
   );
 }

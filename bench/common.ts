@@ -53,6 +53,19 @@ export function spawnServer(args: readonly string[], options: SpawnOptions): Chi
   return PINNED ? spawn('taskset', ['-c', '0', process.execPath, ...args], options) : spawn(process.execPath, args, options);
 }
 
+/**
+ * Starts a bare server of the benches (bench/bare-server.ts, bench/bare-mutator.ts: `args` are
+ * the script and its arguments) with {@link spawnServer}, and resolves once it prints its port.
+ */
+export async function startBareServer(args: readonly string[]): Promise<{ child: ChildProcess; port: number }> {
+  const child = spawnServer(args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+  const port = await new Promise<number>((resolve, reject) => {
+    child.stdout!.once('data', (d) => resolve(Number(String(d).trim())));
+    child.once('exit', (code, signal) => reject(new Error(`${args.join(' ')} exited (${signal ?? code}) before listening`)));
+  });
+  return { child, port };
+}
+
 /** A temporary directory holding tls.crt/tls.key for localhost and 127.0.0.1, and the CA that signed them. */
 export async function benchCerts(): Promise<{ dir: string; ca: string }> {
   const dir = await mkdtemp(join(tmpdir(), 'idgate-bench-'));

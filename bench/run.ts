@@ -1,6 +1,10 @@
 /**
- * `npm run bench`: the webhook under load, over TLS with keep-alive, against a bare node:https
- * yardstick measured in the same run (alternating, so both see the same machine state).
+ * `npm run bench`: the webhook under load, over TLS with keep-alive, against two bare node:https
+ * servers measured in the same run (alternating rounds, so all see the same machine state):
+ * - "bare", the goals' yardstick (issue 16): bench/bare-mutator.ts, a hand-written webhook doing
+ *   idgate's mutation per request, its answers checked equivalent to idgate's before loading;
+ * - "floor": bench/bare-server.ts, answering a fixed patch of idgate's size, with no mutation work.
+ * On the validating routes both only parse and allow: one server, measured once, fills both.
  * Prints a table; BENCHMARKS.md records the figures and how they were reached.
  */
 import { writeFile } from 'node:fs/promises';
@@ -8,7 +12,6 @@ import { join } from 'node:path';
 import autocannon from 'autocannon';
 import {
   PINNED,
-  ROOT,
   NODE_OPTIONS,
   WEBHOOK_MAIN,
   benchCerts,
@@ -17,12 +20,14 @@ import {
   freePort,
   get,
   rssMb,
-  spawnServer,
+  startBareServer,
   startWebhook,
   stop,
   untilReady,
   pinLoadGenerator,
 } from './common.ts';
+import type { ChildProcess } from 'node:child_process';
+import { exitUnlessEquivalent } from './bare-mutator.ts';
 import { SCENARIOS, bindingsYaml, type ScenarioName } from './fixtures.ts';
 
 pinLoadGenerator();
@@ -76,6 +81,62 @@ async function load(port: number, scenario: ScenarioName, opts: { connections: n
   };
 }
 
+/** Every server started, killed if this process ends early (an answer not equivalent, a failed load). */
+const children: ChildProcess[] = [];
+process.on('exit', () => {
+  for (const c of children) c.kill();
+});
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+/** One scenario's table row: idgate, the bare mutator and the floor in alternating rounds, then the fixed rate. */
+async function scenarioRow(
+  scenario: ScenarioName,
+  idgate: { pid: number; port: number },
+  mutator: { pid: number; port: number },
+  dir: string,
+  ca: string,
+): Promise<string> {
+  const { path, body } = SCENARIOS[scenario];
+  const answer = JSON.parse((await get(idgate.port, path, ca, body)).text);
+  const patchBytes = String(answer.response.patch ?? '').length;
+  const floorServer = await startBareServer(['bench/bare-server.ts', dir, String(patchBytes)]);
+  children.push(floorServer.child);
+  const floor = { pid: floorServer.child.pid!, port: floorServer.port };
+  // On the validating routes the mutator does what the floor does (no rule evaluation): the floor serves as both.
+  const mutating = path.startsWith('/mutate/');
+  const bare = mutating ? mutator : floor;
+  exitUnlessEquivalent(scenario, body, answer, JSON.parse((await get(bare.port, path, ca, body)).text));
+
+  // Warm-up: let V8 optimise the hot paths of every server before anything is measured.
+  for (const server of mutating ? [bare, floor, idgate] : [bare, idgate]) await load(server.port, scenario, { connections: 16, seconds: 2 });
+  const rps = { idgate: [] as number[], bare: [] as number[], floor: [] as number[] };
+  const cpu = { idgate: [] as number[], bare: [] as number[], floor: [] as number[] };
+  let failures = 0;
+  for (let round = 0; round < ROUNDS; round++) {
+    const b = await measured(bare.pid, bare.port, scenario);
+    const f = mutating ? await measured(floor.pid, floor.port, scenario) : b;
+    const ours = await measured(idgate.pid, idgate.port, scenario);
+    for (const [name, m] of [
+      ['idgate', ours],
+      ['bare', b],
+      ['floor', f],
+    ] as const) {
+      rps[name].push(m.rps);
+      cpu[name].push(m.cpuPerRequest);
+    }
+    failures += ours.errors + ours.non2xx;
+  }
+  const rate = scenario === 'large' ? 50 : 200;
+  // The yardstick at the same fixed rate: what the load generator, TLS and the mutation alone add to the tail.
+  const bareFixed = await fixedRate({ port: bare.port, path, body, rate, seconds: SECONDS, ca });
+  await stop(floorServer.child);
+  const fixed = await fixedRate({ port: idgate.port, path, body, rate, seconds: SECONDS, ca });
+  failures += fixed.errors;
+  const [r, c] = [(k: keyof typeof rps) => median(rps[k]), (k: keyof typeof cpu) => median(cpu[k])];
+  return `| ${scenario} | ${(Buffer.byteLength(body) / 1024).toFixed(1)} KB | ${Math.round(r('idgate'))} | ${Math.round(r('bare'))} | ${(r('idgate') / r('bare')).toFixed(2)} | ${Math.round(r('floor'))} | ${Math.round(c('idgate'))} | ${Math.round(c('bare'))} | ${(c('idgate') / c('bare')).toFixed(2)} | ${Math.round(c('floor'))} | ${(c('idgate') / c('floor')).toFixed(2)} | ${rate} | ${fixed.p50} | ${fixed.p99} | ${fixed.max} | ${bareFixed.p99} | ${failures} |`;
+}
+
 async function main(): Promise<void> {
   const { dir, ca } = await benchCerts();
   const bindingsFile = join(dir, 'bindings.yaml');
@@ -85,64 +146,38 @@ async function main(): Promise<void> {
   const started = performance.now();
   // The built program, as the image runs it (npm run bench builds first).
   const idgate = startWebhook({ port, certDir: dir, bindingsFile, extraArgs: EXTRA_ARGS });
+  children.push(idgate);
   await untilReady(port, ca);
   const startupMs = Math.round(performance.now() - started);
   const idleRss = await rssMb(idgate.pid!);
+  // The bare mutator loads the same bindings file, once for the whole run.
+  const mutator = await startBareServer(['bench/bare-mutator.ts', dir, bindingsFile]);
+  children.push(mutator.child);
 
-  const sizes = Object.fromEntries(Object.entries(SCENARIOS).map(([k, v]) => [k, Buffer.byteLength(v.body)]));
-  console.log(`idgate bench: ${SECONDS}s per run, ${ROUNDS} rounds alternating with a bare node:https server, ${BINDINGS} bindings loaded`);
+  console.log(`idgate bench: ${SECONDS}s per run, ${ROUNDS} rounds alternating with bare node:https servers, ${BINDINGS} bindings loaded`);
   console.log(
-    `request sizes: ${Object.entries(sizes)
-      .map(([k, v]) => `${k} ${(v / 1024).toFixed(1)} KB`)
+    "bare = bench/bare-mutator.ts, a hand-written node:https webhook doing the same mutation per request (answers checked equivalent; the goals' yardstick); " +
+      'floor = bench/bare-server.ts, a fixed patch of the same size (no mutation work). Validating routes: both only parse and allow, one server measured once.',
+  );
+  console.log(
+    `request sizes: ${Object.entries(SCENARIOS)
+      .map(([k, v]) => `${k} ${(Buffer.byteLength(v.body) / 1024).toFixed(1)} KB`)
       .join(', ')}`,
   );
 
   const rows: string[] = [];
   for (const scenario of (Object.keys(SCENARIOS) as ScenarioName[]).filter((s) => !ONLY || ONLY.includes(s))) {
-    const answer = JSON.parse((await get(port, SCENARIOS[scenario].path, ca, SCENARIOS[scenario].body)).text);
-    const patchBytes = String(answer.response.patch ?? '').length;
-    const bareProcess = spawnServer(['bench/bare-server.ts', dir, String(patchBytes)], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
-    const barePort = await new Promise<number>((resolve) => bareProcess.stdout!.once('data', (d) => resolve(Number(String(d).trim()))));
-
-    // Warm-up: let V8 optimise the hot paths of both servers before anything is measured.
-    await load(barePort, scenario, { connections: 16, seconds: 2 });
-    await load(port, scenario, { connections: 16, seconds: 2 });
-    const idgateRps: number[] = [];
-    const bareRps: number[] = [];
-    const idgateCpu: number[] = [];
-    const bareCpu: number[] = [];
-    let failures = 0;
-    for (let round = 0; round < ROUNDS; round++) {
-      const bare = await measured(bareProcess.pid!, barePort, scenario);
-      const ours = await measured(idgate.pid!, port, scenario);
-      bareRps.push(bare.rps);
-      idgateRps.push(ours.rps);
-      bareCpu.push(bare.cpuPerRequest);
-      idgateCpu.push(ours.cpuPerRequest);
-      failures += ours.errors + ours.non2xx;
-    }
-    const rate = scenario === 'large' ? 50 : 200;
-    // The yardstick at the same fixed rate: what the load generator and TLS alone add to the tail.
-    const { path, body } = SCENARIOS[scenario];
-    const bareFixed = await fixedRate({ port: barePort, path, body, rate, seconds: SECONDS, ca });
-    await stop(bareProcess);
-    const fixed = await fixedRate({ port, path, body, rate, seconds: SECONDS, ca });
-    failures += fixed.errors;
-    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-    const ratio = median(idgateRps) / median(bareRps);
-    const cpuRatio = median(idgateCpu) / median(bareCpu);
-    rows.push(
-      `| ${scenario} | ${(sizes[scenario]! / 1024).toFixed(1)} KB | ${Math.round(median(idgateRps))} | ${Math.round(median(bareRps))} | ${ratio.toFixed(2)} | ${Math.round(median(idgateCpu))} | ${Math.round(median(bareCpu))} | ${cpuRatio.toFixed(2)} | ${rate} | ${fixed.p50} | ${fixed.p99} | ${fixed.max} | ${bareFixed.p99} | ${failures} |`,
-    );
+    rows.push(await scenarioRow(scenario, { pid: idgate.pid!, port }, { pid: mutator.child.pid!, port: mutator.port }, dir, ca));
   }
   const peakRss = await rssMb(idgate.pid!, 'VmHWM');
+  await stop(mutator.child);
   await stop(idgate);
 
   console.log('');
   console.log(
-    '| request | size | idgate req/s (16 conn) | bare node:https req/s | ratio | idgate CPU µs/req | bare CPU µs/req | CPU ratio | fixed rate req/s | p50 ms | p99 ms | max ms | bare p99 ms | failed |',
+    '| request | size | idgate req/s (16 conn) | bare req/s | ratio | floor req/s | idgate CPU µs/req | bare CPU µs/req | CPU ratio | floor CPU µs/req | CPU ratio to floor | fixed rate req/s | p50 ms | p99 ms | max ms | bare p99 ms | failed |',
   );
-  console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
+  console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
   for (const row of rows) console.log(row);
   console.log('');
   console.log(`RSS with ${BINDINGS} bindings loaded, before any load: ${idleRss} MB; peak over the whole run (saturation included): ${peakRss} MB`);

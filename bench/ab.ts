@@ -9,8 +9,9 @@
  * Prints each variant's median server CPU per request and throughput, and the ratios to both
  * yardsticks' medians.
  *
- *   rm -rf dist/before && mkdir dist/before && cp -r dist/src dist/before/ && npm run build && node bench/ab.ts dist/before/src/cli/main.js
- * (the copy stays inside the checkout, so its imports still find node_modules)
+ *   rm -rf dist/before && cp -r dist/bundle dist/before && npm run build && node bench/ab.ts dist/before/main.mjs
+ * (a bundle needs nothing beside it; a copy of dist/src must stay inside the checkout, so its
+ * imports still find node_modules)
  *   BENCH_SCENARIO=typical BENCH_ROUNDS=10 BENCH_SECONDS=2 BENCH_ARGS='--log-level warn' node bench/ab.ts ...
  */
 import type { ChildProcess } from 'node:child_process';

@@ -63,7 +63,8 @@ describe('the decision log line', () => {
     });
   }
 
-  it("is what logger.info writes with idgate's own logger (redaction paths, name, pid)", () => {
+  /** The line of `cases[1]` written both ways with idgate's own logger: the text first, then `logger.info`'s. */
+  function bothWaysWithIdgateLogger(): string[] {
     const lines: string[] = [];
     const logger = createLogger(
       'info',
@@ -78,6 +79,11 @@ describe('the decision log line', () => {
     const c = cases[1]!;
     new DecisionLog(logger).write('validate', c.request, c.result, c.seconds);
     logger.info(decisionLine('validate', c.request, c.result, c.seconds), 'admission decision');
+    return lines;
+  }
+
+  it("is what logger.info writes with idgate's own logger (redaction paths, name, pid)", () => {
+    const lines = bothWaysWithIdgateLogger();
     const [fast, slow] = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
     delete fast!.time;
     delete slow!.time;
@@ -87,21 +93,9 @@ describe('the decision log line', () => {
   });
 
   it("carries one name, the reviewed object's, with idgate's own logger", () => {
-    const lines: string[] = [];
-    const logger = createLogger(
-      'info',
-      'idgate',
-      new Writable({
-        write(chunk, _e, cb) {
-          lines.push(String(chunk));
-          cb();
-        },
-      }),
-    );
-    const c = cases[1]!;
-    new DecisionLog(logger).write('validate', c.request, c.result, c.seconds);
-    logger.info(decisionLine('validate', c.request, c.result, c.seconds), 'admission decision');
+    const lines = bothWaysWithIdgateLogger();
     assert.equal(lines.length, 2);
+    const c = cases[1]!;
     for (const line of lines) {
       assert.equal(line.match(/"name":/g)?.length, 1, line);
       assert.equal((JSON.parse(line) as { name?: unknown }).name, decisionLine('validate', c.request, c.result, c.seconds).name);

@@ -187,20 +187,23 @@ export function createKubeIdentitySource(options: KubeIdentitySourceOptions): Ku
     ...common,
     resource: BINDING_PLURAL,
     path: `/apis/${BINDING_GROUP}/${BINDING_VERSION}/${BINDING_PLURAL}`,
-    listPage: async (page) =>
-      (await custom.listClusterCustomObject({
-        group: BINDING_GROUP,
-        version: BINDING_VERSION,
-        plural: BINDING_PLURAL,
-        ...page,
-      })) as KubernetesListObject<BindingObject>,
+    listPage: async (page, requestOptions) =>
+      (await custom.listClusterCustomObject(
+        {
+          group: BINDING_GROUP,
+          version: BINDING_VERSION,
+          plural: BINDING_PLURAL,
+          ...page,
+        },
+        requestOptions,
+      )) as KubernetesListObject<BindingObject>,
     handlers: bindingHandlers(index, logger),
   });
   const namespaces: ResilientInformer = createResilientInformer<V1Namespace>({
     ...common,
     resource: 'namespaces',
     path: '/api/v1/namespaces',
-    listPage: (page) => core.listNamespace(page),
+    listPage: (page, requestOptions) => core.listNamespace(page, requestOptions),
     handlers: namespaceHandlers(index),
   });
 

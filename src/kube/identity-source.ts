@@ -27,6 +27,8 @@ export interface KubeIdentitySourceOptions {
   readonly backoffMs?: { readonly initial: number; readonly max: number };
   /** List page size (default 500). */
   readonly pageSize?: number;
+  /** How long one list page may take before it is aborted and the list retried, ms (default 60 s). */
+  readonly listPageTimeoutMs?: number;
   readonly now?: () => number;
 }
 
@@ -181,6 +183,7 @@ export function createKubeIdentitySource(options: KubeIdentitySourceOptions): Ku
     resyncMs: options.resyncMs,
     backoffMs: options.backoffMs,
     pageSize: options.pageSize,
+    listPageTimeoutMs: options.listPageTimeoutMs,
     now: options.now,
   };
   const bindings: ResilientInformer = createResilientInformer<BindingObject>({

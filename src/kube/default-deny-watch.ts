@@ -39,7 +39,7 @@ export function createDefaultDenyWatch(options: DefaultDenyWatchOptions): Defaul
         // and adds its own parameters to the ones already there (client-node watch.js), so the
         // selector rides on the path.
         path: `/apis/networking.k8s.io/v1/networkpolicies?fieldSelector=${encodeURIComponent(FIELD_SELECTOR)}`,
-        listPage: (page) => net.listNetworkPolicyForAllNamespaces({ ...page, fieldSelector: FIELD_SELECTOR }),
+        listPage: (page, requestOptions) => net.listNetworkPolicyForAllNamespaces({ ...page, fieldSelector: FIELD_SELECTOR }, requestOptions),
         ...(options.backoffMs ? { backoffMs: options.backoffMs } : {}),
         handlers: {
           list() {

@@ -27,6 +27,8 @@ export interface KubeIdentitySourceOptions {
   readonly backoffMs?: { readonly initial: number; readonly max: number };
   /** List page size (default 500). */
   readonly pageSize?: number;
+  /** How long one list page may take before it is aborted and the list retried, ms (default 60 s). */
+  readonly listPageTimeoutMs?: number;
   readonly now?: () => number;
 }
 
@@ -181,26 +183,30 @@ export function createKubeIdentitySource(options: KubeIdentitySourceOptions): Ku
     resyncMs: options.resyncMs,
     backoffMs: options.backoffMs,
     pageSize: options.pageSize,
+    listPageTimeoutMs: options.listPageTimeoutMs,
     now: options.now,
   };
   const bindings: ResilientInformer = createResilientInformer<BindingObject>({
     ...common,
     resource: BINDING_PLURAL,
     path: `/apis/${BINDING_GROUP}/${BINDING_VERSION}/${BINDING_PLURAL}`,
-    listPage: async (page) =>
-      (await custom.listClusterCustomObject({
-        group: BINDING_GROUP,
-        version: BINDING_VERSION,
-        plural: BINDING_PLURAL,
-        ...page,
-      })) as KubernetesListObject<BindingObject>,
+    listPage: async (page, requestOptions) =>
+      (await custom.listClusterCustomObject(
+        {
+          group: BINDING_GROUP,
+          version: BINDING_VERSION,
+          plural: BINDING_PLURAL,
+          ...page,
+        },
+        requestOptions,
+      )) as KubernetesListObject<BindingObject>,
     handlers: bindingHandlers(index, logger),
   });
   const namespaces: ResilientInformer = createResilientInformer<V1Namespace>({
     ...common,
     resource: 'namespaces',
     path: '/api/v1/namespaces',
-    listPage: (page) => core.listNamespace(page),
+    listPage: (page, requestOptions) => core.listNamespace(page, requestOptions),
     handlers: namespaceHandlers(index),
   });
 

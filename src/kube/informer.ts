@@ -8,18 +8,20 @@
  * arrives, and they keep only their compact projection. The loop:
  *  - lists page by page (limit 500, `continue`) into a sink that is committed only once the last
  *    page is in: readers keep the old view until then, and a list that fails half way is dropped;
+ *    a page not answered within `listPageTimeoutMs` is aborted and fails the list (backoff, relist);
  *  - watches (client-node's Watch, with BOOKMARKs) from the list's resourceVersion, tracking the
  *    resourceVersion of every event and BOOKMARK; a clean close or client-side timeout re-watches
  *    from it, a 410 Gone relists, any other error re-watches from it after an exponential backoff;
  *  - runs a watchdog: no list page, event, BOOKMARK or accepted watch for `watchdogMs` → a new
- *    loop and a relist (a hung list, a stalled watch: client-node issues #596, #1933);
+ *    loop and a relist (a stalled watch: client-node issues #596, #1933); the old loop's watch and
+ *    list page in flight are aborted, so no request of a superseded loop stays open;
  *  - relists every `resyncMs` as a safety net.
  */
 import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import { ObservedWatch, streamList, watchOnce, type ListPageFn, type ListSink, type WatchEnd, type WatchTarget } from './list-watch.ts';
+import { describeError, ObservedWatch, streamList, watchOnce, type ListPageFn, type ListSink, type WatchEnd, type WatchTarget } from './list-watch.ts';
 
-export type { ListPageFn, ListSink } from './list-watch.ts';
+export { describeError, type ListPageFn, type ListSink } from './list-watch.ts';
 
 /** Where the informer's view goes: every full list through a {@link ListSink}, then the watch's changes. */
 export interface InformerHandlers<T> extends WatchTarget<T> {
@@ -60,6 +62,8 @@ export interface ResilientInformerOptions<T extends KubernetesObject> {
   readonly backoffMs?: { readonly initial: number; readonly max: number };
   /** List page size. Default 500, client-go's reflector page size. */
   readonly pageSize?: number;
+  /** How long one list page may take before it is aborted and the list retried, ms. Default LIST_PAGE_TIMEOUT_MS (60 s, list-watch.ts). */
+  readonly listPageTimeoutMs?: number;
   readonly now?: () => number;
 }
 
@@ -91,6 +95,8 @@ class Informer<T extends KubernetesObject> implements ResilientInformer {
   #generation = 0;
   /** Ends the current loop's open watch, if any. */
   #abortWatch: (() => void) | undefined;
+  /** Aborts the current loop's list page in flight, if any. */
+  #loopAbort: AbortController | undefined;
   /** The generation whose loop is listing, if one is. */
   #listing: number | undefined;
   #stopped = false;
@@ -151,11 +157,13 @@ class Informer<T extends KubernetesObject> implements ResilientInformer {
     if (healthy) this.#nextDelay = this.#backoff.initial;
   }
 
-  /** Ends the current loop: its watch is aborted, its pending wait ends, its list is dropped at its next page. */
+  /** Ends the current loop: its watch and its list page in flight are aborted, its pending wait ends, its list is dropped. */
   #endLoop(): void {
     this.#generation++;
     this.#abortWatch?.();
     this.#abortWatch = undefined;
+    this.#loopAbort?.abort();
+    this.#loopAbort = undefined;
     if (this.#delay) {
       clearTimeout(this.#delay.timer);
       this.#delay.wake();
@@ -169,14 +177,15 @@ class Informer<T extends KubernetesObject> implements ResilientInformer {
     this.#lastActivity = this.#now();
     const gen = this.#generation;
     const mine = (): boolean => gen === this.#generation && !this.#stopped;
-    this.#loop(mine).catch((err: unknown) => {
+    this.#loopAbort = new AbortController();
+    this.#loop(mine, this.#loopAbort.signal).catch((err: unknown) => {
       // Every expected failure is handled inside the loop; this is a bug, and a watchdog restart recovers from it.
       if (mine()) this.#logger.error({ err }, 'informer loop failed');
     });
   }
 
   /** List, then watch and re-watch from the last resourceVersion, until a 410 asks for a relist; forever, while `mine()`. */
-  async #loop(mine: () => boolean): Promise<void> {
+  async #loop(mine: () => boolean, signal: AbortSignal): Promise<void> {
     const watch = new ObservedWatch(this.#options.kubeConfig, () => {
       if (mine()) this.#alive();
     });
@@ -186,9 +195,9 @@ class Informer<T extends KubernetesObject> implements ResilientInformer {
         const gen = this.#generation;
         this.#listing = gen;
         try {
-          resourceVersion = await this.#list(mine);
+          resourceVersion = await this.#list(mine, signal);
         } catch (err) {
-          if (mine()) await this.#failed(err, mine);
+          if (mine()) await this.#failed('list', err, mine);
         } finally {
           if (this.#listing === gen) this.#listing = undefined;
         }
@@ -205,7 +214,7 @@ class Informer<T extends KubernetesObject> implements ResilientInformer {
   }
 
   /** One full list into a fresh sink, committed when complete; returns its resourceVersion (undefined if superseded). */
-  async #list(mine: () => boolean): Promise<string | undefined> {
+  async #list(mine: () => boolean, signal: AbortSignal): Promise<string | undefined> {
     const { listPage, handlers } = this.#options;
     const listed = await streamList({
       listPage,
@@ -214,6 +223,8 @@ class Informer<T extends KubernetesObject> implements ResilientInformer {
       current: mine,
       onPage: () => this.#alive(false),
       logger: this.#logger,
+      signal,
+      pageTimeoutMs: this.#options.listPageTimeoutMs,
     });
     if (!listed || !mine()) return undefined;
     listed.sink.commit();
@@ -249,17 +260,17 @@ class Informer<T extends KubernetesObject> implements ResilientInformer {
    * the resourceVersion it just listed at, makes no tight loop (client-go's reflector: "very short watch").
    */
   async #afterWatch(end: WatchEnd, mine: () => boolean): Promise<void> {
-    if (end.kind === 'error') return this.#failed(end.error, mine);
+    if (end.kind === 'error') return this.#failed('watch', end.error, mine);
     if (end.kind === 'gone') this.#logger.info({ resourceVersion: end.resourceVersion }, 'watch resourceVersion too old (410 Gone); relisting');
     else this.#logger.debug({ end: end.kind, events: end.events, resourceVersion: end.resourceVersion }, 'watch ended; watching again');
     if (end.events === 0 && end.kind !== 'timeout') await this.#wait(this.#takeDelay(), mine);
   }
 
-  /** A list or watch failed: count it, log it and wait the backoff. */
-  async #failed(err: unknown, mine: () => boolean): Promise<void> {
+  /** A list (a page that failed or timed out) or a watch failed: count it, log it and wait the backoff. */
+  async #failed(call: 'list' | 'watch', err: unknown, mine: () => boolean): Promise<void> {
     const delay = this.#takeDelay();
     this.#counters.reconnects++;
-    this.#logger.warn({ err: describeError(err), retryInMs: delay }, 'list/watch failed; resuming');
+    this.#logger.warn({ call, err: describeError(err), retryInMs: delay }, 'list/watch failed; resuming');
     await this.#wait(delay, mine);
   }
 
@@ -285,13 +296,4 @@ class Informer<T extends KubernetesObject> implements ResilientInformer {
     this.#logger[reason === 'watchdog' ? 'warn' : 'debug']({ reason, quietMs: this.#now() - this.#lastActivity }, 'restarting informer (relist)');
     this.#launch();
   }
-}
-
-/** A short description of a client-node error (ApiException bodies can be whole Status objects). */
-export function describeError(err: unknown): string {
-  if (typeof err !== 'object' || err === null) return String(err);
-  const e = err as { code?: unknown; statusCode?: unknown; body?: { message?: unknown }; message?: unknown; name?: unknown };
-  const code = e.code ?? e.statusCode;
-  const message = typeof e.body?.message === 'string' ? e.body.message : String(e.message ?? e.name ?? 'error').split('\n')[0];
-  return code !== undefined ? `${String(code)}: ${message}` : String(message);
 }

@@ -3,11 +3,57 @@
  * (docs/design.md#oidcgroupbinding): a list streamed page by page into a sink, and one watch
  * connection from a resourceVersion, reduced to how it ended.
  */
-import { Watch, type KubeConfig, type KubernetesListObject, type KubernetesObject } from '@kubernetes/client-node';
+import {
+  Observable,
+  Watch,
+  type ConfigurationOptions,
+  type KubeConfig,
+  type KubernetesListObject,
+  type KubernetesObject,
+  type RequestContext,
+  type ResponseContext,
+} from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 
-/** One page of a list call; client-node 2.x list methods take `{ limit, _continue }` and return the body. */
-export type ListPageFn<T extends KubernetesObject> = (page: { limit: number; _continue?: string }) => Promise<KubernetesListObject<T>>;
+/**
+ * One page of a list call; client-node 2.x list methods take `{ limit, _continue }` and return the
+ * body. `options` must reach the method as its second argument: it carries the page's abort signal.
+ */
+export type ListPageFn<T extends KubernetesObject> = (
+  page: { limit: number; _continue?: string },
+  options: ConfigurationOptions,
+) => Promise<KubernetesListObject<T>>;
+
+/**
+ * How long one list page may take, ms. client-node sets no timeout on a list, so a request the
+ * apiserver never answers (a half-open connection) would stay pending forever. The apiserver
+ * itself ends every request that is not a watch after its `--request-timeout`, 60 s by default
+ * (k8s.io/apiserver pkg/server/config.go `RequestTimeout`), answering 504: past 60 s no answer is
+ * coming, and a page of 500 objects takes well under a second. Also well under the watchdog's
+ * 5 minutes, so a hung page is retried with the loop's backoff, not by a watchdog restart.
+ */
+export const LIST_PAGE_TIMEOUT_MS = 60_000;
+
+/**
+ * Per-call options that abort the request when `signal` does. The middleware is appended to the
+ * API's own (client-node's User-Agent; the KubeConfig's auth is applied apart, through
+ * `authMethods`), and sets the RequestContext's signal, which client-node's fetch passes on
+ * (gen/http/isomorphic-fetch.js); the signal also aborts reading the body.
+ */
+export function abortOptions(signal: AbortSignal): ConfigurationOptions {
+  return {
+    middleware: [
+      {
+        pre(context: RequestContext) {
+          context.setSignal(signal);
+          return new Observable(Promise.resolve(context));
+        },
+        post: (context: ResponseContext) => new Observable(Promise.resolve(context)),
+      },
+    ],
+    middlewareMergeStrategy: 'append',
+  };
+}
 
 /**
  * Where one full list goes: every page as it arrives, then `commit()` once the last page is in.
@@ -19,12 +65,24 @@ export interface ListSink<T> {
   commit(): void;
 }
 
-/** The HTTP status of a client-node error: `code` on an ApiException, `statusCode` on a Watch error. */
+/**
+ * The HTTP status of a client-node error: `code` on an ApiException, `statusCode` on a Watch error.
+ * None for an aborted fetch: a DOMException's `code` is its legacy error number (20 for AbortError).
+ */
 export function statusOf(err: unknown): number | undefined {
-  if (typeof err !== 'object' || err === null) return undefined;
+  if (typeof err !== 'object' || err === null || err instanceof DOMException) return undefined;
   const e = err as { code?: unknown; statusCode?: unknown };
   const code = e.code ?? e.statusCode;
   return typeof code === 'number' ? code : undefined;
+}
+
+/** A short description of a client-node error (ApiException bodies can be whole Status objects). */
+export function describeError(err: unknown): string {
+  if (typeof err !== 'object' || err === null) return String(err);
+  const e = err as { body?: { message?: unknown }; message?: unknown; name?: unknown };
+  const code = statusOf(err);
+  const message = typeof e.body?.message === 'string' ? e.body.message : String(e.message ?? e.name ?? 'error').split('\n')[0];
+  return code !== undefined ? `${String(code)}: ${message}` : String(message);
 }
 
 /** What {@link streamList} read: the sink holding every page, the list's resourceVersion, how many objects. */
@@ -44,6 +102,10 @@ export interface StreamListOptions<T extends KubernetesObject> {
   /** Called for every page that arrived (a sign of life). */
   readonly onPage: () => void;
   readonly logger: Logger;
+  /** Aborts the page in flight when the caller's loop ends. */
+  readonly signal?: AbortSignal;
+  /** Default {@link LIST_PAGE_TIMEOUT_MS}. */
+  readonly pageTimeoutMs?: number;
 }
 
 /**
@@ -53,18 +115,26 @@ export interface StreamListOptions<T extends KubernetesObject> {
  * that expired meanwhile (410 on a continue page: the snapshot was compacted away, etcd's
  * `--etcd-compaction-interval` is 5 minutes) restarts the list from its first page with a new
  * sink; the apiserver's offered token would make an inconsistent list.
+ *
+ * Every page request is aborted after `pageTimeoutMs`, or when `signal` aborts; a timed-out page
+ * rejects with an ordinary Error (no HTTP status), a list failure like any other.
  */
 export async function streamList<T extends KubernetesObject>(options: StreamListOptions<T>): Promise<StreamedList<T> | undefined> {
   const { listPage, pageSize } = options;
+  const timeoutMs = options.pageTimeoutMs ?? LIST_PAGE_TIMEOUT_MS;
   let sink = options.open();
   let cont: string | undefined;
   let resourceVersion: string | undefined;
   let objects = 0;
   for (;;) {
     let page: KubernetesListObject<T>;
+    const timeout = AbortSignal.timeout(timeoutMs);
+    const signal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout;
     try {
-      page = await listPage(cont ? { limit: pageSize, _continue: cont } : { limit: pageSize });
+      page = await listPage(cont ? { limit: pageSize, _continue: cont } : { limit: pageSize }, abortOptions(signal));
     } catch (err) {
+      // fetch rejects with the signal's reason, a DOMException: name it, so it reads (and counts) as what it is.
+      if (timeout.aborted) throw new Error(`list page not answered within ${timeoutMs} ms`, { cause: err });
       if (!cont || statusOf(err) !== 410 || !options.current()) throw err;
       options.logger.info({ objectsListed: objects }, 'list continue token expired; listing again from the first page');
       [sink, cont, resourceVersion, objects] = [options.open(), undefined, undefined, 0];

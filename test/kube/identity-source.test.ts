@@ -234,4 +234,21 @@ describe('Kubernetes identity source against the fake API server', () => {
     await assert.rejects(started, /stopped before its first sync/);
     release();
   });
+
+  // The type checker cannot see a listPage that drops its options argument: only this shows that
+  // both list calls carry the informer's abort signal to client-node.
+  it('gives up a hung first page of bindings and a hung continue page of namespaces, closes them, and syncs', async () => {
+    api.seed([namespace('a'), namespace('b'), namespace('c'), binding('writers', 'a', ['writers'])]);
+    api.injectFault({ resource: 'oidcgroupbindings', watch: false, hang: true });
+    api.injectFault({ resource: 'namespaces', watch: false, continued: true, hang: true });
+    const { source: s } = await startSource({ pageSize: 2, listPageTimeoutMs: 200 });
+    const started = s.start();
+    await eventually(() => s.index.ready(), 5000, 'the identity cache synced');
+    await started;
+    assert.deepEqual(groupsOf(s, 'a'), ['writers']);
+    assert.equal(s.status().informers.bindings.reconnects, 1);
+    assert.equal(s.status().informers.namespaces.reconnects, 1);
+    await until('both hung requests closed on the server side', () => api.hungRequests().closed === 2);
+    assert.equal(api.hungRequests().open, 0);
+  });
 });

@@ -1,7 +1,8 @@
 /**
  * The resilient informer (src/kube/informer.ts) against the fake API server, through client-node:
  * lists streamed page by page into a sink committed at the end, and the watch's resourceVersion
- * kept across clean closes, BOOKMARKs, errors and 410 Gone.
+ * kept across clean closes, BOOKMARKs, errors and 410 Gone, and list pages that are never
+ * answered aborted (by their timeout, a watchdog restart or stop) with their connection closed.
  */
 import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -93,7 +94,7 @@ describe('resilient informer against the fake API server', () => {
       resource: 'configmaps',
       kubeConfig,
       path: '/api/v1/configmaps',
-      listPage: (page) => core.listConfigMapForAllNamespaces(page),
+      listPage: (page, requestOptions) => core.listConfigMapForAllNamespaces(page, requestOptions),
       handlers: rec.handlers,
       logger: pino({ level: 'silent' }),
       backoffMs: { initial: 50, max: 200 },
@@ -248,5 +249,62 @@ describe('resilient informer against the fake API server', () => {
     release();
     await started;
     assert.equal(lists[0]!.committed, true);
+  });
+
+  /** A logger keeping every line, to check what a failure was logged as. */
+  const capture = () => {
+    const lines: Record<string, unknown>[] = [];
+    const logger = pino({ level: 'info' }, { write: (line: string) => lines.push(JSON.parse(line) as Record<string, unknown>) });
+    return { logger, lines };
+  };
+  const hangs = [
+    ['its first page', false],
+    ['a continue page', true],
+  ] as const;
+  for (const [what, continued] of hangs) {
+    it(`abandons ${what} never answered after listPageTimeoutMs, closes its connection, and syncs on the next attempt`, async () => {
+      api.seed(names(5).map((n) => configMap(n)));
+      api.injectFault({ resource: 'configmaps', watch: false, continued, hang: true });
+      const { logger, lines } = capture();
+      const { lists, viewNames, started, informer: inf } = startInformer({ listPageTimeoutMs: 200, logger });
+      await until('synced on a later attempt', () => inf.status().synced);
+      await started;
+      assert.deepEqual(viewNames(), names(5));
+      assert.equal(inf.status().synced, true);
+      assert.deepEqual(
+        lists.map((l) => l.committed),
+        [false, true],
+        'the list that hung is dropped',
+      );
+      assert.deepEqual(lists[0]!.pages, continued ? [['c0', 'c1']] : []);
+      assert.equal(inf.status().reconnects, 1, 'a list failure with backoff (an expired continue token counts none)');
+      await until('the hung request closed on the server side', () => api.hungRequests().closed === 1);
+      assert.equal(api.hungRequests().open, 0);
+      const failure = lines.find((l) => l.msg === 'list/watch failed; resuming');
+      assert.equal(failure?.resource, 'configmaps');
+      assert.equal(failure?.call, 'list');
+      assert.match(String(failure?.err), /^list page not answered within 200 ms/);
+    });
+  }
+
+  it("a watchdog restart aborts the superseded loop's list page in flight", async () => {
+    api.seed(names(3).map((n) => configMap(n)));
+    api.injectFault({ resource: 'configmaps', watch: false, hang: true });
+    const { viewNames, started, informer: inf } = startInformer({ watchdogMs: 200 });
+    await until('synced after the restart', () => inf.status().synced);
+    await started;
+    assert.deepEqual(viewNames(), names(3));
+    assert.ok(inf.status().restarts >= 1);
+    assert.equal(inf.status().reconnects, 0, 'the superseded list is not a failure');
+    await until('the hung request closed on the server side', () => api.hungRequests().closed === 1);
+  });
+
+  it('stop() aborts a list page in flight', async () => {
+    api.injectFault({ resource: 'configmaps', watch: false, hang: true });
+    const { started, informer: inf } = startInformer();
+    await until('the list page hangs', () => api.hungRequests().open === 1);
+    await inf.stop();
+    await assert.rejects(started, /stopped before its first sync/);
+    await until('the hung request closed on the server side', () => api.hungRequests().closed === 1);
   });
 });

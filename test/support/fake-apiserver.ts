@@ -6,8 +6,8 @@
  * Routes: `/api/v1/...` and `/apis/<group>/<version>/...`, namespaced, cluster-scoped and
  * all-namespaces; list (with `limit`/`continue`, label and field selectors), get, create, update
  * (optimistic concurrency), patch (merge, strategic-as-merge, JSON patch, apply-as-merge), delete,
- * `?watch=true` streams, discovery; errors as `Status` bodies. Test controls cut, stall, compact
- * and hold, so informer recovery can be tested against real client-node code.
+ * `?watch=true` streams, discovery; errors as `Status` bodies. Test controls cut, stall, compact,
+ * hold and hang, so informer recovery can be tested against real client-node code.
  *
  * Real kube-apiserver behaviours it reproduces, each checked against the responses recorded from
  * v1.32 in `../shared/k8s-recorded/api/` (test/kube/fake-apiserver-recorded.test.ts) — where the
@@ -52,8 +52,8 @@ export interface RecordedRequest {
   readonly watch: boolean;
 }
 
-/** A fault to inject: the next `count` matching requests get `status` (a Status body). */
-export interface Fault {
+/** Which requests a {@link Fault} applies to, and how many. */
+export interface FaultMatch {
   readonly method?: string;
   /** Plural or `group/version/resource`. */
   readonly resource?: string;
@@ -61,9 +61,15 @@ export interface Fault {
   readonly watch?: boolean;
   /** Match only list requests with a `continue` token (true: a list's later pages), or only without (false). */
   readonly continued?: boolean;
-  readonly status: number;
   readonly count?: number;
 }
+
+/**
+ * A fault to inject: the next `count` matching requests get `status` (a Status body), or with
+ * `hang` are accepted and never answered, as by a server or a half-open connection that hangs
+ * (see {@link FakeApiServer.hungRequests}).
+ */
+export type Fault = FaultMatch & ({ readonly status: number } | { readonly hang: true });
 
 export interface FakeApiServerOptions {
   /** Extra resources (CRDs) to serve besides {@link BUILTIN_RESOURCES}. */
@@ -123,8 +129,10 @@ export interface FakeApiServer {
   resumeWatches(): void;
   /** Holds list requests (of one resource, or all) until the returned function is called. */
   holdLists(resource?: string): () => void;
-  /** Answers the next matching requests with an error Status. */
+  /** Answers the next matching requests with an error Status, or never answers them (`hang`). */
   injectFault(fault: Fault): void;
+  /** Requests a `hang` fault held: still open, and closed (the client aborted them or dropped the connection). */
+  hungRequests(): { readonly open: number; readonly closed: number };
   /** Writes a kubeconfig pointing client-node at this server; returns its path. */
   writeKubeconfig(dir: string, fileName?: string): Promise<string>;
   close(): Promise<void>;
@@ -142,6 +150,7 @@ export async function startFakeApiServer(options: FakeApiServerOptions = {}): Pr
   const bookmarks: ResourceInfo[] = [];
   const holds: { resource: string | undefined; gate: Promise<void>; release: () => void }[] = [];
   const faults: { fault: Fault; left: number }[] = [];
+  const hung = { open: new Set<ServerResponse>(), closed: 0 };
   let paused = false;
 
   const sameResource = (r: ResourceInfo | undefined, name: string | undefined): boolean =>
@@ -178,7 +187,16 @@ export async function startFakeApiServer(options: FakeApiServerOptions = {}): Pr
     );
     if (fault) {
       fault.left--;
-      throw new StatusError(fault.fault.status, fault.fault.status === 410 ? 'Expired' : 'InternalError', `injected fault ${fault.fault.status}`);
+      if ('hang' in fault.fault) {
+        hung.open.add(res);
+        res.on('close', () => {
+          hung.open.delete(res);
+          hung.closed++;
+        });
+        return;
+      }
+      const { status } = fault.fault;
+      throw new StatusError(status, status === 410 ? 'Expired' : 'InternalError', `injected fault ${status}`);
     }
     if (route.discovery) return sendJson(res, 200, route.discovery);
     const resource = route.resource;
@@ -342,6 +360,7 @@ export async function startFakeApiServer(options: FakeApiServerOptions = {}): Pr
     injectFault(fault) {
       faults.push({ fault, left: fault.count ?? 1 });
     },
+    hungRequests: () => ({ open: hung.open.size, closed: hung.closed }),
     async writeKubeconfig(dir, fileName = 'kubeconfig') {
       const path = join(dir, fileName);
       // client-node 2.x refuses http:// servers unless insecure-skip-tls-verify is set (config.js createAgent).

@@ -93,18 +93,7 @@ const port = 18_000 + Math.floor(Math.random() * 1000);
 const args =
   target === 'bare'
     ? ['bench/bare-server.ts', dir, '2700']
-    : [
-        MAIN,
-        'webhook',
-        '--config',
-        'examples/baseline.yaml',
-        '--bindings-file',
-        join(dir, 'bindings.yaml'),
-        '--tls-dir',
-        dir,
-        '--listen',
-        `127.0.0.1:${port}`,
-      ];
+    : [MAIN, 'webhook', '--config', 'examples/baseline.yaml', '--bindings-file', join(dir, 'bindings.yaml'), '--tls-dir', dir, '--listen', `127.0.0.1:${port}`];
 const child = spawnServer(['--cpu-prof', `--cpu-prof-dir=${profDir}`, ...args], {
   cwd: ROOT,
   stdio: ['ignore', 'pipe', 'inherit'],

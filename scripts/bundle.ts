@@ -7,7 +7,8 @@
  * Why a bundle: client-node's `KubeConfig` module imports the barrel of every generated API and
  * model, 25 MB of JavaScript whose source V8 keeps for the life of the process. Loading it took
  * the webhook from 92 MB of RSS at rest on a bindings file to 138 MB reading the same 10,000
- * bindings from a cluster. esbuild keeps only the classes idgate uses (BENCHMARKS.md).
+ * bindings from a cluster; bundled, 120–130 MB. esbuild keeps only the classes idgate uses
+ * (BENCHMARKS.md).
  * Each subcommand stays a chunk of its own, loaded when it runs (src/cli/program.ts), so the
  * sidecar (`idgate proxy`) never loads client-node at all.
  */

@@ -40,6 +40,24 @@ export interface MetricsOptions {
 
 type Cell = { pending: number };
 
+/** How often each value of one label was counted since the last scrape, for a Counter's `collect`. */
+export class Tally {
+  readonly #counts = new Map<string, number>();
+
+  add(value: string): void {
+    this.#counts.set(value, (this.#counts.get(value) ?? 0) + 1);
+  }
+
+  /** Hands the counts since the last call to `add`, and forgets them. */
+  drain(add: (value: string, count: number) => void): void {
+    for (const [value, count] of this.#counts) {
+      if (count === 0) continue;
+      add(value, count);
+      this.#counts.set(value, 0);
+    }
+  }
+}
+
 /**
  * The admission routes' request counts and in-flight gauge, kept as plain numbers and handed to
  * prom-client when /metrics is read (its `collect` hooks), not on every request: a labelled
@@ -48,8 +66,8 @@ type Cell = { pending: number };
  * below cost a few map reads. The latency histogram is counted the same way (latency-histogram.ts).
  */
 export class AdmissionCounts {
-  /** webhook → operation → decision → requests counted since the last scrape. */
-  readonly #answered = new Map<string, Map<string, Map<string, Cell>>>();
+  /** webhook → operation → requests by decision counted since the last scrape. */
+  readonly #answered = new Map<string, Map<string, Tally>>();
   readonly #inFlight = new Map<string, Cell>();
 
   /** One more request of `webhook` being handled. */
@@ -68,46 +86,19 @@ export class AdmissionCounts {
   /** One request answered (or refused) by `webhook`. */
   answered(webhook: string, operation: string, decision: string): void {
     const byOperation = this.#answered.get(webhook) ?? this.#answered.set(webhook, new Map()).get(webhook)!;
-    const byDecision = byOperation.get(operation) ?? byOperation.set(operation, new Map()).get(operation)!;
-    const cell = byDecision.get(decision);
-    if (cell) cell.pending++;
-    else byDecision.set(decision, { pending: 1 });
+    (byOperation.get(operation) ?? byOperation.set(operation, new Tally()).get(operation)!).add(decision);
   }
 
   /** Hands the requests counted since the last call to `add`, and forgets them. */
   drainAnswered(add: (labels: { webhook: string; operation: string; decision: string }, count: number) => void): void {
     for (const [webhook, byOperation] of this.#answered) {
-      for (const [operation, byDecision] of byOperation) {
-        for (const [decision, cell] of byDecision) {
-          if (cell.pending === 0) continue;
-          add({ webhook, operation, decision }, cell.pending);
-          cell.pending = 0;
-        }
-      }
+      for (const [operation, byDecision] of byOperation) byDecision.drain((decision, count) => add({ webhook, operation, decision }, count));
     }
   }
 
   /** Requests being handled now, by webhook. */
   *inFlight(): IterableIterator<[string, number]> {
     for (const [webhook, cell] of this.#inFlight) yield [webhook, cell.pending];
-  }
-}
-
-/** How often each value of one label was counted since the last scrape, for a Counter's `collect` (as {@link AdmissionCounts}). */
-export class Tally {
-  readonly #counts = new Map<string, number>();
-
-  add(value: string): void {
-    this.#counts.set(value, (this.#counts.get(value) ?? 0) + 1);
-  }
-
-  /** Hands the counts since the last call to `add`, and forgets them. */
-  drain(add: (value: string, count: number) => void): void {
-    for (const [value, count] of this.#counts) {
-      if (count === 0) continue;
-      add(value, count);
-      this.#counts.set(value, 0);
-    }
   }
 }
 

@@ -83,6 +83,21 @@ describe('the shipped bundle', () => {
     );
   });
 
+  it('is ASCII only, so node holds each chunk as a one-byte string; the license notices ship beside it', () => {
+    const outputs = Object.keys(metafile.outputs).filter((o) => o.endsWith('.mjs'));
+    const notices = Object.keys(metafile.outputs).filter((o) => o.endsWith('.LEGAL.txt'));
+    for (const output of outputs) {
+      const bytes = readFileSync(output);
+      const at = bytes.findIndex((b) => b > 0x7f);
+      assert.equal(at, -1, `${output}: a non-ASCII byte at ${at} makes node keep the whole chunk's source as UTF-16`);
+    }
+    assert.ok(notices.length > 0, 'license notices are written');
+    assert.ok(
+      notices.some((n) => readFileSync(n, 'utf8').includes('Jimmy Wärting')),
+      "undici's non-ASCII notice is in a .LEGAL.txt, not lost",
+    );
+  });
+
   it('answers the example Pod byte for byte as the sources do, from a bindings file', async () => {
     const args = [
       'webhook',

@@ -1,0 +1,57 @@
+/**
+ * Rungs between the yardstick and the whole webhook, for bench/ladder.ts: idgate's admission
+ * app (src/webhook/app.ts, with the real handlers, metrics and decision log) served by the
+ * yardstick's plain node:https server, then by idgate's own server module. What the whole
+ * webhook costs beyond the last rung is the process around it (start.ts, process.ts: watchers,
+ * timers, default metrics, the bundle).
+ *
+ *   node bench/ladder-server.ts CERT_DIR BINDINGS_FILE RUNG   (RUNG: app | server; prints the port)
+ */
+import { readFileSync } from 'node:fs';
+import { createServer } from 'node:https';
+import { join } from 'node:path';
+import { loadBaseline } from '../src/baseline/config.ts';
+import { createValidateHandler } from '../src/baseline/handler.ts';
+import { createFileCertificateSource } from '../src/certs/source.ts';
+import { createLogger } from '../src/cli/logger.ts';
+import { createFileIdentitySource } from '../src/identity/file-source.ts';
+import { createMutateHandler } from '../src/mutate/handler.ts';
+import { serve } from '../src/server/serve.ts';
+import { VERSION } from '../src/version.ts';
+import { createApp } from '../src/webhook/app.ts';
+import { createReadiness } from '../src/webhook/health.ts';
+import { createMetrics } from '../src/webhook/metrics.ts';
+import { createWebhookServer } from '../src/webhook/server.ts';
+
+const [dir = 'certs', bindingsFile = '', rung = 'app'] = process.argv.slice(2);
+// Quiet until the port is printed: bench/ladder.ts reads it from the first line of stdout.
+const logger = createLogger('warn');
+const baseline = loadBaseline('examples/baseline.yaml');
+const identity = createFileIdentitySource({ path: bindingsFile, logger, watch: false });
+await identity.start();
+const metrics = createMetrics(undefined, { processMetrics: rung !== 'app' });
+const deps = { baseline: () => baseline, identity: identity.index, logger, selfUsername: () => undefined };
+const app = createApp({
+  logger,
+  metrics,
+  readiness: createReadiness(),
+  mutate: createMutateHandler({ ...deps, version: VERSION, onOutcome: (r) => metrics.mutationOutcomes.add(r) }),
+  validate: createValidateHandler(deps),
+  validateIntegrity: createValidateHandler({ ...deps, scope: 'integrity' }),
+});
+
+if (rung === 'app') {
+  const server = createServer({ cert: readFileSync(join(dir, 'tls.crt')), key: readFileSync(join(dir, 'tls.key')) }, app);
+  server.keepAliveTimeout = 95_000;
+  server.listen(0, '127.0.0.1', () => {
+    process.stdout.write(`${(server.address() as { port: number }).port}\n`);
+    logger.level = 'info';
+  });
+  process.on('SIGTERM', () => process.exit(0));
+} else {
+  const certificates = createFileCertificateSource({ certFile: join(dir, 'tls.crt'), keyFile: join(dir, 'tls.key'), logger });
+  const served = await serve(createWebhookServer({ app, certificates, logger }), { host: '127.0.0.1', port: 0 }, logger);
+  process.stdout.write(`${served.address.port}\n`);
+  logger.level = 'info';
+  process.on('SIGTERM', () => process.exit(0));
+}

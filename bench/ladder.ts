@@ -1,0 +1,77 @@
+/**
+ * `node bench/ladder.ts`: where the gap between the yardstick and the webhook opens, in
+ * interleaved rounds of one run (as bench/ab.ts): the yardstick (bench/bare-mutator.ts), idgate's
+ * admission app on the yardstick's plain server (bench/ladder-server.ts `app`), the same app on
+ * idgate's own server module with its default metrics (`server`), and the whole shipped webhook.
+ *
+ *   BENCH_SCENARIO=integrity BENCH_ROUNDS=8 node bench/ladder.ts
+ */
+import type { ChildProcess } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import autocannon from 'autocannon';
+import { NODE_OPTIONS, PINNED, benchCerts, cpuMicros, freePort, readyOrExit, spawnServer, startWebhook, stop, pinLoadGenerator, ROOT } from './common.ts';
+import { SCENARIOS, bindingsYaml, type ScenarioName } from './fixtures.ts';
+
+pinLoadGenerator();
+
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 2);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 8);
+const BINDINGS = Number(process.env.BENCH_BINDINGS ?? 10_000);
+const scenario = (process.env.BENCH_SCENARIO ?? 'integrity') as ScenarioName;
+const { dir, ca } = await benchCerts();
+const bindingsFile = join(dir, 'bindings.yaml');
+await writeFile(bindingsFile, bindingsYaml(BINDINGS));
+const { path, body } = SCENARIOS[scenario];
+
+const children: ChildProcess[] = [];
+process.on('exit', () => {
+  for (const c of children) c.kill();
+});
+
+async function script(name: string, args: string[], env: NodeJS.ProcessEnv = process.env) {
+  const child = spawnServer(args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'], env });
+  children.push(child);
+  const port = await new Promise<number>((resolve) => child.stdout!.once('data', (d) => resolve(Number(String(d).split('\n')[0]))));
+  child.stdout!.resume();
+  return { name, child, port, cpu: [] as number[], rps: [] as number[] };
+}
+async function webhook(name: string, main?: string) {
+  const port = await freePort();
+  const child = startWebhook({ port, certDir: dir, bindingsFile, ...(main ? { main } : {}) });
+  children.push(child);
+  if ((await readyOrExit(child, port, ca, 120_000)) !== 'ready') throw new Error(`${name} did not get ready`);
+  return { name, child, port, cpu: [] as number[], rps: [] as number[] };
+}
+const withHeap = { ...process.env, NODE_OPTIONS };
+const variants = [
+  await script('bare', ['bench/bare-mutator.ts', dir, bindingsFile]),
+  await script('bare + heap flags', ['bench/bare-mutator.ts', dir, bindingsFile], withHeap),
+  await script('app on a plain server', ['bench/ladder-server.ts', dir, bindingsFile, 'app'], withHeap),
+  await script('app on idgate server', ['bench/ladder-server.ts', dir, bindingsFile, 'server'], withHeap),
+  await webhook('idgate'),
+  await webhook('idgate, tsc build', 'dist/src/cli/main.js'),
+  await webhook('idgate, sources', 'src/cli/main.ts'),
+];
+const load = (port: number, duration: number) =>
+  autocannon({ url: `https://127.0.0.1:${port}${path}`, method: 'POST', headers: { 'content-type': 'application/json' }, body, connections: 16, duration });
+for (const v of variants) await load(v.port, 4);
+for (let round = 0; round < ROUNDS; round++) {
+  for (let i = 0; i < variants.length; i++) {
+    const v = variants[(i + round) % variants.length]!;
+    const before = await cpuMicros(v.child.pid!);
+    const result = await load(v.port, SECONDS);
+    v.cpu.push(((await cpuMicros(v.child.pid!)) - before) / Math.max(1, result.requests.total));
+    v.rps.push(result.requests.average);
+  }
+}
+for (const v of variants) await stop(v.child);
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const bare = median(variants[0]!.cpu);
+console.log(`${scenario}, ${BINDINGS} bindings, ${ROUNDS} rounds of ${SECONDS} s, ${PINNED ? 'pinned' : 'not pinned'}`);
+console.log('| rung | CPU µs/req, median | ratio to bare | req/s, median | rounds |');
+console.log('| --- | ---: | ---: | ---: | --- |');
+for (const v of variants) {
+  const cpu = median(v.cpu);
+  console.log(`| ${v.name} | ${cpu.toFixed(0)} | ${(cpu / bare).toFixed(2)} | ${Math.round(median(v.rps))} | ${v.cpu.map(Math.round).join(' ')} |`);
+}

@@ -13,6 +13,7 @@
  * (a bundle needs nothing beside it; a copy of dist/src must stay inside the checkout, so its
  * imports still find node_modules)
  *   BENCH_SCENARIO=typical BENCH_ROUNDS=10 BENCH_SECONDS=2 BENCH_ARGS='--log-level warn' node bench/ab.ts ...
+ *   BENCH_ENV_AFTER='MALLOC_ARENA_MAX=8' node bench/ab.ts dist/bundle/main.mjs   (one variable, same build)
  */
 import type { ChildProcess } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
@@ -32,6 +33,9 @@ const args = (value: string | undefined) => value?.split(' ').filter(Boolean) ??
 /** Flags for both webhooks (BENCH_ARGS), and for one of them only (BENCH_ARGS_BEFORE, BENCH_ARGS_AFTER): the same build twice with one flag changed measures that flag. */
 const EXTRA_ARGS = args(process.env.BENCH_ARGS);
 const VARIANT_ARGS = { before: args(process.env.BENCH_ARGS_BEFORE), after: args(process.env.BENCH_ARGS_AFTER) };
+/** Environment variables (`NAME=value …`) for one of them only: BENCH_ENV_BEFORE, BENCH_ENV_AFTER. */
+const envOf = (value: string | undefined) => Object.fromEntries(args(value).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
+const VARIANT_ENV = { before: envOf(process.env.BENCH_ENV_BEFORE), after: envOf(process.env.BENCH_ENV_AFTER) };
 const scenario = (process.env.BENCH_SCENARIO ?? 'small') as ScenarioName;
 const [beforeMain, afterMain = WEBHOOK_MAIN] = process.argv.slice(2);
 if (!beforeMain || !(scenario in SCENARIOS)) {
@@ -61,7 +65,14 @@ process.on('exit', () => {
 
 async function webhook(name: 'probe' | 'before' | 'after', main: string): Promise<Variant> {
   const port = await freePort();
-  const child = startWebhook({ port, certDir: dir, bindingsFile, extraArgs: [...EXTRA_ARGS, ...(name === 'probe' ? [] : VARIANT_ARGS[name])], main });
+  const child = startWebhook({
+    port,
+    certDir: dir,
+    bindingsFile,
+    extraArgs: [...EXTRA_ARGS, ...(name === 'probe' ? [] : VARIANT_ARGS[name])],
+    main,
+    ...(name === 'probe' ? {} : { env: VARIANT_ENV[name] }),
+  });
   children.push(child);
   const state = await readyOrExit(child, port, ca, 120_000);
   if (state !== 'ready') throw new Error(`${name} (${main}): ${state}`);

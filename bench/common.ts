@@ -18,6 +18,9 @@ export const ROOT = fileURLToPath(new URL('..', import.meta.url));
 /** The heap settings of manifests/base/deployment.yaml, so the bench measures what runs in a cluster. */
 export const NODE_OPTIONS = process.env.BENCH_NODE_OPTIONS ?? '--max-old-space-size=128 --max-semi-space-size=16';
 
+/** The image's own environment (Dockerfile `ENV`, test/manifests/dockerfile.test.ts), under which idgate and its sidecar run. */
+export const IMAGE_ENV: NodeJS.ProcessEnv = { NODE_ENV: 'production', MALLOC_ARENA_MAX: '2' };
+
 /**
  * Core pinning, as the issue's harness does it: the server under test on core 0, this process
  * (the load generator) on core 1, so the two never take turns on one core and a server's CPU per
@@ -128,11 +131,19 @@ export async function untilReady(port: number, ca: string, timeoutMs = 30_000): 
 export const WEBHOOK_MAIN = process.env.BENCH_MAIN ?? 'dist/bundle/main.mjs';
 
 /**
- * Starts the webhook on a bindings file, with the Deployment's NODE_OPTIONS. Its stdout is a
+ * Starts the webhook on a bindings file, in the image's environment with the Deployment's NODE_OPTIONS. Its stdout is a
  * pipe this process drains, as a container runtime's is (a write to /dev/null would make the
  * log lines look cheaper than they are).
  */
-export function startWebhook(opts: { port: number; certDir: string; bindingsFile?: string; extraArgs?: string[]; main?: string }): ChildProcess {
+export function startWebhook(opts: {
+  port: number;
+  certDir: string;
+  bindingsFile?: string;
+  extraArgs?: string[];
+  main?: string;
+  /** Variables set on top of this process's environment and the image's. */
+  env?: NodeJS.ProcessEnv;
+}): ChildProcess {
   const args = [
     opts.main ?? WEBHOOK_MAIN,
     'webhook',
@@ -145,7 +156,7 @@ export function startWebhook(opts: { port: number; certDir: string; bindingsFile
     `127.0.0.1:${opts.port}`,
     ...(opts.extraArgs ?? []),
   ];
-  const child = spawnServer(args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, NODE_OPTIONS } });
+  const child = spawnServer(args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...IMAGE_ENV, NODE_OPTIONS, ...opts.env } });
   child.stdout!.resume();
   return child;
 }

@@ -2,6 +2,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { IMAGE_ENV } from '../../bench/common.ts';
 
 const text = readFileSync(new URL('../../Dockerfile', import.meta.url), 'utf8');
 
@@ -59,6 +60,14 @@ describe('Dockerfile', () => {
       [`--from=${build.name} --chown=0:0 /src/dist/bundle ./`],
       'the final stage holds the bundle and nothing else: no node_modules, no sources',
     );
+  });
+
+  it('limits glibc to two malloc arenas, and the benchmarks run with the same environment', () => {
+    const env = Object.fromEntries(
+      final.steps.filter((s) => s.op === 'ENV').map((s) => [s.args.slice(0, s.args.indexOf('=')), s.args.slice(s.args.indexOf('=') + 1)]),
+    );
+    assert.equal(env.MALLOC_ARENA_MAX, '2');
+    assert.deepEqual(IMAGE_ENV, env, "bench/common.ts IMAGE_ENV is the image's ENV");
   });
 
   it('runs as a numeric non-root user with idgate as the entrypoint', () => {

@@ -5,9 +5,10 @@
  * webhook costs beyond the last rung is the process around it (start.ts, process.ts: watchers,
  * timers, default metrics, the bundle).
  *
- *   node bench/ladder-server.ts CERT_DIR BINDINGS_FILE RUNG   (RUNG: app | server; prints the port)
+ *   node bench/ladder-server.ts CERT_DIR BINDINGS_FILE RUNG   (RUNG: app | server | start, :warn for no decision line; prints the port)
  */
 import { readFileSync } from 'node:fs';
+import { pino } from 'pino';
 import { createServer } from 'node:https';
 import { join } from 'node:path';
 import { loadBaseline } from '../src/baseline/config.ts';
@@ -23,9 +24,18 @@ import { createReadiness } from '../src/webhook/health.ts';
 import { createMetrics } from '../src/webhook/metrics.ts';
 import { createWebhookServer } from '../src/webhook/server.ts';
 
-const [dir = 'certs', bindingsFile = '', rung = 'app'] = process.argv.slice(2);
+const [dir = 'certs', bindingsFile = '', rungArg = 'app'] = process.argv.slice(2);
+// `app:warn`, `server:warn`: the same rung without the decision line (the logger at warn).
+// `app:info:null`: the decision line written in the same batches to /dev/null instead of the
+// stdout pipe; `app:info:drop`: built, then dropped.
+const [rung, level = 'info', sink = 'stdout'] = rungArg.split(':') as [string, 'info' | 'warn', 'stdout' | 'null' | 'drop'];
+const destination = {
+  stdout: undefined,
+  null: pino.destination({ dest: '/dev/null', sync: true, minLength: 4096 }),
+  drop: { write: (_line: string) => {} },
+}[sink] as NodeJS.WritableStream | undefined;
 // Quiet until the port is printed: bench/ladder.ts reads it from the first line of stdout.
-const logger = createLogger('warn');
+const logger = createLogger('warn', 'idgate', destination);
 const baseline = loadBaseline('examples/baseline.yaml');
 const identity = createFileIdentitySource({ path: bindingsFile, logger, watch: false });
 await identity.start();
@@ -40,18 +50,32 @@ const app = createApp({
   validateIntegrity: createValidateHandler({ ...deps, scope: 'integrity' }),
 });
 
-if (rung === 'app') {
+if (rung === 'start') {
+  // The composition root itself (src/webhook/start.ts), as the CLI calls it, without the CLI.
+  const { startWebhook } = await import('../src/webhook/start.ts');
+  const webhook = await startWebhook({
+    listen: { host: '127.0.0.1', port: 0 },
+    configFile: 'examples/baseline.yaml',
+    tlsCert: join(dir, 'tls.crt'),
+    tlsKey: join(dir, 'tls.key'),
+    bindingsFile,
+    logger,
+  });
+  process.stdout.write(`${webhook.server.address.port}\n`);
+  logger.level = level;
+  process.on('SIGTERM', () => process.exit(0));
+} else if (rung === 'app') {
   const server = createServer({ cert: readFileSync(join(dir, 'tls.crt')), key: readFileSync(join(dir, 'tls.key')) }, app);
   server.keepAliveTimeout = 95_000;
   server.listen(0, '127.0.0.1', () => {
     process.stdout.write(`${(server.address() as { port: number }).port}\n`);
-    logger.level = 'info';
+    logger.level = level;
   });
   process.on('SIGTERM', () => process.exit(0));
 } else {
   const certificates = createFileCertificateSource({ certFile: join(dir, 'tls.crt'), keyFile: join(dir, 'tls.key'), logger });
   const served = await serve(createWebhookServer({ app, certificates, logger }), { host: '127.0.0.1', port: 0 }, logger);
   process.stdout.write(`${served.address.port}\n`);
-  logger.level = 'info';
+  logger.level = level;
   process.on('SIGTERM', () => process.exit(0));
 }

@@ -1,8 +1,10 @@
 /**
  * `node bench/ladder.ts`: where the gap between the yardstick and the webhook opens, in
  * interleaved rounds of one run (as bench/ab.ts): the yardstick (bench/bare-mutator.ts), idgate's
- * admission app on the yardstick's plain server (bench/ladder-server.ts `app`), the same app on
- * idgate's own server module with its default metrics (`server`), and the whole shipped webhook.
+ * admission app on the yardstick's plain server (bench/ladder-server.ts `app`) without and with
+ * the decision line, the same app on idgate's own server module with its default metrics
+ * (`server`), and the whole webhook, as tsc builds it and as the image ships it. Each step's
+ * difference is what that layer costs in the server.
  *
  *   BENCH_SCENARIO=integrity BENCH_ROUNDS=8 node bench/ladder.ts
  */
@@ -10,7 +12,20 @@ import type { ChildProcess } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
-import { NODE_OPTIONS, PINNED, benchCerts, cpuMicros, freePort, readyOrExit, spawnServer, startWebhook, stop, pinLoadGenerator, ROOT } from './common.ts';
+import {
+  IMAGE_ENV,
+  NODE_OPTIONS,
+  PINNED,
+  benchCerts,
+  cpuMicros,
+  freePort,
+  readyOrExit,
+  spawnServer,
+  startWebhook,
+  stop,
+  pinLoadGenerator,
+  ROOT,
+} from './common.ts';
 import { SCENARIOS, bindingsYaml, type ScenarioName } from './fixtures.ts';
 
 pinLoadGenerator();
@@ -43,15 +58,16 @@ async function webhook(name: string, main?: string) {
   if ((await readyOrExit(child, port, ca, 120_000)) !== 'ready') throw new Error(`${name} did not get ready`);
   return { name, child, port, cpu: [] as number[], rps: [] as number[] };
 }
-const withHeap = { ...process.env, NODE_OPTIONS };
+const withHeap = { ...process.env, ...IMAGE_ENV, NODE_OPTIONS };
 const variants = [
   await script('bare', ['bench/bare-mutator.ts', dir, bindingsFile]),
-  await script('bare + heap flags', ['bench/bare-mutator.ts', dir, bindingsFile], withHeap),
+  await script('app on a plain server, no decision line', ['bench/ladder-server.ts', dir, bindingsFile, 'app:warn'], withHeap),
   await script('app on a plain server', ['bench/ladder-server.ts', dir, bindingsFile, 'app'], withHeap),
-  await script('app on idgate server', ['bench/ladder-server.ts', dir, bindingsFile, 'server'], withHeap),
-  await webhook('idgate'),
-  await webhook('idgate, tsc build', 'dist/src/cli/main.js'),
+  await script('app on idgate server, default metrics', ['bench/ladder-server.ts', dir, bindingsFile, 'server'], withHeap),
+  await script('the composition root (start.ts), sources', ['bench/ladder-server.ts', dir, bindingsFile, 'start'], withHeap),
   await webhook('idgate, sources', 'src/cli/main.ts'),
+  await webhook('idgate, tsc build', 'dist/src/cli/main.js'),
+  await webhook('idgate, shipped bundle'),
 ];
 const load = (port: number, duration: number) =>
   autocannon({ url: `https://127.0.0.1:${port}${path}`, method: 'POST', headers: { 'content-type': 'application/json' }, body, connections: 16, duration });

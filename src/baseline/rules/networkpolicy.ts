@@ -15,16 +15,21 @@ import { coversEveryAddress, parseCidr, type CidrRange } from './cidr.ts';
 const SPEC = FieldPath.root('spec');
 const INGRESS = SPEC.child('ingress');
 
-/** Every ingress peer with its path. */
-function ingressPeers(np: NetworkPolicy): Array<{ peer: NetworkPolicyPeer; path: FieldPath }> {
-  const out: Array<{ peer: NetworkPolicyPeer; path: FieldPath }> = [];
+/**
+ * Every ingress peer with where it is (ingress rule `i`, peer `j`). Paths are built only for a
+ * finding: a policy that passes, the common case on the admission path, allocates none.
+ */
+function ingressPeers(np: NetworkPolicy): Array<{ peer: NetworkPolicyPeer; i: number; j: number }> {
+  const out: Array<{ peer: NetworkPolicyPeer; i: number; j: number }> = [];
   asArray<{ from?: NetworkPolicyPeer[] }>(np.spec?.ingress).forEach((rule, i) => {
     asArray<NetworkPolicyPeer>(rule?.from).forEach((peer, j) => {
-      if (isRecord(peer)) out.push({ peer, path: INGRESS.index(i).child('from').index(j) });
+      if (isRecord(peer)) out.push({ peer, i, j });
     });
   });
   return out;
 }
+
+const peerPath = (i: number, j: number): FieldPath => INGRESS.index(i).child('from').index(j);
 
 /** networkpolicy-policy-types: without policyTypes, a policy's effect depends on which sections happen to be present. */
 export const networkpolicyPolicyTypes: Rule<NetworkPolicy> = (object, _old, ctx) => {
@@ -56,14 +61,14 @@ export const networkpolicyAllowAll: Rule<NetworkPolicy> = (object, _old, ctx) =>
       });
     }
   });
-  for (const { peer, path } of ingressPeers(object)) {
+  for (const { peer, i, j } of ingressPeers(object)) {
     if (peer.podSelector === undefined && peer.namespaceSelector === undefined && peer.ipBlock === undefined) {
       const message = 'an empty peer {} admits every source; select the callers by identity labels';
-      findings.push({ rule: 'networkpolicy-allow-all', path: path.toString(), message });
+      findings.push({ rule: 'networkpolicy-allow-all', path: peerPath(i, j).toString(), message });
     } else if (isEmptySelector(peer.namespaceSelector) && (peer.podSelector === undefined || isEmptySelector(peer.podSelector))) {
       findings.push({
         rule: 'networkpolicy-allow-all',
-        path: path.child('namespaceSelector').toString(),
+        path: peerPath(i, j).child('namespaceSelector').toString(),
         message: 'namespaceSelector: {} without a podSelector admits every Pod of every namespace; add a podSelector on identity labels',
       });
     }
@@ -86,39 +91,39 @@ export const networkpolicyIdentityPeers: Rule<NetworkPolicy> = (object, _old, ct
   const add = (path: FieldPath, message: string): void => {
     findings.push({ rule: 'networkpolicy-identity-peers', path: path.toString(), message });
   };
-  for (const { peer, path } of ingressPeers(object)) {
+  for (const { peer, i, j } of ingressPeers(object)) {
     const sel = peer.podSelector;
     if (sel === undefined) {
       if (peer.namespaceSelector !== undefined && !isEmptySelector(peer.namespaceSelector)) {
         add(
-          path,
+          peerPath(i, j),
           'a namespaceSelector without a podSelector admits every Pod of those namespaces; add a podSelector on identity labels (group.idgate.dev/<group>)',
         );
       }
       continue;
     }
-    const base = path.child('podSelector');
+    const base = (): FieldPath => peerPath(i, j).child('podSelector');
     if (isEmptySelector(sel)) {
       if (!isEmptySelector(peer.namespaceSelector))
-        add(base, 'podSelector: {} admits every Pod; select by identity labels (group.idgate.dev/<group>, idgate.dev/service-account)');
+        add(base(), 'podSelector: {} admits every Pod; select by identity labels (group.idgate.dev/<group>, idgate.dev/service-account)');
       continue;
     }
     let positive = false;
     for (const key of Object.keys(sel.matchLabels ?? {})) {
       if (isIdentityLabel(key)) positive = true;
-      else add(base.child('matchLabels').key(key), `selects by label ${quote(key)}, which any Pod may set; select by identity labels instead`);
+      else add(base().child('matchLabels').key(key), `selects by label ${quote(key)}, which any Pod may set; select by identity labels instead`);
     }
     asArray<{ key?: string; operator?: string }>(sel.matchExpressions).forEach((expr, k) => {
       const key = String(expr?.key ?? '');
       if (!isIdentityLabel(key))
-        add(base.child('matchExpressions').index(k).child('key'), `selects by label ${quote(key)}, which any Pod may set; select by identity labels instead`);
+        add(base().child('matchExpressions').index(k).child('key'), `selects by label ${quote(key)}, which any Pod may set; select by identity labels instead`);
       else if (expr?.operator === 'In' || expr?.operator === 'Exists') positive = true;
     });
     const allIdentity =
       Object.keys(sel.matchLabels ?? {}).every(isIdentityLabel) &&
       asArray<{ key?: string }>(sel.matchExpressions).every((e) => isIdentityLabel(String(e?.key ?? '')));
     if (allIdentity && !positive)
-      add(base, 'selects only by the absence of identity labels (NotIn/DoesNotExist), which also admits Pods with no identity; require a group label');
+      add(base(), 'selects only by the absence of identity labels (NotIn/DoesNotExist), which also admits Pods with no identity; require a group label');
   }
   return findings;
 };
@@ -132,11 +137,11 @@ export const networkpolicyIpblockWorld: Rule<NetworkPolicy> = (object, _old, ctx
   if (object === undefined || !writes(ctx)) return [];
   const findings: Finding[] = [];
   asArray<{ from?: unknown }>(object.spec?.ingress).forEach((rule, i) => {
-    const blocks: Array<{ cidr: string; range: CidrRange; path: string }> = [];
+    const blocks: Array<{ cidr: string; range: CidrRange; j: number }> = [];
     asArray<NetworkPolicyPeer>(rule?.from).forEach((peer, j) => {
       const cidr = peer?.ipBlock?.cidr;
       const range = typeof cidr === 'string' ? parseCidr(cidr) : undefined;
-      if (range) blocks.push({ cidr: cidr!, range, path: INGRESS.index(i).child('from').index(j).child('ipBlock', 'cidr').toString() });
+      if (range) blocks.push({ cidr: cidr!, range, j });
     });
     for (const family of [4, 6] as const) {
       const ofFamily = blocks.filter((b) => b.range.family === family);
@@ -144,7 +149,7 @@ export const networkpolicyIpblockWorld: Rule<NetworkPolicy> = (object, _old, ctx
       for (const b of world) {
         findings.push({
           rule: 'networkpolicy-ipblock-world',
-          path: b.path,
+          path: peerPath(i, b.j).child('ipBlock', 'cidr').toString(),
           message: `${quote(b.cidr)} admits every address, cluster Pods included; name the external ranges, and callers in the cluster by identity labels`,
         });
       }
@@ -166,17 +171,18 @@ export const networkpolicyIpblockWorld: Rule<NetworkPolicy> = (object, _old, ctx
   return findings;
 };
 
-/** Every selector of the policy (the target, ingress and egress peers), with its path. */
-function allSelectors(np: NetworkPolicy): Array<{ sel: LabelSelector; path: FieldPath }> {
-  const out: Array<{ sel: LabelSelector; path: FieldPath }> = [];
-  if (isRecord(np.spec?.podSelector)) out.push({ sel: np.spec.podSelector, path: SPEC.child('podSelector') });
+/** Every selector of the policy (the target, ingress and egress peers), with its path, built when asked for. */
+function allSelectors(np: NetworkPolicy): Array<{ sel: LabelSelector; path: () => FieldPath }> {
+  const out: Array<{ sel: LabelSelector; path: () => FieldPath }> = [];
+  if (isRecord(np.spec?.podSelector)) out.push({ sel: np.spec.podSelector, path: () => SPEC.child('podSelector') });
   for (const [section, peersKey] of [
     ['ingress', 'from'],
     ['egress', 'to'],
   ] as const) {
     asArray<Record<string, unknown>>(np.spec?.[section]).forEach((rule, i) => {
       asArray<NetworkPolicyPeer>(rule?.[peersKey]).forEach((peer, j) => {
-        if (isRecord(peer?.podSelector)) out.push({ sel: peer.podSelector, path: SPEC.child(section).index(i).child(peersKey).index(j).child('podSelector') });
+        if (isRecord(peer?.podSelector))
+          out.push({ sel: peer.podSelector, path: () => SPEC.child(section).index(i).child(peersKey).index(j).child('podSelector') });
       });
     });
   }
@@ -192,21 +198,26 @@ export const networkpolicyUnknownGroup: Rule<NetworkPolicy> = (object, _old, ctx
   if (object === undefined || !writes(ctx)) return [];
   const findings: Finding[] = [];
   for (const { sel, path } of allSelectors(object)) {
-    const keys: Array<[string, FieldPath]> = [
-      ...Object.keys(sel.matchLabels ?? {}).map((k): [string, FieldPath] => [k, path.child('matchLabels').key(k)]),
-      ...asArray<{ key?: string }>(sel.matchExpressions).map((e, k): [string, FieldPath] => [
-        String(e?.key ?? ''),
-        path.child('matchExpressions').index(k).child('key'),
-      ]),
-    ];
-    for (const [key, keyPath] of keys) {
+    // The selector's keys in order: matchLabels' keys, then matchExpressions' (k counts both).
+    const labels = Object.keys(sel.matchLabels ?? {});
+    const expressions = asArray<{ key?: string }>(sel.matchExpressions);
+    for (let k = 0; k < labels.length + expressions.length; k++) {
+      const key = k < labels.length ? labels[k]! : String(expressions[k - labels.length]?.key ?? '');
       if (!key.startsWith(GROUP_LABEL_PREFIX)) continue;
+      const keyPath = (): string =>
+        (k < labels.length
+          ? path().child('matchLabels').key(key)
+          : path()
+              .child('matchExpressions')
+              .index(k - labels.length)
+              .child('key')
+        ).toString();
       if (!ctx.identity.ready())
-        return [{ rule: 'networkpolicy-unknown-group', path: keyPath.toString(), message: UNAVAILABLE_MESSAGE, warnOnly: true, unavailable: true }];
+        return [{ rule: 'networkpolicy-unknown-group', path: keyPath(), message: UNAVAILABLE_MESSAGE, warnOnly: true, unavailable: true }];
       if (ctx.identity.providesGroupLabel(key.slice(GROUP_LABEL_PREFIX.length), ctx.baseline.trustedIssuerSet)) continue;
       findings.push({
         rule: 'networkpolicy-unknown-group',
-        path: keyPath.toString(),
+        path: keyPath(),
         warnOnly: true,
         message: `no OIDCGroupBinding with a trusted issuer provides ${quote(key)}, so this matches no Pod; check the name with idgate label-for-group`,
       });

@@ -7,6 +7,7 @@
  * difference is what that layer costs in the server.
  *
  *   BENCH_SCENARIO=integrity BENCH_ROUNDS=8 node bench/ladder.ts
+ *   BENCH_RUNGS=server,start node bench/ladder.ts      (some rungs only, beside the yardstick)
  */
 import type { ChildProcess } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
@@ -59,16 +60,20 @@ async function webhook(name: string, main?: string) {
   return { name, child, port, cpu: [] as number[], rps: [] as number[] };
 }
 const withHeap = { ...process.env, ...IMAGE_ENV, NODE_OPTIONS };
-const variants = [
-  await script('bare', ['bench/bare-mutator.ts', dir, bindingsFile]),
-  await script('app on a plain server, no decision line', ['bench/ladder-server.ts', dir, bindingsFile, 'app:warn'], withHeap),
-  await script('app on a plain server', ['bench/ladder-server.ts', dir, bindingsFile, 'app'], withHeap),
-  await script('app on idgate server, default metrics', ['bench/ladder-server.ts', dir, bindingsFile, 'server'], withHeap),
-  await script('the composition root (start.ts), sources', ['bench/ladder-server.ts', dir, bindingsFile, 'start'], withHeap),
-  await webhook('idgate, sources', 'src/cli/main.ts'),
-  await webhook('idgate, tsc build', 'dist/src/cli/main.js'),
-  await webhook('idgate, shipped bundle'),
-];
+/** The rungs, by key; BENCH_RUNGS=bare,server,start runs only those (the yardstick always). */
+const RUNGS: Record<string, () => ReturnType<typeof script>> = {
+  bare: () => script('bare', ['bench/bare-mutator.ts', dir, bindingsFile]),
+  'app-quiet': () => script('app on a plain server, no decision line', ['bench/ladder-server.ts', dir, bindingsFile, 'app:warn'], withHeap),
+  app: () => script('app on a plain server', ['bench/ladder-server.ts', dir, bindingsFile, 'app'], withHeap),
+  server: () => script('app on idgate server, default metrics', ['bench/ladder-server.ts', dir, bindingsFile, 'server'], withHeap),
+  start: () => script('the composition root (start.ts), sources', ['bench/ladder-server.ts', dir, bindingsFile, 'start'], withHeap),
+  sources: () => webhook('idgate, sources', 'src/cli/main.ts'),
+  tsc: () => webhook('idgate, tsc build', 'dist/src/cli/main.js'),
+  bundle: () => webhook('idgate, shipped bundle'),
+};
+const chosen = new Set(['bare', ...(process.env.BENCH_RUNGS?.split(',') ?? Object.keys(RUNGS))]);
+const variants = [];
+for (const [key, start] of Object.entries(RUNGS)) if (chosen.has(key)) variants.push(await start());
 const load = (port: number, duration: number) =>
   autocannon({ url: `https://127.0.0.1:${port}${path}`, method: 'POST', headers: { 'content-type': 'application/json' }, body, connections: 16, duration });
 for (const v of variants) await load(v.port, 4);

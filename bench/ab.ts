@@ -20,7 +20,20 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
 import { exitUnlessEquivalent } from './bare-mutator.ts';
-import { PINNED, WEBHOOK_MAIN, benchCerts, cpuMicros, freePort, get, readyOrExit, startBareServer, startWebhook, stop, pinLoadGenerator } from './common.ts';
+import {
+  PINNED,
+  WEBHOOK_MAIN,
+  benchCerts,
+  freePort,
+  get,
+  interleavedRounds,
+  median,
+  readyOrExit,
+  startBareServer,
+  startWebhook,
+  stop,
+  pinLoadGenerator,
+} from './common.ts';
 import { SCENARIOS, bindingsYaml, type ScenarioName } from './fixtures.ts';
 
 pinLoadGenerator();
@@ -108,19 +121,9 @@ const load = (port: number, duration: number) =>
 // Warm-up: V8 keeps optimizing a webhook's hot paths (and collecting its start-up garbage) for
 // several seconds of load; rounds right after a 2 s warm-up measured 2× the later ones.
 for (const v of variants) await load(v.port, WARMUP_SECONDS);
-for (let round = 0; round < ROUNDS; round++) {
-  // Each round in a rotated order, so no variant always follows the same one.
-  for (let i = 0; i < variants.length; i++) {
-    const v = variants[(i + round) % variants.length]!;
-    const before = await cpuMicros(v.pid);
-    const result = await load(v.port, SECONDS);
-    v.cpu.push(((await cpuMicros(v.pid)) - before) / Math.max(1, result.requests.total));
-    v.rps.push(result.requests.average);
-  }
-}
+await interleavedRounds(variants, ROUNDS, SECONDS, load);
 for (const v of variants) await v.stop();
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const [bareMedians, floorMedians] = variants.slice(0, 2).map((v) => ({ cpu: median(v.cpu), rps: median(v.rps) }));
 console.log(
   `${scenario}, ${BINDINGS} bindings, ${ROUNDS} rounds of ${SECONDS} s, ${PINNED ? 'pinned' : 'not pinned'}; before ${beforeMain}, after ${afterMain}`,

@@ -193,6 +193,40 @@ export async function cpuMicros(pid: number): Promise<number> {
   return (Number(fields[11]) + Number(fields[12])) * 10_000;
 }
 
+/** The middle value of `xs` (the upper one of an even count). */
+export const median = (xs: readonly number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+/** A server measured in interleaved rounds: its CPU µs per request and req/s, one entry per round. */
+export interface Measured {
+  readonly pid: number;
+  readonly port: number;
+  readonly cpu: number[];
+  readonly rps: number[];
+}
+
+/**
+ * Loads each server in turn for `seconds` per round, `rounds` times, each round in a rotated
+ * order (so no server always follows the same one), and records its CPU per request (from
+ * /proc, every thread) and throughput: the way to compare servers a few µs apart on a machine
+ * whose whole-run figures drift (bench/ab.ts, bench/ladder.ts).
+ */
+export async function interleavedRounds(
+  servers: readonly Measured[],
+  rounds: number,
+  seconds: number,
+  load: (port: number, seconds: number) => Promise<{ requests: { total: number; average: number } }>,
+): Promise<void> {
+  for (let round = 0; round < rounds; round++) {
+    for (let i = 0; i < servers.length; i++) {
+      const s = servers[(i + round) % servers.length]!;
+      const before = await cpuMicros(s.pid);
+      const result = await load(s.port, seconds);
+      s.cpu.push(((await cpuMicros(s.pid)) - before) / Math.max(1, result.requests.total));
+      s.rps.push(result.requests.average);
+    }
+  }
+}
+
 export interface Latencies {
   /** Requests answered 200. */
   requests: number;

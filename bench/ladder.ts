@@ -18,8 +18,9 @@ import {
   NODE_OPTIONS,
   PINNED,
   benchCerts,
-  cpuMicros,
   freePort,
+  interleavedRounds,
+  median,
   readyOrExit,
   spawnServer,
   startWebhook,
@@ -50,14 +51,14 @@ async function script(name: string, args: string[], env: NodeJS.ProcessEnv = pro
   children.push(child);
   const port = await new Promise<number>((resolve) => child.stdout!.once('data', (d) => resolve(Number(String(d).split('\n')[0]))));
   child.stdout!.resume();
-  return { name, child, port, cpu: [] as number[], rps: [] as number[] };
+  return { name, child, pid: child.pid!, port, cpu: [] as number[], rps: [] as number[] };
 }
 async function webhook(name: string, main?: string) {
   const port = await freePort();
   const child = startWebhook({ port, certDir: dir, bindingsFile, ...(main ? { main } : {}) });
   children.push(child);
   if ((await readyOrExit(child, port, ca, 120_000)) !== 'ready') throw new Error(`${name} did not get ready`);
-  return { name, child, port, cpu: [] as number[], rps: [] as number[] };
+  return { name, child, pid: child.pid!, port, cpu: [] as number[], rps: [] as number[] };
 }
 const withHeap = { ...process.env, ...IMAGE_ENV, NODE_OPTIONS };
 /** The rungs, by key; BENCH_RUNGS=bare,server,start runs only those (the yardstick always). */
@@ -77,17 +78,8 @@ for (const [key, start] of Object.entries(RUNGS)) if (chosen.has(key)) variants.
 const load = (port: number, duration: number) =>
   autocannon({ url: `https://127.0.0.1:${port}${path}`, method: 'POST', headers: { 'content-type': 'application/json' }, body, connections: 16, duration });
 for (const v of variants) await load(v.port, 4);
-for (let round = 0; round < ROUNDS; round++) {
-  for (let i = 0; i < variants.length; i++) {
-    const v = variants[(i + round) % variants.length]!;
-    const before = await cpuMicros(v.child.pid!);
-    const result = await load(v.port, SECONDS);
-    v.cpu.push(((await cpuMicros(v.child.pid!)) - before) / Math.max(1, result.requests.total));
-    v.rps.push(result.requests.average);
-  }
-}
+await interleavedRounds(variants, ROUNDS, SECONDS, load);
 for (const v of variants) await stop(v.child);
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const bare = median(variants[0]!.cpu);
 console.log(`${scenario}, ${BINDINGS} bindings, ${ROUNDS} rounds of ${SECONDS} s, ${PINNED ? 'pinned' : 'not pinned'}`);
 console.log('| rung | CPU µs/req, median | ratio to bare | req/s, median | rounds |');

@@ -26,7 +26,7 @@ import { Registry } from 'prom-client';
 import { buildProxyConfig, type ProxyConfigInput } from '../src/proxy/config.ts';
 import { createProxy } from '../src/proxy/server.ts';
 import { startTestProvider } from '../test/support/oidc-provider.ts';
-import { cpuMicros, fixedRate } from './common.ts';
+import { cpuMicros, fixedRate, median } from './common.ts';
 
 interface AutocannonResult {
   requests: { average: number };
@@ -195,7 +195,6 @@ async function main(): Promise<void> {
     vsBare.bare.push(await measured(bareTarget, bare.proc.pid!));
     vsBare.idgate.push(await measured(targets[1]!, cached.proc.pid!));
   }
-  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
   const fixed = async (port: number) => fixedRate({ port, path: '/api', headers: auth, rate, seconds: duration });
   const direct = await fixed(upstream.port);
   const bareFixed = await fixed(bare.port);

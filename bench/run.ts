@@ -19,6 +19,7 @@ import {
   fixedRate,
   freePort,
   get,
+  median,
   rssMb,
   startBareServer,
   startWebhook,
@@ -86,8 +87,6 @@ const children: ChildProcess[] = [];
 process.on('exit', () => {
   for (const c of children) c.kill();
 });
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 /** One scenario's table row: idgate, the bare mutator and the floor in alternating rounds, then the fixed rate. */
 async function scenarioRow(

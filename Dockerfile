@@ -22,7 +22,7 @@ FROM node:24-bookworm-slim
 ENV NODE_ENV=production
 # glibc gives each thread that allocates an arena of its own (up to 8 per core) and keeps what
 # it touched: the threads that read the bindings list at start-up left about 10 MB of RSS at
-# rest (10,000 bindings from a cluster: 118-128 MB, 109-114 MB with two arenas). The
+# rest (10,000 bindings from a cluster: 118-126 MB, 110-119 MB with two arenas). The
 # admission path allocates on the main thread, where the CPU per review did not move
 # (BENCHMARKS.md). Set here, it holds for the webhook and for every injected sidecar.
 ENV MALLOC_ARENA_MAX=2

@@ -51,7 +51,7 @@ export function bundleOptions(outdir: string): BuildOptions & { metafile: true }
     // The bundled packages' license notices go to a `.LEGAL.txt` beside each chunk (shipped in the
     // image with it) instead of the chunk's end: one of them ("Jimmy Wärting", undici's) is not
     // ASCII, and node decodes a module source holding any non-ASCII character as a two-byte
-    // string, so client-node's 2.4 MB chunk took 4.9 MB of heap for as long as the process ran.
+    // string, so client-node's 2.4 MB chunk held 4.9 MB of memory for as long as the process ran.
     // esbuild already escapes every other non-ASCII character (its default charset, ASCII).
     legalComments: 'linked',
     logLevel: 'warning',
